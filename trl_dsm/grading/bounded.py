@@ -1,0 +1,326 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Hard time bounds for symbolic grading: a pool of reusable worker processes.
+
+Why processes: math-verify bounds its SymPy calls with ``signal.alarm``, which only works in the main
+thread of the main interpreter, and no signal can interrupt C code such as a 10^(10^10) integer power.
+A separate process can always be killed. Workers are started with :mod:`subprocess` (a fresh
+interpreter), not :mod:`multiprocessing`, so they can be started from any thread, from daemonic
+``DataLoader`` workers (which ``multiprocessing`` forbids to have children) and from every rank of an
+``accelerate`` launch, and no lock held by another thread at fork time can deadlock them.
+
+Each job gets a deadline. The worker interrupts itself shortly before it (``SIGALRM`` in its own main
+thread) and stays alive; if it has not answered at the deadline, the parent kills it with ``SIGKILL``
+and a fresh worker takes its place. A killed or crashed worker costs the job a ``False`` grade, never
+the run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+
+
+#: Seconds a new worker may take to import SymPy and math-verify before we give up with an error.
+STARTUP_TIMEOUT_S = 120.0
+#: Address-space limit of a worker, so a pathological expression fails with MemoryError instead of swapping.
+DEFAULT_WORKER_MEMORY_BYTES = 4 * 1024**3
+#: The worker's own interrupt fires this long before the hard deadline, leaving time to answer.
+_SOFT_MARGIN_S = 0.15
+
+
+@dataclass(frozen=True)
+class SymbolicJob:
+    """One symbolic comparison: is ``pred`` equal to ``gold`` (both already-extracted answer strings)?"""
+
+    pred: str
+    gold: str
+    options: dict
+    timeout: float  # seconds available for this job, measured from dispatch
+
+
+@dataclass(frozen=True)
+class JobResult:
+    value: bool
+    status: str  # "ok" | "timeout" | "error"
+    detail: str = ""
+
+
+class WorkerStartupError(RuntimeError):
+    """A grading worker process could not be started."""
+
+
+class _Worker:
+    """One child process running :mod:`trl_dsm.grading._worker`."""
+
+    def __init__(self, max_memory_bytes: int) -> None:
+        parent_read, child_write = os.pipe()
+        child_read, parent_write = os.pipe()
+        debug = os.environ.get("TRL_DSM_GRADER_DEBUG", "") not in ("", "0")
+        env = dict(os.environ)
+        # The child must import this very package, wherever the parent imported it from.
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        env.setdefault("OMP_NUM_THREADS", "1")
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "trl_dsm.grading._worker",
+                    str(child_read),
+                    str(child_write),
+                    str(max_memory_bytes),
+                ],
+                pass_fds=(child_read, child_write),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=None if debug else subprocess.DEVNULL,
+                env=env,
+                close_fds=True,
+            )
+        finally:
+            os.close(child_read)
+            os.close(child_write)
+        self.inbox = Connection(parent_read, writable=False)
+        self.outbox = Connection(parent_write, readable=False)
+        self.ready = False
+        self.started_at = time.monotonic()
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
+        if self.ready:
+            return
+        remaining = self.started_at + timeout - time.monotonic()
+        try:
+            if self.inbox.poll(max(remaining, 0.0)):
+                message = self.inbox.recv()
+                if message[0] == "ready":
+                    self.ready = True
+                    return
+        except (EOFError, OSError):
+            pass
+        self.kill()
+        raise WorkerStartupError(
+            f"the grading worker process ({sys.executable} -m trl_dsm.grading._worker) did not start within "
+            f"{timeout:.0f}s (exit code {self.proc.poll()}); set TRL_DSM_GRADER_DEBUG=1 to see its stderr"
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        for conn in (self.inbox, self.outbox):
+            with contextlib.suppress(OSError):
+                conn.close()
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored; 5 s is a safety net
+            self.proc.wait(timeout=5)
+
+
+class WorkerPool:
+    """Thread-safe pool of grading workers; one job at a time per worker.
+
+    A spare worker is kept warm so that a worker killed at a deadline is replaced at once: the next
+    job never pays the ~1 s start of a new interpreter inside its own time bound.
+    """
+
+    def __init__(self, max_workers: int | None = None, max_memory_bytes: int = DEFAULT_WORKER_MEMORY_BYTES) -> None:
+        self.max_workers = max(1, max_workers or (os.cpu_count() or 1))
+        self.max_memory_bytes = max_memory_bytes
+        self._idle: list[_Worker] = []
+        self._count = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self.kills = 0
+
+    # -- checkout ---------------------------------------------------------------------------------
+    def _acquire(self, block: bool = True) -> _Worker | None:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the grading worker pool is closed")
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive():
+                        break
+                    worker.kill()
+                    self._count -= 1
+                else:
+                    worker = None
+                if worker is not None:
+                    break
+                if self._count < self.max_workers:
+                    self._count += 1
+                    try:
+                        worker = _Worker(self.max_memory_bytes)
+                    except Exception:
+                        self._count -= 1
+                        raise
+                    break
+                if not block:
+                    return None
+                self._cond.wait()
+        try:
+            worker.wait_ready()
+        except WorkerStartupError:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify()
+            raise
+        return worker
+
+    def _release(self, worker: _Worker) -> None:
+        with self._cond:
+            if self._closed:
+                worker.kill()
+                self._count -= 1
+                return
+            self._idle.append(worker)
+            self._cond.notify()
+
+    def _discard(self, worker: _Worker) -> None:
+        """Kill a worker that overran its deadline and start its replacement in the background."""
+        worker.kill()
+        with self._cond:
+            self.kills += 1
+            self._count -= 1
+            if not self._closed and self._count < self.max_workers:
+                self._count += 1
+                try:
+                    self._idle.append(_Worker(self.max_memory_bytes))
+                except Exception:  # noqa: BLE001 - the next checkout will retry and report
+                    self._count -= 1
+            self._cond.notify()
+
+    def warm_up(self, n: int = 1) -> None:
+        """Start ``n`` workers now (they import SymPy in parallel) instead of on first use."""
+        workers = []
+        with self._cond:
+            while self._count < min(n, self.max_workers):
+                self._count += 1
+                workers.append(_Worker(self.max_memory_bytes))
+        for worker in workers:
+            worker.wait_ready()
+            self._release(worker)
+
+    # -- running ----------------------------------------------------------------------------------
+    def run(self, jobs: Sequence[SymbolicJob], max_parallel: int | None = None) -> list[JobResult]:
+        """Run ``jobs`` on up to ``max_parallel`` workers; each job is bounded by its own ``timeout``."""
+        results: list[JobResult | None] = [None] * len(jobs)
+        if not jobs:
+            return []
+        want = max(1, min(len(jobs), max_parallel or 1, self.max_workers))
+        workers = [self._acquire(block=True)]
+        while len(workers) < want:
+            extra = self._acquire(block=False)
+            if extra is None:
+                break
+            workers.append(extra)
+
+        pending = list(range(len(jobs)))[::-1]
+        running: dict[int, tuple[_Worker, int, float]] = {}  # inbox fd -> (worker, job index, deadline)
+
+        def dispatch(worker: _Worker) -> bool:
+            """Send the next pending job to ``worker``; False if the worker's pipe is broken."""
+            if not pending:
+                return True
+            index = pending.pop()
+            job = jobs[index]
+            soft = max(job.timeout - _SOFT_MARGIN_S, 0.001)
+            try:
+                worker.outbox.send((index, job.pred, job.gold, job.options, soft))
+            except (BrokenPipeError, OSError):
+                pending.append(index)
+                return False
+            running[worker.inbox.fileno()] = (worker, index, time.monotonic() + job.timeout)
+            return True
+
+        def feed(worker: _Worker | None) -> None:
+            """Give ``worker`` more work, replacing it while it is broken; return it to the pool when done."""
+            while worker is not None and not dispatch(worker):
+                self._discard(worker)
+                worker = self._acquire(block=True) if pending else None
+            if worker is not None and worker.inbox.fileno() not in running:
+                self._release(worker)
+
+        def replacement() -> _Worker | None:
+            """A worker for the pending jobs; blocks only when this call has no other worker running,
+            so two threads that each lost a worker can never wait on each other."""
+            if not pending:
+                return None
+            worker = self._acquire(block=False)
+            return worker if worker is not None or running else self._acquire(block=True)
+
+        for worker in workers:
+            feed(worker)
+        try:
+            while running:
+                now = time.monotonic()
+                next_deadline = min(deadline for _, _, deadline in running.values())
+                ready = wait([w.inbox for w, _, _ in running.values()], timeout=max(next_deadline - now, 0.0))
+                for conn in ready:
+                    worker, index, _deadline = running.pop(conn.fileno())
+                    try:
+                        _job_id, status, value = conn.recv()
+                    except (EOFError, OSError):
+                        results[index] = JobResult(False, "error", "worker process died")
+                        self._discard(worker)
+                        feed(replacement())
+                        continue
+                    if status == "ok":
+                        results[index] = JobResult(bool(value), "ok")
+                    else:
+                        results[index] = JobResult(False, status, str(value) if status == "error" else "")
+                    feed(worker)
+                now = time.monotonic()
+                for fd, (worker, index, deadline) in list(running.items()):
+                    if deadline <= now:
+                        running.pop(fd)
+                        results[index] = JobResult(False, "timeout", "killed at the hard deadline")
+                        self._discard(worker)
+                        feed(replacement())
+            return [r if r is not None else JobResult(False, "error", "not run") for r in results]
+        finally:
+            for worker, _, _ in running.values():  # only on an exception: never return a busy worker
+                self._discard(worker)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+            self._cond.notify_all()
+        for worker in idle:
+            worker.kill()
+
+
+_POOL: WorkerPool | None = None
+_POOL_PID: int | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def get_pool() -> WorkerPool:
+    """The process-wide pool (re-created in a forked child: pipes must not be shared across processes)."""
+    global _POOL, _POOL_PID
+    pid = os.getpid()
+    with _POOL_LOCK:
+        if _POOL is None or pid != _POOL_PID:
+            max_workers = int(os.environ.get("TRL_DSM_GRADER_WORKERS", "0")) or None
+            _POOL = WorkerPool(max_workers=max_workers)
+            _POOL_PID = pid
+        return _POOL
+
+
+@atexit.register
+def _shutdown() -> None:
+    if _POOL is not None and os.getpid() == _POOL_PID:
+        _POOL.close()

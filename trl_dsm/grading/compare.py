@@ -1,0 +1,486 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Answer equivalence and grading: fast in-process paths first, SymPy (math-verify) in bounded workers last.
+
+Order of the checks in :func:`is_equivalent` (the first that decides wins):
+
+1. **String**: equal after LaTeX normalization (``\\dfrac``→``\\frac``, ``\\left(``→``(``, ``\\text{}``
+   unwrapped, spacing commands and math delimiters dropped).
+2. **Multiple choice**: both sides are a single option letter (``(B)``, ``B.``, ``\\text{B}``, ``答案为 B``).
+3. **Numeric**: both sides are plain numbers (thousands separators, decimal comma, currency, units,
+   degrees, percent, scientific notation, ``a/b`` and ``\\frac{a}{b}``), compared exactly as fractions;
+   when either side is written as a decimal, both are rounded to ``float_rounding`` places first
+   (default 6, as math-verify does: ``0.333333`` equals ``1/3``; ``0.33`` does not). A percent matches
+   both its number and its fraction (``28%`` equals ``28`` and ``0.28``).
+4. **Symbolic**: everything else (expressions, intervals, sets, tuples, matrices, equations, relations)
+   goes to math-verify in a worker process with a hard deadline (:mod:`trl_dsm.grading.bounded`).
+
+Every public function returns within ``timeout`` seconds (default :data:`DEFAULT_TIMEOUT`), in any
+thread or process, and never raises on any string input: a pair that runs out of time is graded
+``False`` and reported with ``status="timeout"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from trl_dsm.grading.bounded import SymbolicJob, get_pool
+from trl_dsm.grading.extract import Fallback, extract_answer
+
+
+logger = logging.getLogger(__name__)
+
+#: Default hard time bound per pair, seconds (issue #2: at most 2 s).
+DEFAULT_TIMEOUT = 2.0
+#: Answers longer than this are compared as strings only (SymPy on them is never worth the time).
+MAX_SYMBOLIC_CHARS = 4000
+#: Batches with at least this many symbolic pairs are spread over several worker processes.
+PARALLEL_BATCH_THRESHOLD = 16
+_MAX_NUMBER_CHARS = 200
+_MAX_EXPONENT = 400
+
+
+# ----------------------------------------------------------------------------------------------------
+# Normalization
+# ----------------------------------------------------------------------------------------------------
+_TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+_SPACING_RE = re.compile(r"\\[,;:! ]|\\q?quad\b|\\displaystyle\b|\\limits\b|~")
+_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree\b")
+_DELIMITER_PAIRS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+
+
+def _strip_math_delimiters(s: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        s = s.strip()
+        for left, right in _DELIMITER_PAIRS:
+            if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
+                s = s[len(left) : len(s) - len(right)]
+                changed = True
+                break
+    return s
+
+
+_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_CONNECTOR_RE = re.compile(r"^(?:\s|,|;|and|or|\\text\{\s*(?:and|or)\s*\}|\\quad|\\qquad)*$", re.IGNORECASE)
+
+
+def join_math_spans(answer: str) -> str:
+    """``"$1$ and $2$ or $3$"`` → ``"1, 2, 3"``: several math spans joined only by connectors are one list."""
+    if answer.count("$") < 4 and answer.count("\\(") < 2:
+        return answer
+    spans = list(_SPAN_RE.finditer(answer))
+    if len(spans) < 2:
+        return answer
+    pieces, last = [], 0
+    for span in spans:
+        if not _CONNECTOR_RE.match(answer[last : span.start()]):
+            return answer
+        pieces.append(next(g for g in span.groups() if g is not None).strip())
+        last = span.end()
+    if not _CONNECTOR_RE.match(answer[last:].rstrip(".")):
+        return answer
+    return ", ".join(pieces)
+
+
+def normalize_answer(answer: str) -> str:
+    """Canonical string form of an answer, used for the string fast path and as input to SymPy.
+
+    >>> normalize_answer(r"$\\left( \\dfrac{1}{2}, 3 \\right)$.")
+    '(\\\\frac{1}{2},3)'
+    """
+    s = join_math_spans(answer.replace("\x00", ""))
+    s = _strip_math_delimiters(s)
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
+    s = s.replace("\\left", "").replace("\\right", "").replace("\\bigl", "").replace("\\bigr", "")
+    s = s.replace("\\$", "$").replace("\\%", "%").replace("\\{,\\}", "").replace("{,}", ",")
+    for _ in range(3):  # nested \text{\textbf{..}}
+        new = _TEXT_CMD_RE.sub(r"\1", s)
+        if new == s:
+            break
+        s = new
+    s = _SPACING_RE.sub("", s)
+    s = s.replace("\\le ", "\\leq ").replace("\\ge ", "\\geq ")
+    s = re.sub(r"\s+", "", s)
+    s = s.rstrip(".,;。")
+    return _strip_math_delimiters(s)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Numbers
+# ----------------------------------------------------------------------------------------------------
+_CURRENCY_RE = re.compile(r"^(?:\$|€|£|¥|₹|rs\.?|usd|eur|rmb)", re.IGNORECASE)
+_FRAC_RE = re.compile(r"^([-+]?)\\frac\{([^{}]+)\}\{([^{}]+)\}$|^([-+]?)\\frac(\d)(\d)$")
+_SCI_RE = re.compile(r"^(.+?)(?:\\times|\\cdot|\*|x|×)10\^\{?([-+]?\d+)\}?$")
+_PLAIN_NUMBER_RE = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
+_UNIT_TAIL_RE = re.compile(
+    r"(?:(?:\\?%|percent|pct|percentage)|(?:[a-zA-Z\u00b2\u00b3]+(?:\^\{?[23]\}?)?(?:/[a-zA-Z]+)?)+"
+    r"|[\u4e00-\u9fff]{1,3}|€|元|个)$"
+)
+
+
+@dataclass(frozen=True)
+class ParsedNumber:
+    value: Fraction
+    decimal: bool  # written with a decimal point (so compared after rounding)
+    percent: bool
+
+
+def _parse_grouped(digits: str) -> str | None:
+    """Resolve thousands separators vs a decimal comma in a digits-and-commas string."""
+    if "," not in digits:
+        return digits
+    head, *groups = digits.split(",")
+    integer_part, _, frac = digits.partition(".")
+    if (
+        all(len(g.split(".")[0]) == 3 for g in groups)
+        and 1 <= len(head) <= 3
+        and not (head.startswith("0") and head != "0")
+    ):
+        if head == "0" and "." not in digits:  # "0,111" is a decimal comma
+            return f"0.{groups[0]}" if len(groups) == 1 else None
+        return digits.replace(",", "")
+    if len(groups) == 1 and "." not in digits:  # "1,22", "1000,99": a decimal comma
+        return f"{head}.{groups[0]}"
+    return None
+
+
+def parse_number(answer: str) -> ParsedNumber | None:
+    """A plain number (no variables, no operators) as an exact fraction, or None.
+
+    >>> parse_number("$1{,}000.50").value
+    Fraction(2001, 2)
+    >>> parse_number("28 \\\\%").percent
+    True
+    """
+    if re.search(r",\s", answer):  # "32, 349" is a list of two numbers
+        return None
+    s = normalize_answer(answer)
+    if not s or len(s) > _MAX_NUMBER_CHARS:
+        return None
+    s = _CURRENCY_RE.sub("", s)
+    s = s.replace("−", "-")
+    percent = False
+    # Units, percent and currency words after the number: "5cm", "12dollars", "28%", "3个".
+    for _ in range(2):
+        tail = _UNIT_TAIL_RE.search(s)
+        if tail is None or tail.start() == 0:
+            break
+        if tail.group(0).lower().lstrip("\\") in ("%", "percent", "pct", "percentage"):
+            percent = True
+        s = s[: tail.start()]
+        s = _CURRENCY_RE.sub("", s.rstrip("$"))
+    s = s.replace("\\!", "").replace("\u2009", "").replace("\u202f", "")
+    sign = ""
+    if s[:1] in ("-", "+"):
+        sign, s = ("-" if s[0] == "-" else ""), s[1:]
+        s = _CURRENCY_RE.sub("", s)
+    if not s:
+        return None
+    frac = _FRAC_RE.match(s)
+    if frac:
+        inner_sign = frac.group(1) or frac.group(4) or ""
+        num_s, den_s = (frac.group(2), frac.group(3)) if frac.group(2) is not None else (frac.group(5), frac.group(6))
+        num, den = parse_number(num_s), parse_number(den_s)
+        if num is None or den is None or den.value == 0 or num.percent or den.percent:
+            return None
+        value = num.value / den.value
+        negative = (sign == "-") != (inner_sign == "-")
+        return ParsedNumber(-value if negative else value, num.decimal or den.decimal, percent)
+    if "/" in s:
+        num_s, _, den_s = s.partition("/")
+        if "/" in den_s:
+            return None
+        num, den = parse_number(num_s), parse_number(den_s)
+        if num is None or den is None or den.value == 0 or num.percent or den.percent:
+            return None
+        value = num.value / den.value
+        return ParsedNumber(-value if sign == "-" else value, num.decimal or den.decimal, percent)
+    exponent = 0
+    sci = _SCI_RE.match(s)
+    if sci:
+        s, exponent = sci.group(1), int(sci.group(2))
+    s = _parse_grouped(s) if re.fullmatch(r"[\d,]+(?:\.\d+)?", s) else s
+    if s is None or not _PLAIN_NUMBER_RE.match(s):
+        return None
+    mantissa, _, exp_s = s.lower().partition("e")
+    if exp_s:
+        exponent += int(exp_s)
+    if abs(exponent) > _MAX_EXPONENT:
+        return None
+    try:
+        value = Fraction(mantissa) * Fraction(10) ** exponent
+    except (ValueError, ZeroDivisionError):
+        return None
+    return ParsedNumber(-value if sign == "-" else value, "." in mantissa, percent)
+
+
+def _round(value: Fraction, places: int) -> Fraction:
+    return Fraction(round(value, places))
+
+
+def numbers_equal(pred: ParsedNumber, gold: ParsedNumber, float_rounding: int = 6) -> bool:
+    """Exact equality, or equality after rounding to ``float_rounding`` places when either side is a
+    decimal; a percent on either side also matches its fraction value (``28% == 0.28``)."""
+    pred_values = [pred.value] + ([pred.value / 100] if pred.percent else [])
+    gold_values = [gold.value] + ([gold.value / 100] if gold.percent else [])
+    decimal = pred.decimal or gold.decimal
+    for p in pred_values:
+        for g in gold_values:
+            if p == g:
+                return True
+            if decimal and _round(p, float_rounding) == _round(g, float_rounding):
+                return True
+    return not pred.percent and gold.percent and pred.value * 100 == gold.value
+
+
+# ----------------------------------------------------------------------------------------------------
+# Multiple choice
+# ----------------------------------------------------------------------------------------------------
+_CHOICE_RE = re.compile(r"^\(?([A-J])\)?[.:]?$|^\(?([A-J])\)[.:]?.*$|^option\(?([A-J])\)?$", re.IGNORECASE)
+
+
+def parse_choice(answer: str) -> str | None:
+    """The option letter of a multiple-choice answer (``(B)``, ``B.``, ``\\text{(B)}``, ``(B) 12``), or None.
+    Case is kept for bare letters (``e`` is Euler's number, ``E`` an option)."""
+    s = normalize_answer(answer)
+    if len(s) > 100:
+        return None
+    m = _CHOICE_RE.match(s)
+    if m is None:
+        return None
+    letter = next(g for g in m.groups() if g is not None)
+    return letter.upper() if s.startswith("(") or s.lower().startswith("option") else letter
+
+
+# ----------------------------------------------------------------------------------------------------
+# Public API
+# ----------------------------------------------------------------------------------------------------
+@dataclass
+class GradeResult:
+    """Outcome of grading one completion; ``bool(result)`` is ``result.correct``."""
+
+    correct: bool
+    pred_answer: str | None
+    gold_answer: str | None
+    status: str = "ok"  # ok | no_answer | no_gold | timeout | error
+    method: str = ""  # string | choice | numeric | symbolic
+    seconds: float = 0.0
+    detail: str = field(default="", repr=False)
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+
+@dataclass(frozen=True)
+class _Options:
+    float_rounding: int = 6
+    strict: bool = True
+    allow_set_relation_comp: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "float_rounding": self.float_rounding,
+            "strict": self.strict,
+            "allow_set_relation_comp": self.allow_set_relation_comp,
+        }
+
+
+def _fast_compare(pred: str, gold: str, options: _Options) -> tuple[bool | None, str]:
+    """(decision, method) from the in-process checks; decision None means "ask SymPy"."""
+    pred_norm, gold_norm = normalize_answer(pred), normalize_answer(gold)
+    if not pred_norm or not gold_norm:
+        return False, "string"
+    if pred_norm == gold_norm:
+        return True, "string"
+    gold_choice = parse_choice(gold)
+    if gold_choice is not None and len(gold_norm) <= 3:
+        pred_choice = parse_choice(pred)
+        if pred_choice is not None:
+            return pred_choice == gold_choice or pred_choice.upper() == gold_choice.upper() and (
+                pred_norm.startswith("(") or gold_norm.startswith("(")
+            ), "choice"
+    gold_number = parse_number(gold)
+    if gold_number is not None:
+        pred_number = parse_number(pred)
+        if pred_number is not None:
+            return numbers_equal(pred_number, gold_number, options.float_rounding), "numeric"
+        assignment = re.fullmatch(r"[A-Za-z](?:_\{?\w+\}?)?=([^=<>]+)", pred_norm)
+        if assignment:  # "x=3" against "3"
+            pred_number = parse_number(assignment.group(1))
+            if pred_number is not None:
+                return numbers_equal(pred_number, gold_number, options.float_rounding), "numeric"
+    return None, ""
+
+
+def _prepare(pred: str, gold: str, options: _Options) -> tuple[bool | None, str, SymbolicJob | None]:
+    try:
+        decision, method = _fast_compare(pred, gold, options)
+    except (ValueError, ArithmeticError, IndexError, RecursionError, MemoryError) as exc:  # never fatal
+        logger.debug("fast path failed on a pair (%s); trying SymPy", type(exc).__name__)
+        decision, method = None, ""
+    if decision is not None:
+        return decision, method, None
+    pred_s, gold_s = normalize_answer(pred), normalize_answer(gold)
+    if len(pred_s) > MAX_SYMBOLIC_CHARS or len(gold_s) > MAX_SYMBOLIC_CHARS:
+        return False, "string", None
+    return (
+        None,
+        "symbolic",
+        SymbolicJob(pred=_sympy_input(pred), gold=_sympy_input(gold), options=options.as_dict(), timeout=0.0),
+    )
+
+
+def _sympy_input(answer: str) -> str:
+    """Light clean-up before math-verify: delimiters off, thousands separators and ``\\!`` removed."""
+    s = _strip_math_delimiters(join_math_spans(answer.replace("\x00", "").strip())).rstrip(".。 ")
+    s = s.replace("\\!", "").replace("{,}", "")
+    return _strip_math_delimiters(s)
+
+
+def _check_str(name: str, value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a string, got {type(value).__name__}")
+    return value
+
+
+def is_equivalent(
+    pred: str,
+    gold: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    float_rounding: int = 6,
+    strict: bool = True,
+    allow_set_relation_comp: bool = False,
+) -> bool:
+    """Whether the answer ``pred`` equals the reference answer ``gold`` (both already-extracted answers).
+
+    ``float_rounding``, ``strict`` and ``allow_set_relation_comp`` have math-verify's meaning. The call
+    returns within ``timeout`` seconds; a pair that runs out is ``False``.
+
+    >>> is_equivalent("1,000", "1000"), is_equivalent(r"\\frac{1}{2}", "0.5"), is_equivalent("x=3", "3")
+    (True, True, True)
+    >>> is_equivalent(r"(1, 2]", r"(1, 2)")
+    False
+    """
+    return compare_answers(
+        [pred],
+        [gold],
+        timeout=timeout,
+        float_rounding=float_rounding,
+        strict=strict,
+        allow_set_relation_comp=allow_set_relation_comp,
+    )[0].correct
+
+
+def compare_answers(
+    preds: Sequence[str | None],
+    golds: Sequence[str | None],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    num_workers: int | None = None,
+    float_rounding: int = 6,
+    strict: bool = True,
+    allow_set_relation_comp: bool = False,
+) -> list[GradeResult]:
+    """Batched :func:`is_equivalent` on extracted answers; symbolic pairs of a large batch run on several
+    worker processes at once. ``None`` answers grade as ``no_answer`` / ``no_gold``."""
+    if len(preds) != len(golds):
+        raise ValueError(f"got {len(preds)} predictions but {len(golds)} gold answers")
+    options = _Options(float_rounding, strict, allow_set_relation_comp)
+    results: list[GradeResult] = []
+    jobs: list[SymbolicJob] = []
+    job_owner: list[int] = []
+    started = [0.0] * len(preds)
+    for i, (pred, gold) in enumerate(zip(preds, golds)):
+        started[i] = time.monotonic()
+        if gold is None:
+            results.append(GradeResult(False, pred, None, status="no_gold"))
+            continue
+        if pred is None:
+            results.append(GradeResult(False, None, gold, status="no_answer"))
+            continue
+        _check_str("pred", pred)
+        _check_str("gold", gold)
+        decision, method, job = _prepare(pred, gold, options)
+        results.append(GradeResult(bool(decision), pred, gold, method=method))
+        if job is not None:
+            jobs.append(job)
+            job_owner.append(i)
+        else:
+            results[-1].seconds = time.monotonic() - started[i]
+    if jobs:
+        now = time.monotonic()
+        timed = [
+            SymbolicJob(j.pred, j.gold, j.options, max(timeout - (now - started[owner]), 0.05))
+            for j, owner in zip(jobs, job_owner)
+        ]
+        parallel = (num_workers or get_pool().max_workers) if len(jobs) >= PARALLEL_BATCH_THRESHOLD else 1
+        for owner, outcome in zip(job_owner, get_pool().run(timed, max_parallel=parallel)):
+            result = results[owner]
+            result.correct, result.status, result.detail = outcome.value, outcome.status, outcome.detail
+            result.seconds = time.monotonic() - started[owner]
+    return results
+
+
+def extract_gold(gold: str) -> str | None:
+    """The reference answer inside a gold field: a bare answer (``"72"``, ``"$\\frac{1}{2}$"``), a solution
+    with ``\\boxed{}``, or a GSM8K rationale ending in ``#### 72``."""
+    _check_str("gold", gold)
+    found = extract_answer(gold, fallback="none")
+    if found is not None:
+        return found
+    bare = gold.strip()
+    if not bare:
+        return None
+    if len(bare) > 300 or "\n" in bare.strip():  # a solution without a marked answer: its last math/number
+        return extract_answer(gold, fallback="last_math")
+    return bare
+
+
+def grade(
+    completion: str,
+    gold: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    fallback: Fallback = "last_math",
+    **options,
+) -> bool:
+    """Extract the final answer of ``completion`` and compare it with ``gold`` (see :func:`grade_batch`).
+
+    >>> grade("Natalia sold 48/2 = 24 clips in May.\\n#### 72", "72")
+    True
+    >>> grade(r"The answer is $\\boxed{\\frac{1}{2}}$.", r"Hence $x=\\boxed{0.5}$")
+    True
+    """
+    return grade_batch([completion], [gold], timeout=timeout, fallback=fallback, **options)[0].correct
+
+
+def grade_batch(
+    completions: Sequence[str],
+    golds: Sequence[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    fallback: Fallback = "last_math",
+    num_workers: int | None = None,
+    **options,
+) -> list[GradeResult]:
+    """Grade many completions against their golds; returns one :class:`GradeResult` per pair.
+
+    ``fallback`` applies to completions that state no marked answer (no box, no "The answer is",
+    no ``####``): ``"last_math"`` (default) takes their last math span or number, ``"last_number"`` their
+    last number, ``"none"`` grades them ``no_answer``. Each pair is bounded by ``timeout`` seconds.
+    """
+    if len(completions) != len(golds):
+        raise ValueError(f"got {len(completions)} completions but {len(golds)} golds")
+    preds = []
+    gold_answers = []
+    for completion, gold in zip(completions, golds):
+        preds.append(extract_answer(_check_str("completion", completion), fallback=fallback))
+        gold_answers.append(extract_gold(gold))
+    return compare_answers(preds, gold_answers, timeout=timeout, num_workers=num_workers, **options)
