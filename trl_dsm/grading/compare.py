@@ -106,7 +106,7 @@ def normalize_answer(answer: str) -> str:
         s = new
     s = _SPACING_RE.sub("", s)
     s = s.replace("\\le ", "\\leq ").replace("\\ge ", "\\geq ")
-    s = re.sub(r"\s+", "", s)
+    s = re.sub(r"\s+", "", s).replace("$", "")  # stray delimiters inside ("12 $ and $13")
     s = s.rstrip(".,;。")
     return _strip_math_delimiters(s)
 
@@ -114,14 +114,59 @@ def normalize_answer(answer: str) -> str:
 # ----------------------------------------------------------------------------------------------------
 # Numbers
 # ----------------------------------------------------------------------------------------------------
-_CURRENCY_RE = re.compile(r"^(?:\$|€|£|¥|₹|rs\.?|usd|eur|rmb)", re.IGNORECASE)
+_CURRENCY_RE = re.compile(r"^(?:\$|€|£|¥|₹|rs\.?|usd|eur|rmb)\s*", re.IGNORECASE)
 _FRAC_RE = re.compile(r"^([-+]?)\\frac\{([^{}]+)\}\{([^{}]+)\}$|^([-+]?)\\frac(\d)(\d)$")
 _SCI_RE = re.compile(r"^(.+?)(?:\\times|\\cdot|\*|x|×)10\^\{?([-+]?\d+)\}?$")
 _PLAIN_NUMBER_RE = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
-_UNIT_TAIL_RE = re.compile(
-    r"(?:(?:\\?%|percent|pct|percentage)|(?:[a-zA-Z\u00b2\u00b3]+(?:\^\{?[23]\}?)?(?:/[a-zA-Z]+)?)+"
-    r"|[\u4e00-\u9fff]{1,3}|€|元|个)$"
+#: Units that may follow a number with no space ("5cm"); any word of 3+ letters may follow after a space.
+_KNOWN_UNITS = (
+    "mm|cm|dm|km|m|nm|μm|um|kg|mg|g|t|s|ms|sec|min|mins|h|hr|hrs|ml|mL|l|L|ft|in|yd|mi|lb|lbs|oz|mph|kph|"
+    "km/h|m/s|cm/s|kmh|sq|deg|rad|K|kW|W|V|A|J|N|Pa|Hz"
 )
+_PERCENT_WORDS = ("%", "percent", "pct", "percentage")
+_UNIT_TAIL_RE = re.compile(
+    r"(?:"
+    r"\s*(?:%|percent|pct|percentage)"  # percent
+    r"|\s*(?:" + _KNOWN_UNITS + r")(?:\^\{?[23]\}?|²|³)?"  # known units, attached or spaced
+    r"|\s+[A-Za-z][A-Za-z.]{2,}(?:\^\{?[23]\}?|²|³)?(?:/[A-Za-z]+)?"  # a spaced word: "5 apples"
+    r"|\s*[\u4e00-\u9fff]{1,4}"  # Chinese measure words: "3个", "5元"
+    r"|\s*(?:\$|€|£|¥|元|dollars?|cents?|euros?|yuan)"
+    r")$"
+)
+_TEXT_WORD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mbox|operatorname)\s*\{([^{}]*)\}")
+
+
+def _number_text(answer: str) -> tuple[str, bool] | None:
+    """Split ``answer`` into the text of its number and whether it carried a percent; None if words or
+    symbols other than currency and units surround the number."""
+    s = join_math_spans(answer.replace("\x00", ""))
+    s = _strip_math_delimiters(s)
+    if len(s) > _MAX_NUMBER_CHARS or re.search(r",\s", s):  # "32, 349" is a list of two numbers
+        return None
+    s = _TEXT_WORD_RE.sub(lambda m: " " + m.group(1).strip() + " ", s)  # \text{ cm} -> " cm "
+    s = _DEGREE_RE.sub(" ", s)
+    s = re.sub(r"\\!\s*", "", s)  # "11,\\! 111": math-mode spaces mean nothing
+    s = s.replace("\\%", "%").replace("\\$", "$").replace("{,}", ",").replace("−", "-")
+    s = _SPACING_RE.sub(" ", s).replace("\u2009", " ").replace("\u202f", " ")
+    s = re.sub(r"\s+(?=\^)", "", s.strip().rstrip(".。"))
+    percent = False
+    for _ in range(3):
+        s = _CURRENCY_RE.sub("", s.strip())
+        if s.startswith(("-", "+")) and _CURRENCY_RE.match(s[1:]):  # "-$5"
+            s = s[0] + _CURRENCY_RE.sub("", s[1:])
+        tail = _UNIT_TAIL_RE.search(s)
+        if tail is None or tail.start() == 0:
+            break
+        if tail.group(0).strip().lower() in _PERCENT_WORDS:
+            percent = True
+        s = s[: tail.start()].rstrip()
+    s = s.strip()
+    # Thin-space / space thousands separators ("1 000 000"); any other space means more than a number.
+    if " " in s:
+        if not re.fullmatch(r"[-+]?\d{1,3}(?: \d{3})+(?:\.\d+)?", s):
+            return None
+        s = s.replace(" ", "")
+    return (s, percent) if s else None
 
 
 @dataclass(frozen=True)
@@ -157,55 +202,50 @@ def parse_number(answer: str) -> ParsedNumber | None:
     Fraction(2001, 2)
     >>> parse_number("28 \\\\%").percent
     True
+    >>> parse_number("2k") is None, parse_number("5 apples").value
+    (True, Fraction(5, 1))
     """
-    if re.search(r",\s", answer):  # "32, 349" is a list of two numbers
+    split = _number_text(answer)
+    if split is None:
         return None
-    s = normalize_answer(answer)
-    if not s or len(s) > _MAX_NUMBER_CHARS:
+    s, percent = split
+    number = _parse_bare_number(s)
+    if number is None:
         return None
-    s = _CURRENCY_RE.sub("", s)
-    s = s.replace("−", "-")
-    percent = False
-    # Units, percent and currency words after the number: "5cm", "12dollars", "28%", "3个".
-    for _ in range(2):
-        tail = _UNIT_TAIL_RE.search(s)
-        if tail is None or tail.start() == 0:
-            break
-        if tail.group(0).lower().lstrip("\\") in ("%", "percent", "pct", "percentage"):
-            percent = True
-        s = s[: tail.start()]
-        s = _CURRENCY_RE.sub("", s.rstrip("$"))
-    s = s.replace("\\!", "").replace("\u2009", "").replace("\u202f", "")
+    return ParsedNumber(number.value, number.decimal, percent or number.percent)
+
+
+def _parse_bare_number(s: str) -> ParsedNumber | None:
     sign = ""
     if s[:1] in ("-", "+"):
-        sign, s = ("-" if s[0] == "-" else ""), s[1:]
-        s = _CURRENCY_RE.sub("", s)
+        sign, s = ("-" if s[0] == "-" else ""), s[1:].strip()
     if not s:
         return None
     frac = _FRAC_RE.match(s)
-    if frac:
-        inner_sign = frac.group(1) or frac.group(4) or ""
-        num_s, den_s = (frac.group(2), frac.group(3)) if frac.group(2) is not None else (frac.group(5), frac.group(6))
-        num, den = parse_number(num_s), parse_number(den_s)
-        if num is None or den is None or den.value == 0 or num.percent or den.percent:
+    if frac or "/" in s:
+        if frac:
+            inner_sign = frac.group(1) or frac.group(4) or ""
+            if frac.group(2) is not None:
+                num_s, den_s = frac.group(2), frac.group(3)
+            else:
+                num_s, den_s = frac.group(5), frac.group(6)
+        else:
+            inner_sign = ""
+            num_s, _, den_s = s.partition("/")
+            if "/" in den_s:
+                return None
+        num, den = _parse_bare_number(num_s.strip()), _parse_bare_number(den_s.strip())
+        if num is None or den is None or den.value == 0:
             return None
         value = num.value / den.value
         negative = (sign == "-") != (inner_sign == "-")
-        return ParsedNumber(-value if negative else value, num.decimal or den.decimal, percent)
-    if "/" in s:
-        num_s, _, den_s = s.partition("/")
-        if "/" in den_s:
-            return None
-        num, den = parse_number(num_s), parse_number(den_s)
-        if num is None or den is None or den.value == 0 or num.percent or den.percent:
-            return None
-        value = num.value / den.value
-        return ParsedNumber(-value if sign == "-" else value, num.decimal or den.decimal, percent)
+        return ParsedNumber(-value if negative else value, num.decimal or den.decimal, False)
     exponent = 0
     sci = _SCI_RE.match(s)
     if sci:
         s, exponent = sci.group(1), int(sci.group(2))
-    s = _parse_grouped(s) if re.fullmatch(r"[\d,]+(?:\.\d+)?", s) else s
+    if re.fullmatch(r"[\d,]+(?:\.\d+)?", s):
+        s = _parse_grouped(s)
     if s is None or not _PLAIN_NUMBER_RE.match(s):
         return None
     mantissa, _, exp_s = s.lower().partition("e")
@@ -217,7 +257,7 @@ def parse_number(answer: str) -> ParsedNumber | None:
         value = Fraction(mantissa) * Fraction(10) ** exponent
     except (ValueError, ZeroDivisionError):
         return None
-    return ParsedNumber(-value if sign == "-" else value, "." in mantissa, percent)
+    return ParsedNumber(-value if sign == "-" else value, "." in mantissa, False)
 
 
 def _round(value: Fraction, places: int) -> Fraction:

@@ -33,6 +33,12 @@ _MARKER_RE = re.compile(
     r")",
     re.IGNORECASE,
 )
+# Marker spans that talk about the answer instead of stating it ("the answer is correct").
+_NON_ANSWER_RE = re.compile(
+    r"(?:correct|incorrect|right|wrong|reasonable|valid|invalid|plausible|consistent|indeed|also|not|as follows"
+    r"|shown|given|below|above|that|to be|in the|because|since)\b",
+    re.IGNORECASE,
+)
 _OUTPUT_BLOCK_RE = re.compile(r"```output[ \t]*\n(.*?)```", re.DOTALL)
 # A number as written in solutions: sign, thousands separators (",", thin spaces, "{,}"), decimals,
 # scientific notation, a simple fraction, a trailing percent sign. Never part of a longer word.
@@ -96,10 +102,23 @@ def _box_at(text: str, match: re.Match) -> tuple[int, int, str] | None:
     return match.start(), i + token.end(), token.group(0)
 
 
-def _gap_words(gap: str) -> int:
-    """Words in the text between two boxes, LaTeX spacing and delimiters removed."""
-    gap = re.sub(r"\\(?:quad|qquad|text|textbf|mathrm|mbox)\b|\\[,;:! ]|\\\(|\\\)|\\\[|\\\]|\$", " ", gap)
-    return len(re.findall(r"[^\W\d_]+|\(\w\)", gap))
+_GAP_CONNECTOR_RE = re.compile(
+    r"\\(?:quad|qquad|text|textbf|mathrm|mbox)\b|\\[,;:! ]|\\\(|\\\)|\\\[|\\\]|\$|[{},;]|\s+|\(\w\)"
+)
+
+
+_BOX_LABEL_RE = re.compile(r"[A-Za-z](?:_\{?\w{1,3}\}?)?\s*=\s*$")
+
+
+def _joinable_gap(gap: str) -> bool:
+    """Whether the text between two boxes only connects them ("and", ", ", "\\quad\\text{or}\\quad", a few words).
+
+    Operators (``\\times``, ``+``, ``=``), sentence ends and paragraph breaks mean the boxes are separate."""
+    gap = _BOX_LABEL_RE.sub("", gap)  # "\\boxed{..} and $y_2 = \\boxed{..}": a label, not an operator
+    if len(gap) > 80 or "\n\n" in gap or re.search(r"[.!?](?:\s|$)|[=+*/^<>]|\\(?!quad|qquad|text|textbf|mathrm|mbox|[,;:! ()\[\]])", gap):
+        return False
+    words = _GAP_CONNECTOR_RE.sub(" ", gap).split()
+    return len(words) <= MAX_BOX_GAP_WORDS and all(w.isalpha() for w in words)
 
 
 def last_boxed(text: str) -> tuple[int, str] | None:
@@ -114,8 +133,7 @@ def last_boxed(text: str) -> tuple[int, str] | None:
         return None
     group = [boxes[-1]]
     for box in reversed(boxes[:-1]):
-        gap = text[box[1] : group[0][0]]
-        if len(gap) > 80 or _gap_words(gap) > MAX_BOX_GAP_WORDS:
+        if not _joinable_gap(text[box[1] : group[0][0]]):
             break
         group.insert(0, box)
     return group[0][0], ", ".join(content.strip() for _, _, content in group)
@@ -234,12 +252,23 @@ def last_number(text: str) -> str | None:
     return found.group(0) if found is not None else None
 
 
+def _last_answer_marker(text: str) -> tuple[int, str] | None:
+    """(start, answer) of the last answer marker whose sentence states an answer."""
+    for marker in reversed(list(_MARKER_RE.finditer(text))[-8:]):
+        span = _answer_span(text, marker.end())
+        span = re.split(r",?\s+(?:because|since)\s", span, maxsplit=1)[0].strip()
+        if span and not _NON_ANSWER_RE.match(span):
+            return marker.start(), span if marker.group(0).strip() == "####" else _reduce_sentence(span)
+    return None
+
+
 def extract_answer(text: str, fallback: Fallback = "none") -> str | None:
     """The final answer of a completion, or None if it states none.
 
-    Looks, from the end, for the last of: ``\\boxed{}`` / ``\\fbox{}`` (nested braces; adjacent boxes
-    joined), an answer marker ("The answer is", "Final Answer:", "Answer:", GSM8K ``####``, "答案是",
-    "答案：", "答案为"), or a program ``output`` block. With ``fallback="last_number"`` a completion without
+    The last ``\\boxed{}`` / ``\\fbox{}`` wins (nested braces; boxes joined only by connectors, as in
+    "\\boxed{1} and \\boxed{2}", give ``"1, 2"``). Without a box, the later of the last answer marker
+    ("The answer is", "Final Answer:", "Answer:", "A:", GSM8K ``####``, "答案是", "答案：", "答案为";
+    remarks such as "the answer is correct" are skipped) and the last program ``output`` block. With ``fallback="last_number"`` a completion without
     any of these yields its last number; ``"last_math"`` its last LaTeX math span or number, whichever is later.
 
     >>> extract_answer(r"so $x = \\boxed{\\frac{1}{2}}$.")
@@ -260,22 +289,19 @@ def extract_answer(text: str, fallback: Fallback = "none") -> str | None:
     text = _TRAILER_RE.sub("", text) if len(text) < 4 * MAX_ANSWER_CHARS * 50 else text
     candidates: list[tuple[int, str]] = []
     boxed = last_boxed(text)
-    if boxed is not None:
+    if boxed is not None and boxed[1].strip():
         candidates.append(boxed)
-    marker = _last_match(_MARKER_RE, text)
-    if marker is not None:
-        span = _answer_span(text, marker.end())
-        if span:
-            reduced = span if marker.group(0).strip() == "####" else _reduce_sentence(span)
-            candidates.append((marker.start(), reduced))
+    marker = _last_answer_marker(text)
+    # After a box, a marker restating the answer wins only if it states something mathematical:
+    # "Final Answer: The final answer is $10,455$" does, "the final answer is positive, because" doesn't.
+    if marker is not None and (boxed is None or marker[0] < boxed[0] or re.search(r"\d|\$|\\", marker[1])):
+        candidates.append(marker)
     output = _last_match(_OUTPUT_BLOCK_RE, text) if "```output" in text else None
     if output is not None and output.group(1).strip():
         lines = [line for line in output.group(1).strip().splitlines() if line.strip()]
         candidates.append((output.start(), lines[-1].strip()))
     if candidates:
-        start, answer = max(candidates, key=lambda c: c[0])
-        # A box inside a marker's sentence ("The answer is $\\boxed{5}$") is the answer.
-        return _strip_delimiters(answer) or None
+        return _strip_delimiters(max(candidates, key=lambda c: c[0])[1]) or None
     if fallback == "none":
         return None
     if fallback == "last_number":
