@@ -476,7 +476,7 @@ def extract_gold(gold: str) -> str | None:
     if found is not None:
         return found
     bare = gold.strip()
-    if not bare:
+    if not bare or re.search(r"\\(?:boxed|fbox)\s*\{\s*\}|####\s*$", bare):  # a marker with nothing in it
         return None
     if len(bare) > 300 or "\n" in bare.strip():  # a solution without a marked answer: its last math/number
         return extract_answer(gold, fallback="last_math")

@@ -115,7 +115,11 @@ def _joinable_gap(gap: str) -> bool:
 
     Operators (``\\times``, ``+``, ``=``), sentence ends and paragraph breaks mean the boxes are separate."""
     gap = _BOX_LABEL_RE.sub("", gap)  # "\\boxed{..} and $y_2 = \\boxed{..}": a label, not an operator
-    if len(gap) > 80 or "\n\n" in gap or re.search(r"[.!?](?:\s|$)|[=+*/^<>]|\\(?!quad|qquad|text|textbf|mathrm|mbox|[,;:! ()\[\]])", gap):
+    if (
+        len(gap) > 80
+        or "\n\n" in gap
+        or re.search(r"[.!?](?:\s|$)|[=+*/^<>]|\\(?!quad|qquad|text|textbf|mathrm|mbox|[,;:! ()\[\]])", gap)
+    ):
         return False
     words = _GAP_CONNECTOR_RE.sub(" ", gap).split()
     return len(words) <= MAX_BOX_GAP_WORDS and all(w.isalpha() for w in words)

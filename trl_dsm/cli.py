@@ -1,0 +1,137 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""The ``trl-dsm`` command line. Each stage of the recipe registers a subcommand in :data:`SUBCOMMANDS`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _add_grade(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "grade",
+        help="grade completions against gold answers with the trl-dsm grader",
+        description=(
+            "Grade one completion (`trl-dsm grade 'The answer is 5' 5`) or a JSONL file of records "
+            "(`trl-dsm grade --input preds.jsonl --completion-field completion --gold-field answer`)."
+        ),
+    )
+    p.add_argument("completion", nargs="?", help="a completion to grade (with GOLD)")
+    p.add_argument("gold", nargs="?", help="the gold answer, solution or '#### N' rationale")
+    p.add_argument("--input", type=Path, help="JSONL file with one record per completion")
+    p.add_argument(
+        "--completion-field", default="completion", help="field holding the completion (default: completion)"
+    )
+    p.add_argument("--gold-field", default="answer", help="field holding the gold (default: answer)")
+    p.add_argument("--output", type=Path, help="write records with extracted answers and grades to this JSONL file")
+    p.add_argument("--timeout", type=float, default=2.0, help="hard time bound per pair, seconds (default: 2)")
+    p.add_argument("--fallback", choices=["last_math", "last_number", "none"], default="last_math")
+    p.add_argument("--num-workers", type=int, default=None, help="grading worker processes (default: CPU count)")
+    p.set_defaults(func=_run_grade)
+
+
+def _read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
+    records = []
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SystemExit(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
+            missing = [field for field in fields if field not in record]
+            if missing:
+                raise SystemExit(f"{path}:{line_no}: missing field(s) {missing}; the record has {sorted(record)}")
+            records.append(record)
+    return records
+
+
+def _run_grade(args: argparse.Namespace) -> int:
+    from trl_dsm.grading import grade_batch
+
+    if args.input is None:
+        if args.completion is None or args.gold is None:
+            raise SystemExit("trl-dsm grade: give COMPLETION and GOLD, or --input FILE.jsonl")
+        result = grade_batch([args.completion], [args.gold], timeout=args.timeout, fallback=args.fallback)[0]
+        print(
+            json.dumps(
+                {
+                    "correct": result.correct,
+                    "pred_answer": result.pred_answer,
+                    "gold_answer": result.gold_answer,
+                    "status": result.status,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return 0 if result.correct else 1
+    if not args.input.is_file():
+        raise SystemExit(f"trl-dsm grade: --input {args.input} does not exist")
+    records = _read_jsonl(args.input, (args.completion_field, args.gold_field))
+    from tqdm.auto import tqdm
+
+    results = []
+    chunk = 256
+    for start in tqdm(range(0, len(records), chunk), desc="grading", unit="chunk", disable=len(records) <= chunk):
+        part = records[start : start + chunk]
+        results += grade_batch(
+            [str(r[args.completion_field]) for r in part],
+            [str(r[args.gold_field]) for r in part],
+            timeout=args.timeout,
+            fallback=args.fallback,
+            num_workers=args.num_workers,
+        )
+    if args.output is not None:
+        with args.output.open("w", encoding="utf-8") as f:
+            for record, result in zip(records, results):
+                out = dict(
+                    record,
+                    pred_answer=result.pred_answer,
+                    gold_answer=result.gold_answer,
+                    correct=result.correct,
+                    grade_status=result.status,
+                )
+                f.write(json.dumps(out, ensure_ascii=False) + "\n")
+    n = max(len(results), 1)
+    summary = {
+        "n": len(results),
+        "accuracy": sum(r.correct for r in results) / n,
+        "extraction_failure_rate": sum(r.status == "no_answer" for r in results) / n,
+        "timeout_rate": sum(r.status == "timeout" for r in results) / n,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+#: Subcommand registrars; each adds its parser to the ``trl-dsm`` command.
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_grade]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from trl_dsm import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="trl-dsm", description="The DeepSeekMath recipe (arXiv 2402.03300) on the Hugging Face stack."
+    )
+    parser.add_argument("--version", action="version", version=f"trl-dsm {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in SUBCOMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
