@@ -303,6 +303,22 @@ class WorkerPool:
             worker.kill()
 
 
+def default_max_workers() -> int:
+    """``$TRL_DSM_GRADER_WORKERS``, else this rank's share of the node's cores (``accelerate`` and
+    ``torchrun`` set ``LOCAL_WORLD_SIZE``), at most 8: symbolic pairs are a small part of a batch."""
+    configured = os.environ.get("TRL_DSM_GRADER_WORKERS", "").strip()
+    if configured:
+        try:
+            value = int(configured)
+        except ValueError:
+            raise ValueError(f"TRL_DSM_GRADER_WORKERS must be a positive integer, got {configured!r}") from None
+        if value < 1:
+            raise ValueError(f"TRL_DSM_GRADER_WORKERS must be a positive integer, got {configured!r}")
+        return value
+    local_world = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    return max(1, min(8, (os.cpu_count() or 1) // local_world))
+
+
 _POOL: WorkerPool | None = None
 _POOL_PID: int | None = None
 _POOL_LOCK = threading.Lock()
@@ -314,8 +330,7 @@ def get_pool() -> WorkerPool:
     pid = os.getpid()
     with _POOL_LOCK:
         if _POOL is None or pid != _POOL_PID:
-            max_workers = int(os.environ.get("TRL_DSM_GRADER_WORKERS", "0")) or None
-            _POOL = WorkerPool(max_workers=max_workers)
+            _POOL = WorkerPool(max_workers=default_max_workers())
             _POOL_PID = pid
         return _POOL
 

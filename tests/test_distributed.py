@@ -1,0 +1,42 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Multi-process runs with `accelerate launch` on CPU (marked slow: `python -m pytest -m slow`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+def accelerate_launch(script: Path, *args: str, num_processes: int = 2, timeout: int = 300):
+    # `--multi_gpu` on a machine without GPUs: torchrun starts the ranks, accelerate uses gloo on CPU.
+    env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes),
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--multi_gpu",
+        str(script), *args,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    assert proc.returncode == 0, f"accelerate launch failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.mark.slow
+def test_grader_time_bound_on_two_accelerate_ranks(tmp_path):
+    accelerate_launch(SCRIPTS / "grade_on_ranks.py", str(tmp_path))
+    for rank in (0, 1):
+        report = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert report["world"] == 2
+        assert report["max_workers"] == 1  # LOCAL_WORLD_SIZE=2 on a 2-core machine: one worker per rank
+        for results in (report["main"], report["thread"]):
+            for r in results:
+                assert r["correct"] == r["expected"], r
+                assert r["seconds"] <= 1.5 + 0.75, r
+            assert results[0]["status"] == "timeout" and results[1]["status"] == "timeout"
