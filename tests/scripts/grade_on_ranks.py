@@ -27,8 +27,14 @@ def grade_all(out: list) -> None:
     for completion, gold, expected in PAIRS:
         start = time.perf_counter()
         result = grade_batch([completion], [gold], timeout=1.5)[0]
-        out.append({"expected": expected, "correct": result.correct, "status": result.status,
-                    "seconds": time.perf_counter() - start})
+        out.append(
+            {
+                "expected": expected,
+                "correct": result.correct,
+                "status": result.status,
+                "seconds": time.perf_counter() - start,
+            }
+        )
 
 
 def main() -> None:
@@ -41,8 +47,16 @@ def main() -> None:
     thread.start()
     thread.join()
     out = Path(sys.argv[1]) / f"rank{state.process_index}.json"
-    out.write_text(json.dumps({"world": state.num_processes, "main": main_results, "thread": thread_results,
-                               "max_workers": get_pool().max_workers}))
+    out.write_text(
+        json.dumps(
+            {
+                "world": state.num_processes,
+                "main": main_results,
+                "thread": thread_results,
+                "max_workers": get_pool().max_workers,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
