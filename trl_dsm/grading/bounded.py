@@ -51,6 +51,7 @@ class JobResult:
     value: bool
     status: str  # "ok" | "timeout" | "error"
     detail: str = ""
+    seconds: float = 0.0  # from dispatch to answer (or to the kill)
 
 
 class WorkerStartupError(RuntimeError):
@@ -228,6 +229,7 @@ class WorkerPool:
 
         pending = list(range(len(jobs)))[::-1]
         running: dict[int, tuple[_Worker, int, float]] = {}  # inbox fd -> (worker, job index, deadline)
+        dispatched: dict[int, float] = {}  # job index -> dispatch time
 
         def dispatch(worker: _Worker) -> bool:
             """Send the next pending job to ``worker``; False if the worker's pipe is broken."""
@@ -241,8 +243,12 @@ class WorkerPool:
             except (BrokenPipeError, OSError):
                 pending.append(index)
                 return False
-            running[worker.inbox.fileno()] = (worker, index, time.monotonic() + job.timeout)
+            dispatched[index] = time.monotonic()
+            running[worker.inbox.fileno()] = (worker, index, dispatched[index] + job.timeout)
             return True
+
+        def took(index: int) -> float:
+            return time.monotonic() - dispatched[index]
 
         def feed(worker: _Worker | None) -> None:
             """Give ``worker`` more work, replacing it while it is broken; return it to the pool when done."""
@@ -272,20 +278,21 @@ class WorkerPool:
                     try:
                         _job_id, status, value = conn.recv()
                     except (EOFError, OSError):
-                        results[index] = JobResult(False, "error", "worker process died")
+                        results[index] = JobResult(False, "error", "worker process died", took(index))
                         self._discard(worker)
                         feed(replacement())
                         continue
                     if status == "ok":
-                        results[index] = JobResult(bool(value), "ok")
+                        results[index] = JobResult(bool(value), "ok", seconds=took(index))
                     else:
-                        results[index] = JobResult(False, status, str(value) if status == "error" else "")
+                        detail = str(value) if status == "error" else ""
+                        results[index] = JobResult(False, status, detail, took(index))
                     feed(worker)
                 now = time.monotonic()
                 for fd, (worker, index, deadline) in list(running.items()):
                     if deadline <= now:
                         running.pop(fd)
-                        results[index] = JobResult(False, "timeout", "killed at the hard deadline")
+                        results[index] = JobResult(False, "timeout", "killed at the hard deadline", took(index))
                         self._discard(worker)
                         feed(replacement())
             return [r if r is not None else JobResult(False, "error", "not run") for r in results]

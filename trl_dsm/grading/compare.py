@@ -427,6 +427,7 @@ def compare_answers(
     float_rounding: int = 6,
     strict: bool = True,
     allow_set_relation_comp: bool = False,
+    _spent: Sequence[float] | None = None,
 ) -> list[GradeResult]:
     """Batched :func:`is_equivalent` on extracted answers; symbolic pairs of a large batch run on several
     worker processes at once. ``None`` answers grade as ``no_answer`` / ``no_gold``."""
@@ -436,9 +437,9 @@ def compare_answers(
     results: list[GradeResult] = []
     jobs: list[SymbolicJob] = []
     job_owner: list[int] = []
-    started = [0.0] * len(preds)
+    spent = list(_spent) if _spent is not None else [0.0] * len(preds)  # seconds of this pair's own work
     for i, (pred, gold) in enumerate(zip(preds, golds)):
-        started[i] = time.monotonic()
+        tic = time.monotonic()
         if gold is None:
             results.append(GradeResult(False, pred, None, status="no_gold"))
             continue
@@ -448,23 +449,22 @@ def compare_answers(
         _check_str("pred", pred)
         _check_str("gold", gold)
         decision, method, job = _prepare(pred, gold, options)
-        results.append(GradeResult(bool(decision), pred, gold, method=method))
+        spent[i] += time.monotonic() - tic
+        results.append(GradeResult(bool(decision), pred, gold, method=method, seconds=spent[i]))
         if job is not None:
             jobs.append(job)
             job_owner.append(i)
-        else:
-            results[-1].seconds = time.monotonic() - started[i]
     if jobs:
-        now = time.monotonic()
+        # Each job gets what is left of its pair's budget, counted from its dispatch to a worker.
         timed = [
-            SymbolicJob(j.pred, j.gold, j.options, max(timeout - (now - started[owner]), 0.05))
+            SymbolicJob(j.pred, j.gold, j.options, max(timeout - spent[owner], 0.05))
             for j, owner in zip(jobs, job_owner)
         ]
         parallel = (num_workers or get_pool().max_workers) if len(jobs) >= PARALLEL_BATCH_THRESHOLD else 1
         for owner, outcome in zip(job_owner, get_pool().run(timed, max_parallel=parallel)):
             result = results[owner]
             result.correct, result.status, result.detail = outcome.value, outcome.status, outcome.detail
-            result.seconds = time.monotonic() - started[owner]
+            result.seconds = spent[owner] + outcome.seconds
     return results
 
 
@@ -518,9 +518,10 @@ def grade_batch(
     """
     if len(completions) != len(golds):
         raise ValueError(f"got {len(completions)} completions but {len(golds)} golds")
-    preds = []
-    gold_answers = []
+    preds, gold_answers, spent = [], [], []
     for completion, gold in zip(completions, golds):
+        tic = time.monotonic()  # extraction counts against the pair's time bound
         preds.append(extract_answer(_check_str("completion", completion), fallback=fallback))
         gold_answers.append(extract_gold(gold))
-    return compare_answers(preds, gold_answers, timeout=timeout, num_workers=num_workers, **options)
+        spent.append(time.monotonic() - tic)
+    return compare_answers(preds, gold_answers, timeout=timeout, num_workers=num_workers, _spent=spent, **options)
