@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -27,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
+
+logger = logging.getLogger(__name__)
 
 #: Seconds a new worker may take to import SymPy and math-verify before we give up with an error.
 STARTUP_TIMEOUT_S = 120.0
@@ -221,11 +224,14 @@ class WorkerPool:
             return []
         want = max(1, min(len(jobs), max_parallel or 1, self.max_workers))
         workers = [self._acquire(block=True)]
-        while len(workers) < want:
-            extra = self._acquire(block=False)
-            if extra is None:
-                break
-            workers.append(extra)
+        try:
+            while len(workers) < want:
+                extra = self._acquire(block=False)
+                if extra is None:
+                    break
+                workers.append(extra)
+        except WorkerStartupError:  # a spare that fails to start is not fatal while one worker runs
+            logger.warning("a spare grading worker failed to start; continuing with %d", len(workers))
 
         pending = list(range(len(jobs)))[::-1]
         running: dict[int, tuple[_Worker, int, float]] = {}  # inbox fd -> (worker, job index, deadline)
@@ -254,7 +260,7 @@ class WorkerPool:
             """Give ``worker`` more work, replacing it while it is broken; return it to the pool when done."""
             while worker is not None and not dispatch(worker):
                 self._discard(worker)
-                worker = self._acquire(block=True) if pending else None
+                worker = replacement()
             if worker is not None and worker.inbox.fileno() not in running:
                 self._release(worker)
 
