@@ -108,7 +108,13 @@ def _run_grade(args: argparse.Namespace) -> int:
 
 
 #: Subcommand registrars; each adds its parser to the ``trl-dsm`` command.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_grade]
+def _add_decontaminate(subparsers: argparse._SubParsersAction) -> None:
+    from trl_dsm.decontamination.cli import add_parser
+
+    add_parser(subparsers)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_grade, _add_decontaminate]
 
 
 def build_parser() -> argparse.ArgumentParser:

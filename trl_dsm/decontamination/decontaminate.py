@@ -15,38 +15,33 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import repeat
 from typing import Literal
 
 import numpy as np
 
 from trl_dsm.decontamination.index import NgramIndex
 from trl_dsm.decontamination.ngrams import (
-    _SENTINEL_TOKEN_RE as _TOKENS_WITH_BREAKS,
-)
-from trl_dsm.decontamination.ngrams import (
+    DOCUMENT_BREAK,
     LINE_BREAK,
     PARAGRAPH_BREAK,
-    fast_tokens,
     hashes_at,
     ngram_hashes,
     normalize_text,
     window_counts,
 )
+from trl_dsm.decontamination.vectorized import VocabularyHashes, batch_gram_ids
 
 
 Mode = Literal["segment", "document"]
 SegmentBy = Literal["paragraph", "line", "document"]
 _SPLITTERS = {"paragraph": re.compile(r"(\n[ \t\r\f\v]*\n\s*)"), "line": re.compile(r"(\n)")}
 _MAX_SEGMENT_CHARS_IN_REPORT = 300
-_PARAGRAPH_ID, _LINE_ID = -1, -2
-#: An n-gram counts as evidence only with at least this many informative grams (words of 3+ letters that are
-#: not LaTeX commands, or CJK characters): ten formula pieces ("a 2 b 2 c 2 d 2 e 2") quote nothing.
-MIN_INFORMATIVE = 2
-
-
-def _text(token: str | bytes) -> str:
-    return token.decode("ascii") if isinstance(token, bytes) else token
+_PARAGRAPH_ID, _LINE_ID, _DOCUMENT_ID = -1, -2, -3
+#: A matched n-gram counts as evidence when it has at least this many informative grams (words of 3+ letters
+#: that are not LaTeX commands, common two-letter words, CJK characters). Our grams are finer than the paper's
+#: words: "a^2+b^2+c^2+d^2+e^2" is ten grams, and such formula pieces appear in every math text. A formula
+#: without wording counts only when the match runs over ``formula_span`` grams (default 2n).
+MIN_INFORMATIVE = 1
 
 
 def _runs(ids: np.ndarray, boundary: np.ndarray, positions: np.ndarray | None = None):
@@ -107,6 +102,7 @@ class Decontaminator:
         mode: Mode = "segment",
         segment_by: SegmentBy = "paragraph",
         min_informative: int = MIN_INFORMATIVE,
+        formula_span: int | None = None,
     ) -> None:
         if mode not in ("segment", "document"):
             raise ValueError(f"mode must be 'segment' or 'document', got {mode!r}")
@@ -114,14 +110,16 @@ class Decontaminator:
             raise ValueError(f"segment_by must be 'paragraph', 'line' or 'document', got {segment_by!r}")
         if min_informative < 0:
             raise ValueError(f"min_informative must be >= 0, got {min_informative}")
+        formula_span = 2 * index.n if formula_span is None else formula_span
+        if formula_span < index.n:
+            raise ValueError(f"formula_span must be >= n ({index.n}), got {formula_span}")
+        self.formula_span = formula_span
         self.index = index
         self.mode = mode
         self.segment_by = segment_by
         self.min_informative = min_informative
-        self._ids: dict[str | bytes, int] = dict(index.vocab)
-        self._ids.update({t.encode(): i for t, i in index.vocab.items() if t.isascii()})  # fast_tokens' grams
-        self._ids.update(
-            {PARAGRAPH_BREAK: _PARAGRAPH_ID, LINE_BREAK: _LINE_ID, b"\x02": _PARAGRAPH_ID, b"\x01": _LINE_ID}
+        self._vocab = VocabularyHashes(
+            index.vocab, {PARAGRAPH_BREAK: _PARAGRAPH_ID, LINE_BREAK: _LINE_ID, DOCUMENT_BREAK: _DOCUMENT_ID}
         )
         self._informative = index.informative_mask()
 
@@ -134,8 +132,7 @@ class Decontaminator:
         doc_segments: list[tuple[list[str], list[str]]] = []
         seg_doc: list[int] = []
         seg_local: list[int] = []
-        tokens: list[str] = []
-        joiner = f" {PARAGRAPH_BREAK} "
+        parts: list[str] = []
         for d, text in enumerate(texts):
             if text is None:
                 text = ""
@@ -145,37 +142,55 @@ class Decontaminator:
             doc_segments.append((segments, separators))
             seg_doc.extend([d] * len(segments))
             seg_local.extend(range(len(segments)))
-            # One pass per document; every segment, the last one too, ends with a paragraph-break gram.
-            fast = fast_tokens(segments)
-            if fast is not None:
-                tokens.extend(fast)
-            else:
-                normalized = normalize_text(joiner.join(segments) + joiner).replace("\n", f" {LINE_BREAK} ")
-                tokens.extend(_TOKENS_WITH_BREAKS.findall(normalized))
+            # Every segment, the last one too, ends with a paragraph-break gram; line breaks become grams.
+            joined = PARAGRAPH_BREAK.join(segments) + PARAGRAPH_BREAK
+            parts.append(normalize_text(joined).replace("\n", LINE_BREAK) + DOCUMENT_BREAK)
+        batch_text = "".join(parts)
         findings: dict[int, list[Finding]] = defaultdict(list)  # global segment -> findings
-        if not tokens:
+        ids, gram_starts, gram_ends = batch_gram_ids(batch_text, self._vocab)
+        if len(ids) == 0:
             return self._assemble(texts, doc_segments, findings, seg_doc, seg_local)
-        ids = np.array(list(map(self._ids.get, tokens, repeat(0))), dtype=np.int64)
+
+        def gram(i: int) -> str:
+            return batch_text[int(gram_starts[i]) : int(gram_ends[i])]
+
         is_paragraph = ids == _PARAGRAPH_ID
         segment_of = np.cumsum(is_paragraph) - is_paragraph  # global segment of every gram
         informative = self._informative[np.clip(ids, 0, None)] & (ids > 0)
 
-        # n-grams of each segment; line breaks inside a segment do not interrupt them.
-        keep = np.flatnonzero(ids != _LINE_ID)
+        # n-grams run across line and paragraph breaks (a quotation may span two paragraphs) but not across
+        # documents; a hit marks every segment it touches.
+        keep = np.flatnonzero((ids != _LINE_ID) & (ids != _PARAGRAPH_ID))
         cids = ids[keep]
-        candidates = (window_counts(cids <= 0, n) == 0) & (window_counts(informative[keep], n) >= self.min_informative)
-        positions = np.flatnonzero(candidates)
-        owners = index.lookup_ngrams(ngram_hashes(cids, n)[positions])
-        for pos, owner in zip(positions[owners >= 0].tolist(), owners[owners >= 0].tolist()):
-            g = int(segment_of[keep[pos]])
-            if len(findings[g]) < 5:  # enough evidence for the report
-                match = " ".join(_text(tokens[i]) for i in keep[pos : pos + n].tolist())
-                findings[g].append(self._finding(owner, "ngram", match, seg_local[g], doc_segments, seg_doc[g]))
+        positions = np.flatnonzero(window_counts(cids <= 0, n) == 0)  # n-grams of known grams only
+        owners = np.full(len(cids), -1, dtype=np.int32)
+        owners[positions] = index.lookup_ngrams(ngram_hashes(cids, n)[positions])
+        hits = owners >= 0
+        # Evidence: a matched n-gram with wording in it, or a formula matched over >= formula_span grams
+        # (formula_span - n + 1 consecutive matched n-grams).
+        worded = np.zeros(len(cids), dtype=bool)
+        worded[: max(len(cids) - n + 1, 0)] = window_counts(informative[keep], n) >= self.min_informative
+        run = self.formula_span - n + 1
+        long_run = np.zeros(len(cids), dtype=bool)
+        if len(cids) >= run:
+            covered = window_counts(hits, run) == run  # hits at p .. p+run-1
+            starts_of_runs = np.flatnonzero(covered)
+            for k in range(run):  # every n-gram inside such a run is evidence
+                long_run[starts_of_runs + k] = True
+        evidence = hits & (worded | long_run)
+        for pos, owner in zip(np.flatnonzero(evidence).tolist(), owners[evidence].tolist()):
+            first, last = int(segment_of[keep[pos]]), int(segment_of[keep[pos + n - 1]])
+            match = None
+            for g in range(first, last + 1):
+                if len(findings[g]) < 5:  # enough evidence for the report
+                    match = match or " ".join(gram(i) for i in keep[pos : pos + n].tolist())
+                    findings[g].append(self._finding(owner, "ngram", match, seg_local[g], doc_segments, seg_doc[g]))
 
         # Short benchmark texts (min_exact..n-1 grams): whole lines, and whole segments.
+        segment_grams = np.flatnonzero(ids != _LINE_ID)
         for run_ids, run_starts, run_lengths, run_positions in (
             _runs(ids, ids < 0),  # lines (and one-line segments)
-            _runs(cids, cids == _PARAGRAPH_ID, keep),  # whole segments, line breaks removed
+            _runs(ids[segment_grams], ids[segment_grams] < 0, segment_grams),  # whole segments, lines joined
         ):
             for length in range(index.min_exact, n):
                 starts = run_starts[run_lengths == length]
@@ -189,7 +204,7 @@ class Decontaminator:
                     first = int(run_positions[start])
                     g = int(segment_of[first])
                     if not findings[g]:
-                        match = " ".join(_text(tokens[int(i)]) for i in run_positions[start : start + length])
+                        match = " ".join(gram(int(i)) for i in run_positions[start : start + length])
                         findings[g].append(
                             self._finding(owner, "exact", match, seg_local[g], doc_segments, seg_doc[g])
                         )

@@ -60,6 +60,7 @@ class NgramIndex:
                 h = np.unique(ngram_hashes(ids, n))
                 keys.append(h)
                 owners.append(np.full(len(h), text_id, dtype=np.int32))
+
             elif len(ids) >= min_exact:
                 exact.append(sequence_hash(ids.tolist()))
                 exact_owners.append(text_id)

@@ -32,7 +32,7 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 TOKEN_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]++")
 CJK_RE = re.compile(rf"[{_CJK}]")
 #: Sentinel tokens for line and paragraph breaks (private-use characters; never in real text's grams).
-LINE_BREAK, PARAGRAPH_BREAK = "\ue001", "\ue000"
+LINE_BREAK, PARAGRAPH_BREAK, DOCUMENT_BREAK = "\ue001", "\ue000", "\ue002"
 _SENTINEL_TOKEN_RE = re.compile(rf"[{_CJK}\ue000\ue001]|[^\W_{_CJK}]++")  # same grams as TOKEN_RE, plus breaks
 _PARAGRAPH_SPLIT_RE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 #: LaTeX command names: alphabetic grams that carry no wording of their own.
@@ -182,45 +182,44 @@ def tokenize_with_breaks(text: str) -> list[str]:
     return _SENTINEL_TOKEN_RE.findall(text.replace("\n", f" {LINE_BREAK} "))
 
 
-# Fast path for (nearly) ASCII text: typographic punctuation folded to ASCII, then one bytes.translate mapping
-# everything but [a-z0-9] and the break markers to spaces, and split(). Same grams as the regex, 2-3x faster.
-_TYPOGRAPHY = (
-    ("\u2019", "'"),
-    ("\u2018", "'"),
-    ("\u201c", '"'),
-    ("\u201d", '"'),
-    ("\u2014", "-"),
-    ("\u2013", "-"),
-    ("\u2026", "..."),
-    ("\u00a0", " "),
-    ("\u00b7", " "),
-    ("\u2022", " "),
+_TWO_LETTER_WORDS = frozenset(
+    [
+        "if",
+        "is",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "be",
+        "by",
+        "as",
+        "an",
+        "or",
+        "it",
+        "we",
+        "he",
+        "so",
+        "no",
+        "do",
+        "up",
+        "my",
+        "me",
+        "us",
+        "am",
+        "go",
+    ]
 )
-_LINE_BYTE, _PARAGRAPH_BYTE = b"\x01", b"\x02"
-_ASCII_TABLE = bytes(
-    c if (48 <= c <= 57 or 97 <= c <= 122 or c in (1, 2)) else 32 for c in range(256)
-)  # fmt: skip
-
-
-def fast_tokens(segments: list[str]) -> list | None:
-    """Grams of ``segments`` as bytes, with break markers, when the text is ASCII after folding typographic
-    punctuation; None otherwise (use the regex). Grams equal :func:`tokenize`'s, encoded as ASCII bytes;
-    line breaks are ``b"\\x01"`` and each segment ends with ``b"\\x02"``."""
-    text = "\x02 ".join(segments) + "\x02"
-    if not text.isascii():
-        for a, b in _TYPOGRAPHY:
-            text = text.replace(a, b)
-        if not text.isascii():
-            return None
-    data = text.lower().replace("\n", " \x01 ").replace("\x02", " \x02 ").encode("ascii")
-    return data.translate(_ASCII_TABLE).split()
 
 
 def is_informative(token: str) -> bool:
-    """Whether a gram carries wording: a CJK character, or a word of 3+ letters that is not a LaTeX command.
+    """Whether a gram carries wording: a CJK character, a common two-letter English word, or a word of 3+
+    letters that is not a LaTeX command.
     Formula pieces ("a", "2", "frac") are grams too, but ten of them are a tiny formula, not a quotation."""
     if CJK_RE.match(token):
         return True
+    if len(token) == 2:
+        return token in _TWO_LETTER_WORDS
     return len(token) >= 3 and token.isalpha() and token not in LATEX_WORDS
 
 
