@@ -19,15 +19,16 @@ import time
 from pathlib import Path
 
 from trl_dsm.decontamination import Decontaminator, NgramIndex, load_benchmark_texts
-from trl_dsm.decontamination.ngrams import TOKEN_RE
+from trl_dsm.decontamination.ngrams import TOKEN_RE, is_informative, tokenize
 from trl_dsm.decontamination.reference import SetDecontaminator
 
 
-def plant(docs: list[str], texts, count: int, seed: int = 0) -> list[str]:
-    """Copies of random pages, each with a 10-15-gram passage of a random benchmark text inside a paragraph."""
+def plant(docs: list[str], texts, count: int, seed: int = 0) -> tuple[list[str], list[bool]]:
+    """Copies of random pages, each with a 10-15-gram passage of a random benchmark text inside a paragraph;
+    also returns, per page, whether the passage has wording (formula-only passages are not evidence)."""
     rng = random.Random(seed)
     long_texts = [t for t in texts if len(TOKEN_RE.findall(t.text.lower())) >= 15]
-    out = []
+    out, worded = [], []
     for _ in range(count):
         text = rng.choice(long_texts).text
         spans = [m.span() for m in TOKEN_RE.finditer(text)]
@@ -38,7 +39,8 @@ def plant(docs: list[str], texts, count: int, seed: int = 0) -> list[str]:
         k = rng.randrange(len(paragraphs))
         paragraphs[k] = paragraphs[k] + " " + passage + " and so on."
         out.append("\n\n".join(paragraphs))
-    return out
+        worded.append(any(map(is_informative, tokenize(passage))))
+    return out, worded
 
 
 def main() -> None:
@@ -53,18 +55,20 @@ def main() -> None:
     texts = load_benchmark_texts("all", args.data / "benchmarks")
     index = NgramIndex.build(texts)
     build_s = time.perf_counter() - t0
-    docs = (web + plant(web, texts, args.planted)) * args.repeat
+    planted, worded = plant(web, texts, args.planted)
+    docs = (web + planted) * args.repeat
     megabytes = sum(len(d.encode()) for d in docs) / 1e6
     cjk = sum(bool(re.search(r"[\u4e00-\u9fff]", d)) for d in docs)
     print(
         f"input: {len(docs)} documents, {megabytes:.1f} MB ({cjk} with Chinese), {args.planted * args.repeat} planted"
     )
     stats = index.stats()
+    per_entry = (index.nbytes - 2**21) / max(stats["ngram_entries"] + stats["exact_entries"], 1)
     print(
         f"index: {stats['ngram_entries']:,} 10-grams + {stats['exact_entries']} short texts from "
-        f"{stats['texts']:,} benchmark texts; arrays {stats['array_megabytes']} MB "
-        f"({index.nbytes / max(stats['ngram_entries'], 1):.1f} bytes/entry: 1M entries = "
-        f"{index.nbytes / max(stats['ngram_entries'], 1) * 1e6 / 2**20:.1f} MB); built in {build_s:.2f}s"
+        f"{stats['texts']:,} benchmark texts; {stats['array_megabytes']} MB in memory "
+        f"({per_entry:.1f} bytes per entry + a 2 MiB look-up bitmap: a 1M-entry index takes "
+        f"{(per_entry * 1e6 + 2**21) / 2**20:.1f} MiB); built in {build_s:.2f}s"
     )
 
     ours = Decontaminator(index)
@@ -92,6 +96,14 @@ def main() -> None:
         f"{sum(bool(f) for f in base_found):>13}  (index build {base_build_s:.2f}s, not timed)"
     )
     print(f"speed-up: {base_s / ours_s:.2f}x; findings identical: {identical}")
+    first_copy = ours_found[len(web) : len(web) + len(planted)]
+    found_worded = sum(bool(f) for f, w in zip(first_copy, worded) if w)
+    found_formula = sum(bool(f) for f, w in zip(first_copy, worded) if not w)
+    print(
+        f"planted passages found: {found_worded}/{sum(worded)} with wording (recall "
+        f"{found_worded / max(sum(worded), 1):.1%}), {found_formula}/{len(worded) - sum(worded)} formula-only "
+        f"(not evidence by design); real web pages flagged: {sum(bool(f) for f in ours_found[: len(web)])}"
+    )
     if not identical:
         diff = [i for i, (a, b) in enumerate(zip(ours_found, base_found)) if a != b]
         print(f"  differing documents: {diff[:20]}")
