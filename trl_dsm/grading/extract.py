@@ -256,11 +256,27 @@ def last_number(text: str) -> str | None:
     return found.group(0) if found is not None else None
 
 
+_REMARK_RE = re.compile(r",?\s+(?:because|since|which|where|as this|as it|so that)\s|,\s+(?:so|and so|thus|hence)\s")
+#: Two-letter English words: a sentence made of them ("It is 7.") is prose, not a formula.
+_TWO_LETTER_WORDS = frozenset(
+    ["it", "is", "so", "be", "of", "to", "in", "on", "at", "by", "as", "an", "or", "if", "we"]
+)
+
+
+def _is_prose(text: str) -> bool:
+    """Whether ``text`` (outside its math spans) has words: 3+ letters, or common two-letter words."""
+    outside = _MATH_SPAN_RE.sub(" ", text)
+    if _SENTENCE_WORD_RE.search(outside):
+        return True
+    return any(w.lower() in _TWO_LETTER_WORDS for w in re.findall(r"(?<![\\\w])[A-Za-z]{2}(?!\w)", outside))
+
+
 def _last_answer_marker(text: str) -> tuple[int, str] | None:
     """(start, answer) of the last answer marker whose sentence states an answer."""
     for marker in reversed(list(_MARKER_RE.finditer(text))[-8:]):
         span = _answer_span(text, marker.end())
-        span = re.split(r",?\s+(?:because|since)\s", span, maxsplit=1)[0].strip()
+        # "The answer is 5, which is correct." / "... 12 because ...": the remark is not the answer.
+        span = _REMARK_RE.split(span, maxsplit=1)[0].strip()
         if span and not _NON_ANSWER_RE.match(span):
             return marker.start(), span if marker.group(0).strip() == "####" else _reduce_sentence(span)
     return None
@@ -312,7 +328,7 @@ def extract_answer(text: str, fallback: Fallback = "none") -> str | None:
         return last_number(text)
     if fallback == "last_math":
         bare = text.strip()
-        if len(bare) <= 200 and "\n" not in bare and not _SENTENCE_WORD_RE.search(_MATH_SPAN_RE.sub(" ", bare)):
+        if len(bare) <= 200 and "\n" not in bare and not _is_prose(bare):
             return _strip_delimiters(bare) or None  # a completion that is nothing but a formula
         found = _last_number_or_math(text)
         return _strip_delimiters(found) or None if found else None
