@@ -19,6 +19,8 @@ _LAZY = {
     "is_equivalent": "trl_dsm.grading",
     "math_accuracy_reward": "trl_dsm.rewards",
     "format_reward": "trl_dsm.rewards",
+    "GRPOMathConfig": "trl_dsm.grpo",
+    "GRPOMathTrainer": "trl_dsm.grpo",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -125,6 +125,7 @@ def make_math_accuracy_reward(
     reward.__name__ = name
     reward.__qualname__ = name
     reward.__doc__ = make_math_accuracy_reward.__doc__
+    reward.correct_value = correct_reward  # read by GRPOMathTrainer's pass@G / maj@G
     return reward
 
 
@@ -152,6 +153,7 @@ def math_accuracy_reward(
 
 
 _DEFAULT_ACCURACY = make_math_accuracy_reward()
+math_accuracy_reward.correct_value = 1.0
 
 
 def make_format_reward(

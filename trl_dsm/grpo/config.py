@@ -1,0 +1,112 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""``GRPOMathConfig``: TRL's ``GRPOConfig`` with DeepSeekMath's RL settings (§4.2) and process supervision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trl import GRPOConfig
+
+
+@dataclass
+class GRPOMathConfig(GRPOConfig):
+    r"""Configuration for :class:`~trl_dsm.GRPOMathTrainer`.
+
+    Defaults that differ from TRL's come from DeepSeekMath §4.2 ("the learning rate of the policy model is 1e-6.
+    The KL coefficient is 0.04. For each question, we sample 64 outputs. The max length is set to 1024 [...] The
+    policy model only has a single update following each exploration stage") and from the GRPO objective of
+    §4.1 (Eq. 3): a per-sequence 1/|o_i| average (``loss_type="grpo"``) and the unbiased k3 estimator of the KL
+    divergence added to the loss, without importance weighting (``use_bias_correction_kl=False``).
+    The paper's training batch size (1024) is ``per_device_train_batch_size x gradient_accumulation_steps x
+    processes``; set it in your launch.
+    """
+
+    # -- DeepSeekMath defaults (§4.1-4.2) --------------------------------------------------------------
+    learning_rate: float = field(default=1e-6, metadata={"help": "Policy learning rate; 1e-6 in §4.2."})
+    num_generations: int | None = field(
+        default=64, metadata={"help": "Completions sampled per question (the group size G); 64 in §4.2."}
+    )
+    beta: float = field(
+        default=0.04, metadata={"help": "KL coefficient of the k3 estimator in the loss (Eq. 3); 0.04 in §4.2."}
+    )
+    max_completion_length: int | None = field(
+        default=1024, metadata={"help": "Maximum completion length in tokens; 1024 in §4.2."}
+    )
+    loss_type: str = field(
+        default="grpo",
+        metadata={"help": "'grpo': each sequence's token losses averaged over its length, 1/|o_i| in Eq. 3."},
+    )
+    use_bias_correction_kl: bool = field(
+        default=False,
+        metadata={"help": "False: the KL term of Eq. 3 as written (no importance-sampling weight on it)."},
+    )
+    num_iterations: int = field(
+        default=1, metadata={"help": "Policy updates per exploration stage; a single one in §4.2."}
+    )
+
+    # -- supervision (§4.1.2 outcome, §4.1.3 process) ----------------------------------------------------
+    supervision: str = field(
+        default="outcome",
+        metadata={
+            "help": "'outcome': one reward per completion from `reward_funcs`, normalized in its group (§4.1.2). "
+            "'process': one reward per reasoning step from the trainer's `process_reward_func` or from the PRM "
+            "at `process_reward_model`, normalized over all steps of the group; the advantage of a token is the "
+            "sum of the normalized rewards of the steps ending at or after it (§4.1.3)."
+        },
+    )
+    step_separator: str = field(
+        default="\n",
+        metadata={"help": "A token whose text contains this string ends a reasoning step (default: a line)."},
+    )
+    process_reward_model: str | None = field(
+        default=None,
+        metadata={"help": "Path or Hub id of a process reward model, used when no `process_reward_func` is given."},
+    )
+    process_reward_kind: str = field(
+        default="step_tag",
+        metadata={
+            "help": "'step_tag': a causal LM scored Math-Shepherd style, p('+') at a step tag after each step. "
+            "'token_classification': a token-classification head read at the step tags."
+        },
+    )
+    prm_step_tag: str = field(default=" ки", metadata={"help": "Step tag of the PRM input (Math-Shepherd's)."})
+    prm_good_token: str = field(default="+", metadata={"help": "PRM token meaning 'this step is correct'."})
+    prm_bad_token: str = field(default="-", metadata={"help": "PRM token meaning 'this step is wrong'."})
+
+    # -- iterative RL (§4.1.4, Algorithm 1) -----------------------------------------------------------------
+    iteration_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "Iterative RL: every this many optimizer steps the reference model becomes the current "
+            "policy (Algorithm 1, line 3), through TRL's `sync_ref_model` with `ref_model_mixup_alpha=1`. "
+            "None: a single iteration."
+        },
+    )
+
+    # -- logging -------------------------------------------------------------------------------------------------
+    accuracy_reward_name: str = field(
+        default="math_accuracy_reward",
+        metadata={
+            "help": "Name of the rule reward whose per-completion correctness gives the logged pass@G and maj@G "
+            "(majority vote over the extracted answers of each group)."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.supervision not in ("outcome", "process"):
+            raise ValueError(f"supervision must be 'outcome' or 'process', got {self.supervision!r}")
+        if self.process_reward_kind not in ("step_tag", "token_classification"):
+            raise ValueError(
+                f"process_reward_kind must be 'step_tag' or 'token_classification', got {self.process_reward_kind!r}"
+            )
+        if not self.step_separator:
+            raise ValueError("step_separator must be a non-empty string")
+        if self.iteration_steps is not None:
+            if self.iteration_steps < 1:
+                raise ValueError(f"iteration_steps must be >= 1, got {self.iteration_steps}")
+            if self.beta == 0.0:
+                raise ValueError("iterative RL resets the reference model, which needs a KL term: set beta > 0")
+            self.sync_ref_model = True
+            self.ref_model_mixup_alpha = 1.0
+            self.ref_model_sync_steps = self.iteration_steps
+        super().__post_init__()
