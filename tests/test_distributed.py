@@ -51,3 +51,27 @@ def test_grader_time_bound_on_two_accelerate_ranks(tmp_path):
                 assert r["correct"] == r["expected"], r
                 assert r["seconds"] <= 1.5 + 0.75, r
             assert results[0]["status"] == "timeout" and results[1]["status"] == "timeout"
+
+
+@pytest.mark.slow
+def test_process_supervision_normalizes_groups_across_two_ranks(tmp_path):
+    from tests.conftest import build_tiny_model, build_tiny_tokenizer
+
+    model_dir = tmp_path / "tiny"
+    tokenizer = build_tiny_tokenizer(
+        [f"{a} + {b} = {a + b}\nThe answer is {a + b}." for a in range(9) for b in range(9)]
+    )
+    build_tiny_model(tokenizer).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    accelerate_launch(SCRIPTS / "grpo_on_ranks.py", str(model_dir), str(tmp_path))
+    reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["world"] == 2 for r in reports)
+    for report in reports:
+        for batch in report["batches"]:
+            sign = 1.0 if report["rank"] == 0 else -1.0
+            for row, mask in zip(batch["advantages"], batch["mask"]):
+                active = [a for a, m in zip(row, mask) if m]
+                # every token of a rank-0 completion sums its steps' +1 normalized rewards; rank 1: negative
+                assert active and all(sign * a > 0.5 for a in active), (report["rank"], row)
+    # both ranks saw the same prompts in each group (a group spans the two processes)
+    assert reports[0]["batches"][0]["prompts"] == reports[1]["batches"][0]["prompts"]

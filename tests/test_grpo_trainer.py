@@ -75,6 +75,10 @@ def test_config_has_the_papers_defaults(tmp_path):
     assert (ours.loss_type, ours.use_bias_correction_kl, ours.num_iterations) == ("grpo", False, 1)
     assert (trls.num_generations, trls.beta, trls.loss_type) == (8, 0.0, "dapo")  # what we override
     assert ours.supervision == "outcome" and not ours.sync_ref_model
+    # G = 64 does not fit the default per-device batch of 8: 8 micro-batches, one optimizer step (§4.2)
+    assert (ours.steps_per_generation, ours.gradient_accumulation_steps, ours.generation_batch_size) == (8, 8, 64)
+    fits = GRPOMathConfig(str(tmp_path), num_generations=4, per_device_train_batch_size=4, **cpu)
+    assert (fits.steps_per_generation, fits.gradient_accumulation_steps) == (1, 1)  # left as the user set it
     iterative = GRPOMathConfig(str(tmp_path), iteration_steps=10, **cpu)
     assert (iterative.sync_ref_model, iterative.ref_model_mixup_alpha, iterative.ref_model_sync_steps) == (
         True,

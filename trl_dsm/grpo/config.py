@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 from trl import GRPOConfig
@@ -111,15 +112,17 @@ class GRPOMathConfig(GRPOConfig):
             self.ref_model_mixup_alpha = 1.0
             self.ref_model_sync_steps = self.iteration_steps
         groups = self.num_generations or 1
+        world = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))  # set by accelerate / torchrun
+        per_step = self.per_device_train_batch_size * world
         if (
             self.generation_batch_size is None
             and self.steps_per_generation is None
-            and self.per_device_train_batch_size % groups
+            and (per_step * self.gradient_accumulation_steps) % groups
         ):
-            # G = 64 completions per question do not fit a per-device batch: generate whole groups over several
-            # micro-batches (a multiple of G for any number of processes) and, unless the user chose otherwise,
-            # accumulate them into one optimizer step, the single policy update per exploration stage of §4.2.
-            self.steps_per_generation = groups // math.gcd(groups, self.per_device_train_batch_size)
+            # The batch cannot hold whole groups of G completions (TRL would refuse it): generate over the fewest
+            # micro-batches that hold whole groups and, unless the user chose otherwise, accumulate them into one
+            # optimizer step, the single policy update per exploration stage of §4.2.
+            self.steps_per_generation = groups // math.gcd(groups, per_step)
             if self.gradient_accumulation_steps == 1:
                 self.gradient_accumulation_steps = self.steps_per_generation
         super().__post_init__()
