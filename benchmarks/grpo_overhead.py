@@ -1,0 +1,91 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Step time of TRL's GRPOTrainer vs GRPOMathTrainer (outcome) vs GRPOMathTrainer (process) (issue #3).
+
+    python benchmarks/grpo_overhead.py [--steps 4] [--repeats 3]
+
+Same tiny 2-layer model (built here, CPU), same prompts, same hyperparameters and the same rule reward
+(`math_accuracy_reward`) for all three; process mode scores steps with `arithmetic_step_reward`. Runs are
+interleaved (TRL, outcome, process, TRL, ...) in one process; the script prints the median seconds per optimizer
+step of each and the ratios to TRL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=4, help="timed optimizer steps per run (after 1 warm-up step)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--generations", type=int, default=8)
+    parser.add_argument("--completion-length", type=int, default=48)
+    args = parser.parse_args()
+
+    import transformers
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from tests.conftest import build_tiny_model, build_tiny_tokenizer
+    from trl_dsm import GRPOMathConfig, GRPOMathTrainer
+    from trl_dsm.grpo import arithmetic_step_reward
+    from trl_dsm.rewards import math_accuracy_reward
+
+    transformers.logging.set_verbosity_error()
+    logging.disable(logging.WARNING)
+    work = Path(tempfile.mkdtemp(prefix="grpo-overhead-"))
+    pairs = [(a, b) for a in range(2, 12) for b in range(2, 12)]
+    tokenizer = build_tiny_tokenizer(
+        [f"What is {a} + {b}?\n{a} + {b} = {a + b}\nThe answer is {a + b}." for a, b in pairs]
+    )
+    build_tiny_model(tokenizer).save_pretrained(work / "model")
+    tokenizer.save_pretrained(work / "model")
+    data = Dataset.from_dict(
+        {"prompt": [f"What is {a} + {b}?" for a, b in pairs], "answer": [str(a + b) for a, b in pairs]}
+    )
+
+    common = dict(
+        per_device_train_batch_size=args.generations, num_generations=args.generations,
+        max_completion_length=args.completion_length, max_steps=args.steps + 1, beta=0.04, learning_rate=1e-6,
+        loss_type="grpo", use_bias_correction_kl=False, report_to="none", use_cpu=True, bf16=False,
+        save_strategy="no", logging_steps=1, seed=0, temperature=1.0, disable_tqdm=True,
+    )  # fmt: skip
+
+    def run(kind: str) -> float:
+        out = str(work / kind)
+        if kind == "trl":
+            trainer = GRPOTrainer(str(work / "model"), math_accuracy_reward, GRPOConfig(out, **common),
+                                  train_dataset=data)  # fmt: skip
+        else:
+            config = GRPOMathConfig(out, supervision=kind, **common)
+            scorer = arithmetic_step_reward if kind == "process" else None
+            trainer = GRPOMathTrainer(str(work / "model"), [math_accuracy_reward], config, train_dataset=data,
+                                      process_reward_func=scorer)  # fmt: skip
+        trainer.train()
+        step_times = [e["step_time"] for e in trainer.state.log_history if "step_time" in e]  # TRL's own timer
+        return statistics.mean(step_times[1:])  # drop the warm-up step
+
+    results: dict[str, list[float]] = {"trl": [], "outcome": [], "process": []}
+    for _ in range(args.repeats):
+        for kind in results:
+            results[kind].append(run(kind))
+    trl = statistics.median(results["trl"])
+    print(f"{args.repeats} interleaved runs x {args.steps} steps; G={args.generations}, "
+          f"{args.completion_length} completion tokens; seconds per optimizer step (median):")  # fmt: skip
+    for kind, label in [("trl", "TRL GRPOTrainer"), ("outcome", "GRPOMathTrainer outcome"),
+                        ("process", "GRPOMathTrainer process")]:  # fmt: skip
+        median = statistics.median(results[kind])
+        print(f"  {label:<26} {median:7.3f} s/step  {1 / median:6.2f} steps/s  ratio to TRL {median / trl:5.3f}  "
+              f"(runs: {', '.join(f'{t:.3f}' for t in results[kind])})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
