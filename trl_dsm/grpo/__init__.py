@@ -15,9 +15,14 @@ __all__ = [
     "STD_EPS",
     "GRPOMathConfig",
     "GRPOMathTrainer",
+    "PRMCollator",
     "ProcessRewardModel",
+    "ProcessRewardTrainer",
     "arithmetic_step_reward",
     "check_arithmetic",
+    "hf_rollout",
+    "math_shepherd_labels",
+    "orm_preference_pairs",
     "outcome_advantages",
     "process_advantages",
     "split_steps",
@@ -25,7 +30,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # TRL is imported only when the trainer is asked for
+_REWARD_MODELS = ("ProcessRewardTrainer", "PRMCollator", "hf_rollout", "math_shepherd_labels", "orm_preference_pairs")
+
+
+def __getattr__(name: str):  # TRL and transformers are imported only when asked for
+    if name in _REWARD_MODELS:
+        from trl_dsm.grpo import reward_models
+
+        return getattr(reward_models, name)
     if name == "GRPOMathConfig":
         from trl_dsm.grpo.config import GRPOMathConfig
 

@@ -1,0 +1,116 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Reward-model data and training (DeepSeekMath §4.1.2-4.1.4): ORM pairs, Math-Shepherd labels, PRM trainer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.conftest import build_tiny_model, build_tiny_tokenizer
+from trl_dsm.grpo.process import ProcessRewardModel
+from trl_dsm.grpo.reward_models import (
+    PRMCollator,
+    ProcessRewardTrainer,
+    math_shepherd_labels,
+    orm_preference_pairs,
+)
+
+
+def test_orm_preference_pairs_pair_correct_with_incorrect():
+    prompts = ["p1", "p1", "p1", "p2", "p2"]
+    completions = ["The answer is 4.", "The answer is 5.", "#### 4", "The answer is 9.", "The answer is 8."]
+    golds = ["4", "4", "4", "7", "7"]
+    pairs = orm_preference_pairs(prompts, completions, golds)
+    assert pairs == [{"prompt": "p1", "chosen": "The answer is 4.", "rejected": "The answer is 5."}]
+    with pytest.raises(ValueError, match="2 prompts, 1 completions"):
+        orm_preference_pairs(["a", "b"], ["x"], ["1"])
+
+
+def test_math_shepherd_hard_estimation():
+    steps = ["3 + 4 = 7", "7 * 2 = 15", "15 + 1 = 16"]
+    seen = []
+
+    def rollout(prefixes, k):  # a stub policy: it finishes correctly only while no wrong step was taken
+        seen.append((prefixes, k))
+        return [["The answer is 15." if "= 15" in p else "The answer is 14."] * k for p in prefixes]
+
+    labels = math_shepherd_labels("What is (3 + 4) * 2?", steps, "14", rollout, num_rollouts=3)
+    assert labels == [True, False, False]
+    prefixes, k = seen[0]
+    assert k == 3 and prefixes[0].endswith("3 + 4 = 7") and prefixes[2].endswith("15 + 1 = 16")
+    # any one correct rollout is enough ("hard" estimation)
+    mixed = math_shepherd_labels("q", ["step"], "1", lambda p, k: [["#### 2", "#### 1"]], num_rollouts=2)
+    assert mixed == [True]
+    assert math_shepherd_labels("q", [], "1", rollout) == []
+    with pytest.raises(ValueError, match="must return 2 continuations"):
+        math_shepherd_labels("q", ["a"], "1", lambda p, k: [["x"]], num_rollouts=2)
+
+
+def _records():
+    good = ["1 + 1 = 2", "2 + 2 = 4", "3 + 3 = 6"]
+    bad = ["1 + 1 = 3", "2 + 2 = 5", "3 + 3 = 7"]
+    return [{"prompt": "Add.", "steps": [g, b], "labels": [1, 0]} for g, b in zip(good, bad)] * 4
+
+
+@pytest.mark.parametrize("kind", ["step_tag", "token_classification"])
+def test_prm_trainer_learns_step_labels(tmp_path, kind):
+    from datasets import Dataset
+    from transformers import Qwen2Config, Qwen2ForTokenClassification, TrainingArguments
+
+    tokenizer = build_tiny_tokenizer([f"{a} + {a} = {b}\n" for a in range(10) for b in range(20)] + ["Add."])
+    if kind == "step_tag":
+        model = build_tiny_model(tokenizer)
+    else:
+        torch.manual_seed(0)
+        config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=2, num_key_value_heads=1, num_labels=2,
+                             pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+        model = Qwen2ForTokenClassification(config)
+    prm = ProcessRewardModel(model, tokenizer, kind=kind, step_tag="\n", good_token="2", bad_token="3")
+    records = _records()
+    batch = PRMCollator(prm)(records[:2])
+    assert (batch["step_targets"] != -100).sum() == 4  # two tags per record
+    before = prm(
+        prompts=[r["prompt"] for r in records[:3]], completions=[""] * 3, steps=[r["steps"] for r in records[:3]]
+    )
+    args = TrainingArguments(str(tmp_path), per_device_train_batch_size=4, learning_rate=5e-3, max_steps=40,
+                             report_to="none", use_cpu=True, save_strategy="no", logging_steps=10)  # fmt: skip
+    trainer = ProcessRewardTrainer(prm, args, Dataset.from_list(records))
+    trainer.train()
+    after = prm(
+        prompts=[r["prompt"] for r in records[:3]], completions=[""] * 3, steps=[r["steps"] for r in records[:3]]
+    )
+    good_after = sum(s[0] for s in after) / 3
+    bad_after = sum(s[1] for s in after) / 3
+    assert good_after > 0.8 and bad_after < 0.2, (before, after)
+    assert trainer.state.log_history[0]["loss"] > trainer.state.log_history[-2]["loss"]
+
+
+def test_prm_collator_rejects_mismatched_labels():
+    tokenizer = build_tiny_tokenizer(["1 + 1 = 2\n"])
+    prm = ProcessRewardModel(build_tiny_model(tokenizer), tokenizer, step_tag="\n", good_token="2", bad_token="1")
+    with pytest.raises(ValueError, match="record 0: 2 steps but 1 labels"):
+        PRMCollator(prm)([{"prompt": "q", "steps": ["a", "b"], "labels": [1]}])
+
+
+def test_orm_pairs_train_with_trl_reward_trainer(tmp_path):
+    from datasets import Dataset
+    from transformers import Qwen2Config, Qwen2ForSequenceClassification
+    from trl import RewardConfig, RewardTrainer
+
+    tokenizer = build_tiny_tokenizer([f"The answer is {i}." for i in range(20)] + ["What is 2 + 2?"])
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, num_labels=1,
+                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    pairs = orm_preference_pairs(
+        ["What is 2 + 2?"] * 4,
+        ["The answer is 4.", "The answer is 5.", "The answer is 4.", "The answer is 3."],
+        ["4"] * 4,
+    )
+    assert len(pairs) == 2
+    args = RewardConfig(str(tmp_path), per_device_train_batch_size=2, max_steps=2, report_to="none", use_cpu=True,
+                        bf16=False, save_strategy="no")  # fmt: skip
+    trainer = RewardTrainer(Qwen2ForSequenceClassification(config), args=args, processing_class=tokenizer,
+                            train_dataset=Dataset.from_list(pairs))  # fmt: skip
+    trainer.train()
+    assert trainer.state.global_step == 2
