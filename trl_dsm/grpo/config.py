@@ -85,6 +85,28 @@ class GRPOMathConfig(GRPOConfig):
         },
     )
 
+    reward_model_update_steps: int = field(
+        default=0,
+        metadata={
+            "help": "Iterative RL: optimizer steps of continual reward-model training at the end of each iteration "
+            "(Algorithm 1, lines 10-11), on fresh policy samples labelled automatically (outcome RM: the trl-dsm "
+            "grader's verdicts as chosen/rejected pairs; PRM: Math-Shepherd hard estimation from policy "
+            "rollouts) mixed with a replay of historical data. 0: the reward model is not retrained."
+        },
+    )
+    reward_model_learning_rate: float = field(default=1e-5, metadata={"help": "Reward-model learning rate."})
+    reward_model_batch_size: int = field(default=8, metadata={"help": "Reward-model training batch size."})
+    reward_model_replay_ratio: float = field(
+        default=0.1,
+        metadata={"help": "Share of historical data in each reward-model update (§4.1.4: 10%)."},
+    )
+    reward_model_samples_per_iteration: int = field(
+        default=64, metadata={"help": "Fresh policy samples labelled per iteration (the newest are kept)."}
+    )
+    math_shepherd_rollouts: int = field(
+        default=4, metadata={"help": "PRM labels: rollouts per step for Math-Shepherd hard estimation."}
+    )
+
     # -- logging -------------------------------------------------------------------------------------------------
     accuracy_reward_name: str = field(
         default="math_accuracy_reward",
@@ -111,6 +133,14 @@ class GRPOMathConfig(GRPOConfig):
             self.sync_ref_model = True
             self.ref_model_mixup_alpha = 1.0
             self.ref_model_sync_steps = self.iteration_steps
+        if self.reward_model_update_steps < 0:
+            raise ValueError(f"reward_model_update_steps must be >= 0, got {self.reward_model_update_steps}")
+        if self.reward_model_update_steps and self.iteration_steps is None:
+            raise ValueError(
+                "reward_model_update_steps retrains the reward model between iterations: set iteration_steps"
+            )
+        if not 0.0 <= self.reward_model_replay_ratio < 1.0:
+            raise ValueError(f"reward_model_replay_ratio must be in [0, 1), got {self.reward_model_replay_ratio}")
         groups = self.num_generations or 1
         world = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))  # set by accelerate / torchrun
         per_step = self.per_device_train_batch_size * world

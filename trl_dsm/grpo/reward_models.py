@@ -137,14 +137,28 @@ class ProcessRewardTrainer(Trainer):
         super().__init__(model=prm.model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        targets = inputs.pop("step_targets")
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
-        logits = outputs.logits
-        if self.prm.kind == "step_tag":
-            logits = logits[..., [self.prm._good_id, self.prm._bad_id]]
-        mask = targets != -100
-        if not mask.any():
-            loss = logits.sum() * 0.0
-        else:
-            loss = torch.nn.functional.cross_entropy(logits[mask].float(), targets[mask])
+        loss, outputs = prm_loss(self.prm, model, inputs)
         return (loss, outputs) if return_outputs else loss
+
+
+def prm_loss(prm: ProcessRewardModel, model, batch: dict[str, torch.Tensor]):
+    """(loss, outputs): cross-entropy at the step tags of a :class:`PRMCollator` batch."""
+    targets = batch["step_targets"]
+    outputs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    logits = outputs.logits
+    if prm.kind == "step_tag":
+        logits = logits[..., [prm._good_id, prm._bad_id]]
+    mask = targets != -100
+    if not mask.any():
+        return logits.sum() * 0.0, outputs
+    return torch.nn.functional.cross_entropy(logits[mask].float(), targets[mask]), outputs
+
+
+def orm_loss(model, tokenizer, pairs: list[dict[str, str]], max_length: int = 2048) -> torch.Tensor:
+    """Bradley-Terry loss ``-log sigmoid(r(chosen) - r(rejected))`` of a sequence-classification reward model."""
+    texts = [p["prompt"] + p["chosen"] for p in pairs] + [p["prompt"] + p["rejected"] for p in pairs]
+    batch = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length)
+    batch = batch.to(next(model.parameters()).device)
+    rewards = model(**batch).logits[:, 0].float()
+    chosen, rejected = rewards[: len(pairs)], rewards[len(pairs) :]
+    return -torch.nn.functional.logsigmoid(chosen - rejected).mean()

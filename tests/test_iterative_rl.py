@@ -1,0 +1,102 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Iterative RL (DeepSeekMath §4.1.4, Algorithm 1): reward-model updates between iterations, state in checkpoints."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from tests.test_grpo_trainer import _config, _dataset, tiny_path  # noqa: F401 - fixture re-exported
+
+
+def _weights(model) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _changed(before, model) -> bool:
+    return any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_config_validation_for_reward_model_updates(tmp_path):
+    from trl_dsm import GRPOMathConfig
+
+    cpu = {"use_cpu": True, "bf16": False}
+    with pytest.raises(ValueError, match="set iteration_steps"):
+        GRPOMathConfig(str(tmp_path), reward_model_update_steps=2, **cpu)
+    with pytest.raises(ValueError, match="reward_model_replay_ratio must be in"):
+        GRPOMathConfig(str(tmp_path), reward_model_replay_ratio=1.0, **cpu)
+
+
+def test_reward_model_updates_need_a_reward_model(tiny_path, tmp_path):  # noqa: F811
+    from trl_dsm import GRPOMathTrainer
+
+    args = _config(tmp_path, iteration_steps=1, reward_model_update_steps=1)
+    with pytest.raises(ValueError, match="needs a reward model to retrain"):
+        GRPOMathTrainer(tiny_path, args=args, train_dataset=_dataset())
+
+
+def test_prm_is_retrained_each_iteration_and_state_resumes(tiny_path, tmp_path):  # noqa: F811
+    from trl_dsm import GRPOMathTrainer
+
+    prm_kwargs = {"process_reward_model": tiny_path, "prm_step_tag": "\n", "prm_good_token": "3", "prm_bad_token": "7"}
+    args = _config(
+        tmp_path, supervision="process", iteration_steps=1, reward_model_update_steps=2, math_shepherd_rollouts=2,
+        reward_model_samples_per_iteration=4, reward_model_learning_rate=1e-2, save_strategy="steps", save_steps=1,
+        **prm_kwargs,
+    )  # fmt: skip
+    trainer = GRPOMathTrainer(tiny_path, args=args, train_dataset=_dataset())
+    before = _weights(trainer.step_scorer.model)
+    trainer.train()
+    it = trainer.iterative
+    assert it.kind == "prm" and it.iteration == 2
+    assert len(it.history) > 0 and all(set(r["labels"]) <= {0, 1} for r in it.history)
+    assert all(len(r["labels"]) == len(r["steps"]) for r in it.history)
+    assert _changed(before, trainer.step_scorer.model)  # the PRM the trainer scores with was updated in place
+    logged = [e for e in trainer.state.log_history if "reward_model/loss" in e]
+    assert logged and all(e["reward_model/fresh_records"] > 0 for e in logged)
+    # the first checkpoint holds iteration 1 and the PRM as it was then
+    state = json.loads((tmp_path / "checkpoint-1" / "iterative_rl_state.json").read_text())
+    assert state["iteration"] == 1 and len(state["history"]) > 0
+    resumed = GRPOMathTrainer(tiny_path, args=args, train_dataset=_dataset())
+    resumed.iterative.load(tmp_path / "checkpoint-1")
+    assert resumed.iterative.iteration == 1 and resumed.iterative.history == state["history"]
+    saved = torch.load(tmp_path / "checkpoint-1" / "reward_model.pt")
+    assert all(torch.equal(saved[k], v) for k, v in resumed.step_scorer.model.state_dict().items())
+    resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-1"))
+    assert resumed.state.global_step == 2 and resumed.iterative.iteration == 2
+
+
+def test_orm_update_mixes_fresh_pairs_with_replay(tiny_path, tmp_path):  # noqa: F811
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForSequenceClassification
+
+    from trl_dsm import GRPOMathTrainer
+    from trl_dsm.rewards import math_accuracy_reward
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_path)
+    config = Qwen2Config.from_pretrained(tiny_path, num_labels=1, pad_token_id=tokenizer.pad_token_id)
+    orm = Qwen2ForSequenceClassification(config)
+    args = _config(tmp_path, iteration_steps=1, reward_model_update_steps=3, reward_model_learning_rate=1e-2)
+    trainer = GRPOMathTrainer(
+        tiny_path, reward_funcs=[math_accuracy_reward, orm], args=args, train_dataset=_dataset(),
+        reward_processing_classes=[None, tokenizer],
+    )  # fmt: skip
+    it = trainer.iterative
+    assert it.kind == "orm" and it.model is orm
+    samples = [
+        {"prompt": f"What is {a} + {b}?", "completion": f"The answer is {c}.", "gold": str(a + b), "steps": None}
+        for a, b in [(1, 2), (3, 4), (5, 6)] for c in (a + b, a + b + 1)
+    ]  # fmt: skip
+    before = _weights(orm)
+    it.fresh = list(samples)
+    it.update()
+    assert len(it.history) == 3 and it.iteration == 1  # one chosen/rejected pair per prompt
+    assert trainer._metrics["train"]["reward_model/replayed_records"] == [0]
+    assert _changed(before, orm)
+    it.fresh = list(samples)
+    it.update()
+    replay = math.ceil(3 * 0.1 / 0.9)  # historical data is 10% of the mix (§4.1.4)
+    assert trainer._metrics["train"]["reward_model/replayed_records"] == [0, replay]
+    assert len(it.history) == 6 and len(trainer._metrics["train"]["reward_model/loss"]) == 2
