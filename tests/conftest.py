@@ -63,3 +63,22 @@ def build_tiny_model(tokenizer, seed: int = 0):
         tie_word_embeddings=True,
     )
     return Qwen2ForCausalLM(config)
+
+
+def tiny_grpo_kwargs(output_dir, **overrides) -> dict:
+    """GRPOConfig / GRPOMathConfig arguments for two quick CPU steps on a tiny model (groups of 4)."""
+    kwargs = dict(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=10,
+        max_steps=2,
+        logging_steps=1,
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        save_strategy="no",
+        seed=0,
+    )
+    kwargs.update(overrides)
+    return kwargs

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import build_tiny_model, build_tiny_tokenizer
+from tests.conftest import build_tiny_model, build_tiny_tokenizer, tiny_grpo_kwargs
 
 
 QUESTIONS = [f"What is {a} + {b}?" for a, b in [(1, 2), (3, 4), (5, 6), (7, 8)]]
@@ -27,21 +27,7 @@ def tiny_path(tmp_path_factory):
 def _config(tmp_path, **kwargs):
     from trl_dsm import GRPOMathConfig
 
-    defaults = dict(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=4,
-        num_generations=4,
-        max_completion_length=10,
-        max_steps=2,
-        logging_steps=1,
-        report_to="none",
-        use_cpu=True,
-        bf16=False,
-        save_strategy="no",
-        seed=0,
-    )
-    defaults.update(kwargs)
-    return GRPOMathConfig(**defaults)
+    return GRPOMathConfig(**tiny_grpo_kwargs(tmp_path, **kwargs))
 
 
 def _dataset():

@@ -135,25 +135,14 @@ def test_grpo_trainer_runs_with_our_rewards(tmp_path):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from tests.conftest import build_tiny_model, build_tiny_tokenizer
+    from tests.conftest import build_tiny_model, build_tiny_tokenizer, tiny_grpo_kwargs
 
     questions = [f"What is {a} + {b}?" for a, b in [(1, 2), (3, 4), (5, 6), (7, 8)]]
     answers = ["3", "7", "11", "15"]
     tokenizer = build_tiny_tokenizer(questions + [f"The answer is {a}." for a in answers] * 20)
     model = build_tiny_model(tokenizer)
     dataset = Dataset.from_dict({"prompt": questions, "answer": answers})
-    args = GRPOConfig(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=4,
-        num_generations=4,
-        max_completion_length=8,
-        max_steps=2,
-        logging_steps=1,
-        report_to="none",
-        use_cpu=True,
-        bf16=False,
-        save_strategy="no",
-    )
+    args = GRPOConfig(**tiny_grpo_kwargs(tmp_path, max_completion_length=8))
     trainer = GRPOTrainer(
         model=model,
         processing_class=tokenizer,

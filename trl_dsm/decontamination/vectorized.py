@@ -110,6 +110,14 @@ def batch_grams(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 try:  # optional: a compiled single pass over the code points (3-4x faster than the numpy version)
     import numba
 
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def _kind(c, word, single, astral_cps, astral_word, astral_single):
+        """(is_word, is_single) of code point ``c``: tables for the BMP, a binary search above it."""
+        if c < 65536:
+            return word[c], single[c]
+        k = np.searchsorted(astral_cps, c)
+        return astral_word[k], astral_single[k]
+
     @numba.njit(cache=True, nogil=True)
     def _gram_ids_kernel(cps, word, single, astral_cps, astral_word, astral_single, vocab_hashes, vocab_ids, base):
         n = len(cps)
@@ -120,11 +128,7 @@ try:  # optional: a compiled single pass over the code points (3-4x faster than 
         i = 0
         while i < n:
             c = cps[i]
-            if c < 65536:
-                is_word, is_single = word[c], single[c]
-            else:
-                k = np.searchsorted(astral_cps, c)
-                is_word, is_single = astral_word[k], astral_single[k]
+            is_word, is_single = _kind(c, word, single, astral_cps, astral_word, astral_single)
             if not (is_word or is_single):
                 i += 1
                 continue
@@ -135,11 +139,7 @@ try:  # optional: a compiled single pass over the code points (3-4x faster than 
             if is_word:
                 while i < n:
                     c = cps[i]
-                    if c < 65536:
-                        w, s1 = word[c], single[c]
-                    else:
-                        k = np.searchsorted(astral_cps, c)
-                        w, s1 = astral_word[k], astral_single[k]
+                    w, s1 = _kind(c, word, single, astral_cps, astral_word, astral_single)
                     if not w or s1:
                         break
                     h += np.uint64(c) * power
