@@ -49,6 +49,9 @@ def main(argv: list[str]) -> int:
 
     from trl_dsm.grading.symbolic import symbolic_equal  # heavy imports (sympy, math-verify) happen here
 
+    # Initialize the LaTeX parser and SymPy's caches now, so no job pays for it inside its time bound.
+    symbolic_equal("\\frac{1}{2}", "0.5")
+    symbolic_equal("(x+1)^2", "x^2+2x+1")
     signal.signal(signal.SIGALRM, _on_alarm)
     outbox.send(("ready", os.getpid()))
     while True:

@@ -147,7 +147,9 @@ class WorkerPool:
         self.kills = 0
 
     # -- checkout ---------------------------------------------------------------------------------
-    def _acquire(self, block: bool = True) -> _Worker | None:
+    def _acquire(self, block: bool = True, timeout: float | None = None) -> _Worker | None:
+        """An idle (or new) worker; with ``block``, waits for one at most ``timeout`` seconds (None: no limit)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
                 if self._closed:
@@ -172,7 +174,13 @@ class WorkerPool:
                     break
                 if not block:
                     return None
-                self._cond.wait()
+                if deadline is None:
+                    self._cond.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    self._cond.wait(remaining)
         try:
             worker.wait_ready()
         except WorkerStartupError:
@@ -223,7 +231,14 @@ class WorkerPool:
         if not jobs:
             return []
         want = max(1, min(len(jobs), max_parallel or 1, self.max_workers))
-        workers = [self._acquire(block=True)]
+        # Waiting for a free worker (other threads hold them all) is spent from every job's budget.
+        waited = 0.0
+        tic = time.monotonic()
+        first = self._acquire(block=True, timeout=max(j.timeout for j in jobs))
+        waited += time.monotonic() - tic
+        if first is None:
+            return [JobResult(False, "timeout", "no grading worker became free in time", waited) for _ in jobs]
+        workers = [first]
         try:
             while len(workers) < want:
                 extra = self._acquire(block=False)
@@ -239,22 +254,26 @@ class WorkerPool:
 
         def dispatch(worker: _Worker) -> bool:
             """Send the next pending job to ``worker``; False if the worker's pipe is broken."""
+            while pending and jobs[pending[-1]].timeout - waited <= 0:  # its budget went on waiting
+                index = pending.pop()
+                results[index] = JobResult(False, "timeout", "no grading worker became free in time", waited)
             if not pending:
                 return True
             index = pending.pop()
             job = jobs[index]
-            soft = max(job.timeout - _SOFT_MARGIN_S, 0.001)
+            budget = job.timeout - waited
+            soft = max(budget - _SOFT_MARGIN_S, 0.001)
             try:
                 worker.outbox.send((index, job.pred, job.gold, job.options, soft))
             except (BrokenPipeError, OSError):
                 pending.append(index)
                 return False
             dispatched[index] = time.monotonic()
-            running[worker.inbox.fileno()] = (worker, index, dispatched[index] + job.timeout)
+            running[worker.inbox.fileno()] = (worker, index, dispatched[index] + budget)
             return True
 
         def took(index: int) -> float:
-            return time.monotonic() - dispatched[index]
+            return time.monotonic() - dispatched[index] + waited
 
         def feed(worker: _Worker | None) -> None:
             """Give ``worker`` more work, replacing it while it is broken; return it to the pool when done."""
@@ -267,10 +286,20 @@ class WorkerPool:
         def replacement() -> _Worker | None:
             """A worker for the pending jobs; blocks only when this call has no other worker running,
             so two threads that each lost a worker can never wait on each other."""
+            nonlocal waited
             if not pending:
                 return None
             worker = self._acquire(block=False)
-            return worker if worker is not None or running else self._acquire(block=True)
+            if worker is not None or running:
+                return worker
+            tic = time.monotonic()
+            worker = self._acquire(block=True, timeout=max(jobs[i].timeout for i in pending) - waited)
+            waited += time.monotonic() - tic
+            if worker is None:
+                while pending:
+                    index = pending.pop()
+                    results[index] = JobResult(False, "timeout", "no grading worker became free in time", waited)
+            return worker
 
         for worker in workers:
             feed(worker)

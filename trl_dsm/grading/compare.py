@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from trl_dsm.grading.bounded import SymbolicJob, get_pool
-from trl_dsm.grading.extract import Fallback, extract_answer
+from trl_dsm.grading.extract import Fallback, extract_answer, math_spans
 
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,6 @@ def _strip_math_delimiters(s: str) -> str:
     return s
 
 
-_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _CONNECTOR_RE = re.compile(r"^(?:\s|,|;|and|or|\\text\{\s*(?:and|or)\s*\}|\\quad|\\qquad)*$", re.IGNORECASE)
 
 
@@ -74,15 +73,15 @@ def join_math_spans(answer: str) -> str:
     """``"$1$ and $2$ or $3$"`` → ``"1, 2, 3"``: several math spans joined only by connectors are one list."""
     if answer.count("$") < 4 and answer.count("\\(") < 2:
         return answer
-    spans = list(_SPAN_RE.finditer(answer))
+    spans = math_spans(answer)
     if len(spans) < 2:
         return answer
     pieces, last = [], 0
-    for span in spans:
-        if not _CONNECTOR_RE.match(answer[last : span.start()]):
+    for start, end, content in spans:
+        if not _CONNECTOR_RE.match(answer[last:start]):
             return answer
-        pieces.append(next(g for g in span.groups() if g is not None).strip())
-        last = span.end()
+        pieces.append(content.strip())
+        last = end
     if not _CONNECTOR_RE.match(answer[last:].rstrip(".")):
         return answer
     return ", ".join(pieces)

@@ -26,8 +26,8 @@ _MARKER_RE = re.compile(
     r"(?:"
     r"(?:the\s+)?(?:final\s+)?answer\s+(?:is|should\s+be|would\s+be|will\s+be)\s*:?"
     r"|final\s+answer\s*[:：]"
-    r"|(?:^|\n)\s*(?:\*\*)?(?:answer|a)\s*[:：](?:\*\*)?"
-    r"|(?:^|\n)\s*answer\b"
+    r"|(?:^|\n)[ \t]*(?:\*\*)?(?:answer|a)[ \t]*[:：](?:\*\*)?"
+    r"|(?:^|\n)[ \t]*answer\b"
     r"|####"
     r"|(?:最终|所以|故|因此)?答案\s*(?:是|为|為|应为|應為|[:：])"
     r")",
@@ -52,10 +52,51 @@ NUMBER_RE = re.compile(
     r"(?:\s?(?:\\?%|percent\b))?"
     r"(?!\d)"
 )
-_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
-_TRAILER_RE = re.compile(
-    r"\s*(?:I hope it is correct\.?|<\|im_start\|>.*|<\|im_end\|>.*|<\|endoftext\|>.*)\s*$", re.DOTALL
-)
+_DELIMITER_RE = re.compile(r"\$\$|\$|\\\(|\\\)|\\\[|\\\]")
+_CLOSER = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
+_CHAT_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
+
+
+def math_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of every LaTeX math span (``$..$``, ``$$..$$``, ``\\(..\\)``, ``\\[..\\]``), found
+    in one left-to-right pass over the delimiters; unclosed or empty spans are skipped."""
+    spans = []
+    open_at, closer = -1, ""
+    for m in _DELIMITER_RE.finditer(text):
+        token = m.group(0)
+        if open_at < 0:
+            if token in _CLOSER:
+                open_at, closer = m.start(), _CLOSER[token]
+        elif token == closer:
+            content = text[open_at + (2 if closer != "$" else 1) : m.start()]
+            if content.strip():
+                spans.append((open_at, m.end(), content))
+            open_at = -1
+    return spans
+
+
+def _outside_math(text: str) -> str:
+    """``text`` with its math spans replaced by a space."""
+    pieces, last = [], 0
+    for start, end, _ in math_spans(text):
+        pieces.append(text[last:start])
+        last = end
+    pieces.append(text[last:])
+    return " ".join(pieces)
+
+
+def _strip_trailer(text: str) -> str:
+    """Drop chat-template tokens and what follows them, and a closing "I hope it is correct." (linear)."""
+    for token in _CHAT_TOKENS:
+        cut = text.find(token)
+        if cut >= 0:
+            text = text[:cut]
+    text = text.rstrip()
+    for tail in ("I hope it is correct.", "I hope it is correct"):
+        if text.endswith(tail):
+            text = text[: -len(tail)].rstrip()
+            break
+    return text
 
 
 def _last_match(pattern: re.Pattern, text: str) -> re.Match | None:
@@ -66,33 +107,35 @@ def _last_match(pattern: re.Pattern, text: str) -> re.Match | None:
     return found
 
 
-def _matching_brace(text: str, open_index: int) -> int | None:
-    """Index of the ``}`` closing the ``{`` at ``open_index`` (skipping ``\\{`` / ``\\}``), or None."""
-    depth = 0
-    i = open_index
-    n = len(text)
-    while i < n:
+def _brace_pairs(text: str) -> dict[int, int]:
+    """``{open index: close index}`` for every matched ``{`` (``\\{`` and ``\\}`` skipped): one linear pass."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    skip = -1
+    for m in _BRACE_OR_ESCAPE_RE.finditer(text):
+        i = m.start()
+        if i == skip:
+            continue
         ch = text[i]
         if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
+            skip = i + 1  # the escaped character
+        elif ch == "{":
+            stack.append(i)
+        elif stack:
+            pairs[stack.pop()] = i
+    return pairs
 
 
-def _box_at(text: str, match: re.Match) -> tuple[int, int, str] | None:
+_BRACE_OR_ESCAPE_RE = re.compile(r"[{}\\]")
+
+
+def _box_at(text: str, match: re.Match, pairs: dict[int, int]) -> tuple[int, int, str] | None:
     """(start, end, content) of the box whose command is ``match``; handles ``\\boxed 5`` without braces."""
     i = match.end()
     while i < len(text) and text[i] in " \t":
         i += 1
     if i < len(text) and text[i] == "{":
-        close = _matching_brace(text, i)
+        close = pairs.get(i)
         if close is None:
             return None
         return match.start(), close + 1, text[i + 1 : close]
@@ -114,6 +157,8 @@ def _joinable_gap(gap: str) -> bool:
     """Whether the text between two boxes only connects them ("and", ", ", "\\quad\\text{or}\\quad", a few words).
 
     Operators (``\\times``, ``+``, ``=``), sentence ends and paragraph breaks mean the boxes are separate."""
+    if len(gap) > 120:  # checked first: the regexes below never see long text
+        return False
     gap = _BOX_LABEL_RE.sub("", gap)  # "\\boxed{..} and $y_2 = \\boxed{..}": a label, not an operator
     if (
         len(gap) > 80
@@ -128,18 +173,22 @@ def _joinable_gap(gap: str) -> bool:
 def last_boxed(text: str) -> tuple[int, str] | None:
     """(start, content) of the last ``\\boxed{}`` / ``\\fbox{}``; consecutive boxes joined by short
     connectors ("\\boxed{1} and \\boxed{2}") are returned together as ``"1, 2"``."""
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return None
+    pairs = _brace_pairs(text)
     boxes = []
     for match in _BOX_RE.finditer(text):
-        box = _box_at(text, match)
+        box = _box_at(text, match, pairs)
         if box is not None and (not boxes or box[0] >= boxes[-1][1]):
             boxes.append(box)
     if not boxes:
         return None
-    group = [boxes[-1]]
+    group = [boxes[-1]]  # built from the end, reversed once
     for box in reversed(boxes[:-1]):
-        if not _joinable_gap(text[box[1] : group[0][0]]):
+        if not _joinable_gap(text[box[1] : group[-1][0]]):
             break
-        group.insert(0, box)
+        group.append(box)
+    group.reverse()
     return group[0][0], ", ".join(content.strip() for _, _, content in group)
 
 
@@ -219,18 +268,16 @@ _UNITISH = {
 def _last_number_or_math(text: str) -> str | None:
     """The last LaTeX math span or standalone number of ``text``, whichever ends later (math wins ties)."""
     window = text[-MAX_ANSWER_CHARS * 50 :]
-    math = _last_match(_MATH_SPAN_RE, window)
+    spans = math_spans(window)
     number = _last_match(NUMBER_RE, window)
-    if math is not None and (number is None or math.end() >= number.end()):
-        content = next(g for g in math.groups() if g is not None).strip()
-        if content:
-            return content
+    if spans and (number is None or spans[-1][1] >= number.end()):
+        return spans[-1][2].strip()
     return number.group(0) if number is not None else None
 
 
 def _reduce_sentence(answer: str) -> str:
     """Reduce a sentence after a marker ("The largest $n$ is 34") to its answer ("34")."""
-    outside_math = _MATH_SPAN_RE.sub(" ", answer)
+    outside_math = _outside_math(answer)
     words = [w for w in _SENTENCE_WORD_RE.findall(outside_math) if w.lower() not in _UNITISH]
     if len(words) < 2:
         return answer
@@ -265,7 +312,7 @@ _TWO_LETTER_WORDS = frozenset(
 
 def _is_prose(text: str) -> bool:
     """Whether ``text`` (outside its math spans) has words: 3+ letters, or common two-letter words."""
-    outside = _MATH_SPAN_RE.sub(" ", text)
+    outside = _outside_math(text)
     if _SENTENCE_WORD_RE.search(outside):
         return True
     return any(w.lower() in _TWO_LETTER_WORDS for w in re.findall(r"(?<![\\\w])[A-Za-z]{2}(?!\w)", outside))
@@ -306,7 +353,7 @@ def extract_answer(text: str, fallback: Fallback = "none") -> str | None:
         raise TypeError(f"extract_answer expects a string completion, got {type(text).__name__}")
     if "\x00" in text:
         text = text.replace("\x00", "")
-    text = _TRAILER_RE.sub("", text) if len(text) < 4 * MAX_ANSWER_CHARS * 50 else text
+    text = _strip_trailer(text)
     candidates: list[tuple[int, str]] = []
     boxed = last_boxed(text)
     if boxed is not None and boxed[1].strip():

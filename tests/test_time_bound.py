@@ -1,0 +1,603 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""The grader's time bound: every call returns within ``timeout`` (plus slack) on any input, never raises,
+in any thread or process, and survives killed and crashed workers.
+
+The one-time start of a worker interpreter (~1 s) is excluded from the bound by design, so tests warm the
+pool first and let replacement workers finish starting (:func:`_settle`) before timing the next call.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import signal
+import threading
+import time
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import trl_dsm.grading.compare as compare_module
+from trl_dsm.grading import compare_answers, extract_answer, grade, grade_batch, is_equivalent, normalize_answer
+from trl_dsm.grading.bounded import WorkerPool, get_pool
+
+
+TIMEOUT = 1.0
+SLACK = 0.75  # scheduling, pipe round trips and the parent's own work on a loaded 2-core machine
+BOUND = TIMEOUT + SLACK
+#: Budget for pairs that must come out correct: they need milliseconds, but a worker's first symbolic pair
+#: pays SymPy/ANTLR initialisation (see test_fresh_worker_first_pair_is_not_charged_for_initialisation)
+#: and the machine may be loaded.
+NORMAL_TIMEOUT = 10.0
+STATUSES = {"ok", "no_answer", "no_gold", "timeout", "error"}
+MB = 1_000_000
+
+# Uninterruptible-looking work that the worker must abandon at its deadline.
+HOSTILE = r"\boxed{\int_0^\infty e^{-x^{x^x}} dx}"
+NORMAL = (r"The answer is $\boxed{(x+1)^2}$.", "x^2+2x+1")  # needs the symbolic worker
+
+
+def _settle(pool: WorkerPool | None = None) -> None:
+    """Wait until every idle worker (e.g. a replacement started after a kill) has finished starting."""
+    pool = pool or get_pool()
+    for worker in list(pool._idle):
+        worker.wait_ready()
+
+
+def _timed(fn, *args, **kwargs):
+    start = time.monotonic()
+    out = fn(*args, **kwargs)
+    return out, time.monotonic() - start
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_pool():
+    get_pool().warm_up(1)
+    _settle()
+    yield
+    _settle()
+
+
+@pytest.fixture
+def private_pool(monkeypatch):
+    """A dedicated pool of a fixed size, used by the graders in this process for one test."""
+    pools = []
+
+    def make(max_workers: int) -> WorkerPool:
+        pool = WorkerPool(max_workers=max_workers)
+        pool.warm_up(max_workers)
+        pools.append(pool)
+        monkeypatch.setattr(compare_module, "get_pool", lambda: pool)
+        return pool
+
+    yield make
+    for pool in pools:
+        pool.close()
+
+
+# ----------------------------------------------------------------------------------------------------
+# (1) fuzzing: never raises, always within the bound
+# ----------------------------------------------------------------------------------------------------
+TOKENS = [
+    "\\boxed{",
+    "}",
+    "{",
+    "\\frac",
+    "^",
+    "10",
+    "$",
+    "\\sqrt",
+    "(",
+    ")",
+    ",",
+    "=",
+    "x",
+    " ",
+    "2",
+    "\\",
+    "\\text{",
+    "\\fbox",
+    "####",
+    "The answer is ",
+    "答案是",
+    ".",
+    "\n",
+    "\\infty",
+    "!",
+    "-",
+    "+",
+    "\\(",
+    "\\)",
+    "[",
+    "]",
+    "\\{",
+    "\\}",
+    "&",
+    "\\\\",
+    "\\begin{pmatrix}",
+    "\\end{pmatrix}",
+    "\\int",
+    "_",
+    "\\%",
+    "\x00",
+    "```output\n",
+    "```",
+]
+latexish = st.lists(st.sampled_from(TOKENS), max_size=40).map("".join)
+answers = st.one_of(st.text(max_size=200), latexish)
+
+
+class _KillWatch:
+    """Settle the pool after an example whose worker was killed, so the next example is timed fairly."""
+
+    def __enter__(self):
+        self.kills = get_pool().kills
+
+    def __exit__(self, *exc):
+        if get_pool().kills != self.kills:
+            _settle()
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(text=answers, fallback=st.sampled_from(["none", "last_number", "last_math"]))
+def test_fuzz_extract_answer(text, fallback):
+    found, seconds = _timed(extract_answer, text, fallback=fallback)
+    assert found is None or (isinstance(found, str) and found)
+    assert seconds <= BOUND
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pred=answers, gold=answers)
+def test_fuzz_is_equivalent(pred, gold):
+    with _KillWatch():
+        result, seconds = _timed(is_equivalent, pred, gold, timeout=TIMEOUT)
+        assert isinstance(result, bool)
+        assert seconds <= BOUND
+
+
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pairs=st.lists(st.tuples(answers, answers), min_size=1, max_size=3))
+def test_fuzz_grade_batch(pairs):
+    completions, golds = [p for p, _ in pairs], [g for _, g in pairs]
+    with _KillWatch():
+        results, seconds = _timed(grade_batch, completions, golds, timeout=TIMEOUT)
+        assert len(results) == len(pairs)
+        for result in results:
+            assert isinstance(result.correct, bool)
+            assert result.status in STATUSES
+        assert seconds <= len(pairs) * TIMEOUT + SLACK
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(pred=answers)
+def test_fuzz_pairs_with_themselves_are_equal(pred):
+    """Reflexivity on whatever the fast paths decide (symbolic pairs may time out: then only the bound)."""
+    with _KillWatch():
+        (result,), seconds = _timed(compare_answers, [pred], [pred], timeout=TIMEOUT)
+        assert seconds <= BOUND
+        if normalize_answer(pred) and result.method != "symbolic":
+            assert result.correct, result
+
+
+# ----------------------------------------------------------------------------------------------------
+# (2) explicit hostile inputs
+# ----------------------------------------------------------------------------------------------------
+_rng = random.Random(0)
+HOSTILE_PAIRS = [
+    # (completion, gold, expected correct)
+    (r"\boxed{10^{10^{10^{10}}}}", "1", False),
+    (r"\boxed{10^{10^{10^{10}}}}", "10^{10^{10^{10}}}", True),  # exact: decided without SymPy
+    (r"\boxed{9^{9^{9^9}}}", "1", False),
+    (r"\boxed{2^2^2^2^2^2}", "1", False),
+    (r"\boxed{2^{2^{2^{2^{2^{2}}}}}}", "1", False),
+    (r"\boxed{(10^{10})!}", "1", False),
+    (r"\boxed{\sum_{n=1}^{10^{10}} n^{n}}", "1", False),
+    (HOSTILE, "1", False),
+    ("\\boxed{" + "{" * 200 + "1" + "}" * 200 + "}", "1", False),  # 200-deep braces
+    ("The answer is " + "{" * 200 + "1" + "}" * 200, "1", False),
+    ("\\boxed{" + "(" * 200 + "1" + ")" * 200 + "}", "2", False),
+    ("\\boxed{" + "\\sqrt{" * 200 + "2" + "}" * 200 + "}", "1", False),
+    (r"\boxed{\frac{1}{2}}", "\\frac{" * 200 + "1" + "}{2}" * 200, False),
+    # invalid LaTeX
+    (r"\boxed{\frac{1}{}{}}\sqrt[", "1", False),
+    (r"\boxed{\begin{pmatrix}1&2\end{bmatrix}}", "1", False),
+    (r"\boxed{\left(\right]}", "1", False),
+    (r"\boxed{\frac{}{}^^__}", "1", False),
+    (r"\boxed{\sqrt[}", "1", False),
+    (r"\boxed{\unknowncommand{3}}", "3", False),
+    (r"\boxed{\frac{1}{2}}}}}}", "0.5", True),
+    # NUL bytes
+    ("\\boxed{\x005}", "5", True),
+    ("\\boxed{x\x00^2}", "x^2", True),
+    ("The answer\x00 is 7.", "7", True),
+    ("\x00" * MB, "1", False),
+    # 1 MB strings
+    ("x" * MB, "1", False),
+    ("word " * (MB // 5) + "The answer is 7.", "7", True),
+    ("\\boxed{" + "1" * MB + "}", "1", False),
+    ("1", "\\boxed{" + "1" * MB + "}", False),
+    ("\\boxed{" + "x+" * (MB // 2) + "1}", "1", False),
+    ("The answer is $" + "x+" * (MB // 2) + "$.", "1", False),
+    (("\\boxed{" + "x" * 1000 + "}") * 1000, "1", False),
+    ("$" * MB, "1", False),
+    ("{" * MB, "1", False),
+    ("}" * MB, "1", False),
+    ("(" * MB, "1", False),
+    ("^" * MB, "1", False),
+    ("\\" * MB, "1", False),
+    ("####" * (MB // 4), "1", False),
+    ("The answer is " * (MB // 14), "1", False),
+    ("```output\n" * (MB // 10), "1", False),
+    ("答案是" * (MB // 3), "1", False),
+    ("$1$ and " * (MB // 8), "1", True),
+    ("1 " * (MB // 2), "1", True),
+    ("\\frac{1}{2}" * (MB // 11), "1", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("completion", "gold", "expected"),
+    HOSTILE_PAIRS,
+    ids=[f"{i}:{c[:24]!r}" for i, (c, _, _) in enumerate(HOSTILE_PAIRS)],
+)
+def test_hostile_pair(completion, gold, expected):
+    with _KillWatch():
+        (result,), seconds = _timed(grade_batch, [completion], [gold], timeout=TIMEOUT)
+        assert result.correct is expected, result
+        assert result.status in STATUSES
+        assert seconds <= BOUND
+
+
+def test_hostile_pair_reports_timeout():
+    with _KillWatch():
+        (result,), seconds = _timed(grade_batch, [HOSTILE], ["1"], timeout=TIMEOUT)
+    assert (result.correct, result.status, result.method) == (False, "timeout", "symbolic")
+    assert seconds <= BOUND
+    assert result.seconds <= BOUND
+
+
+def test_timeout_is_honoured_for_other_values():
+    for timeout in (0.3, 2.0):
+        with _KillWatch():
+            (result,), seconds = _timed(grade_batch, [HOSTILE], ["1"], timeout=timeout)
+        assert result.status == "timeout"
+        assert seconds <= timeout + SLACK
+
+
+def test_several_hostile_pairs_in_one_batch_each_get_their_bound():
+    completions = [HOSTILE, NORMAL[0], r"\boxed{(10^{10})!}"]
+    golds = ["1", NORMAL[1], "1"]
+    with _KillWatch():
+        results, seconds = _timed(grade_batch, completions, golds, timeout=TIMEOUT)
+    assert [r.correct for r in results] == [False, True, False]
+    assert [r.status for r in results] == ["timeout", "ok", "timeout"]
+    assert seconds <= len(completions) * TIMEOUT + SLACK
+
+
+def test_many_unclosed_boxes_within_bound():
+    (result,), seconds = _timed(grade_batch, ["\\boxed{" * 5000], ["1"], timeout=TIMEOUT)
+    assert result.correct is False
+    assert seconds <= BOUND
+
+
+def test_many_adjacent_boxes_within_bound():
+    (result,), seconds = _timed(grade_batch, ["\\boxed{1}" * 160_000], ["1"], timeout=TIMEOUT)
+    assert result.correct is False
+    assert seconds <= BOUND
+
+
+@pytest.mark.parametrize(
+    "completion",
+    ["a \\(" * 15_000, "\\boxed{" + "\\(" * 12_000 + "}"],
+    ids=["fallback-last_math", "normalize-boxed"],
+)
+def test_unclosed_inline_math_within_bound(completion):
+    (result,), seconds = _timed(grade_batch, [completion], ["1"], timeout=TIMEOUT)
+    assert result.correct is False
+    assert seconds <= BOUND
+
+
+@pytest.mark.parametrize(
+    "completion",
+    ["The answer is 5." + "\n" * 13_000, "The answer is 5." + " " * 30_000],
+    ids=["newlines", "spaces"],
+)
+def test_trailing_whitespace_within_bound(completion):
+    (result,), seconds = _timed(grade_batch, [completion], ["5"], timeout=TIMEOUT)
+    assert result.correct is True
+    assert seconds <= BOUND
+
+
+# ----------------------------------------------------------------------------------------------------
+# (3) threads
+# ----------------------------------------------------------------------------------------------------
+THREAD_PAIRS = [  # (completion, gold, expected, status, timeout)
+    (HOSTILE, "1", False, "timeout", TIMEOUT),
+    (*NORMAL, True, "ok", NORMAL_TIMEOUT),
+    (r"\boxed{(10^{10})!}", "1", False, "timeout", TIMEOUT),
+    ("#### 1,000", "1000", True, "ok", TIMEOUT),
+]
+
+
+def _grade_all(out: list) -> None:
+    for completion, gold, _, _, timeout in THREAD_PAIRS:
+        (result,), seconds = _timed(grade_batch, [completion], [gold], timeout=timeout)
+        out.append((result.correct, result.status, seconds))
+
+
+def _check_thread_results(out: list) -> None:
+    assert len(out) == len(THREAD_PAIRS)
+    for (correct, status, seconds), (_, _, expected, expected_status, timeout) in zip(out, THREAD_PAIRS):
+        assert (correct, status) == (expected, expected_status)
+        assert seconds <= timeout + SLACK
+
+
+def test_bound_in_a_non_main_thread():
+    out: list = []
+    errors: list = []
+
+    def target():
+        try:
+            _grade_all(out)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert not errors
+    _check_thread_results(out)
+
+
+def _run_threads(n: int) -> list[list]:
+    outs: list[list] = [[] for _ in range(n)]
+    errors: list = []
+    barrier = threading.Barrier(n)
+
+    def target(out):
+        try:
+            barrier.wait()
+            _grade_all(out)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=target, args=(out,)) for out in outs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not errors
+    return outs
+
+
+def test_bound_in_concurrent_threads(private_pool):
+    private_pool(3)
+    for out in _run_threads(3):
+        _check_thread_results(out)
+
+
+def test_bound_in_concurrent_threads_on_the_global_pool():
+    n = min(4, get_pool().max_workers)
+    if n < 2:
+        pytest.skip("the default pool has a single worker on this machine")
+    get_pool().warm_up(n)
+    _settle()
+    outs = _run_threads(n)
+    _settle()
+    for out in outs:
+        _check_thread_results(out)
+
+
+def test_bound_with_more_threads_than_workers(private_pool):
+    private_pool(2)
+    seconds: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def target():
+        barrier.wait()
+        (_, took) = _timed(grade_batch, [HOSTILE], ["1"], timeout=TIMEOUT)
+        with lock:
+            seconds.append(took)
+
+    threads = [threading.Thread(target=target) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(seconds) == 6
+    assert max(seconds) <= BOUND
+
+
+# ----------------------------------------------------------------------------------------------------
+# (4) torch DataLoader workers (daemonic processes)
+# ----------------------------------------------------------------------------------------------------
+LOADER_PAIRS = [  # (completion, gold, expected, timeout)
+    (HOSTILE, "1", False, TIMEOUT),
+    (r"The answer is $\frac{1}{2}$.", "0.5", True, TIMEOUT),
+    (r"\boxed{(10^{10})!}", "1", False, TIMEOUT),
+    (*NORMAL, True, NORMAL_TIMEOUT),
+    ("#### 1,000", "1000", True, TIMEOUT),
+    (r"\boxed{2^{2^{2^{2^{2^{2}}}}}}", "1", False, TIMEOUT),
+]
+
+
+class _GradingDataset(torch.utils.data.Dataset):
+    def __len__(self):
+        return len(LOADER_PAIRS)
+
+    def __getitem__(self, index):
+        completion, gold, _, timeout = LOADER_PAIRS[index]
+        (result,), seconds = _timed(grade_batch, [completion], [gold], timeout=timeout)
+        return {
+            "index": index,
+            "correct": result.correct,
+            "status": result.status,
+            "seconds": seconds,
+            "pid": os.getpid(),
+            "daemon": multiprocessing.current_process().daemon,
+        }
+
+
+def _warm_loader_worker(_worker_id):
+    get_pool().warm_up(1)
+
+
+def test_bound_inside_dataloader_workers():
+    loader = torch.utils.data.DataLoader(
+        _GradingDataset(), batch_size=None, num_workers=2, worker_init_fn=_warm_loader_worker
+    )
+    items = list(loader)
+    assert sorted(item["index"] for item in items) == list(range(len(LOADER_PAIRS)))
+    for item in items:
+        _, _, expected, timeout = LOADER_PAIRS[item["index"]]
+        assert item["correct"] is expected, item
+        assert item["status"] in ({"ok"} if expected else {"ok", "timeout"}), item
+        assert item["seconds"] <= timeout + SLACK, item
+        assert item["daemon"] is True
+        assert item["pid"] != os.getpid()
+    assert len({item["pid"] for item in items}) == 2
+
+
+# ----------------------------------------------------------------------------------------------------
+# (5) a worker killed at the hard deadline is replaced
+# ----------------------------------------------------------------------------------------------------
+def test_worker_killed_at_hard_deadline_is_replaced():
+    pool = get_pool()
+    _settle()
+    frozen = [worker.proc for worker in pool._idle]
+    assert frozen
+    kills = pool.kills
+    # SIGSTOP: the worker can answer neither the job nor its own soft alarm, like one stuck in C code.
+    for proc in frozen:
+        os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        (result,), seconds = _timed(compare_answers, ["x^2+2x+1"], ["(x+1)^2"], timeout=TIMEOUT)
+    finally:
+        for proc in frozen:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+    assert (result.correct, result.status) == (False, "timeout")
+    assert result.detail == "killed at the hard deadline"
+    assert TIMEOUT - 0.05 <= seconds <= BOUND
+    assert pool.kills == kills + 1
+    assert [proc.returncode for proc in frozen].count(-signal.SIGKILL) == 1
+
+    # the replacement grades normally (its own start is excluded from the bound by design)
+    (result,) = grade_batch([NORMAL[0]], [NORMAL[1]], timeout=NORMAL_TIMEOUT)
+    assert (result.correct, result.status) == (True, "ok")
+    _settle()
+    (result,), seconds = _timed(grade_batch, [NORMAL[0]], [NORMAL[1]], timeout=TIMEOUT)
+    assert (result.correct, result.status) == (True, "ok")
+    assert seconds <= BOUND
+    (result,), seconds = _timed(grade_batch, [HOSTILE], ["1"], timeout=TIMEOUT)
+    assert (result.correct, result.status) == (False, "timeout")
+    assert seconds <= BOUND
+
+
+def test_fresh_worker_first_pair_is_not_charged_for_initialisation(private_pool):
+    private_pool(1)  # started and reported ready
+    (result,) = compare_answers(["(x+1)^2"], ["x^2+2x+1"], timeout=0.25)
+    assert (result.correct, result.status) == (True, "ok")
+
+
+# ----------------------------------------------------------------------------------------------------
+# (6) a worker that dies
+# ----------------------------------------------------------------------------------------------------
+def test_dead_idle_workers_are_replaced_or_reported():
+    pool = get_pool()
+    _settle()
+    assert pool._idle
+    for worker in list(pool._idle):
+        worker.proc.kill()
+        worker.proc.wait(timeout=5)
+    (result,) = compare_answers(["x^2+2x+1"], ["(x+1)^2"], timeout=30.0)  # may start a new worker
+    assert result.status in {"ok", "error"}
+    if result.status == "ok":
+        assert result.correct is True
+    else:
+        assert result.correct is False
+    _settle()
+    (result,), seconds = _timed(grade_batch, [NORMAL[0]], [NORMAL[1]], timeout=TIMEOUT)
+    assert (result.correct, result.status) == (True, "ok")
+    assert seconds <= BOUND
+
+
+def test_worker_dying_mid_job_is_an_error_not_an_exception():
+    pool = get_pool()
+    _settle()
+    idle = {worker.proc.pid for worker in pool._idle}
+    assert idle
+    out: list = []
+    errors: list = []
+
+    def target():
+        try:
+            out.append(_timed(grade_batch, [HOSTILE], ["1"], timeout=5.0))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    deadline = time.monotonic() + 3
+    busy = set()
+    while not busy and time.monotonic() < deadline:
+        busy = idle - {worker.proc.pid for worker in pool._idle}
+        time.sleep(0.01)
+    assert len(busy) == 1
+    time.sleep(0.3)  # the job is in the worker now
+    os.kill(busy.pop(), signal.SIGKILL)
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert not errors
+    ((result,), seconds) = out[0]
+    assert (result.correct, result.status, result.detail) == (False, "error", "worker process died")
+    assert seconds <= 5.0 + SLACK
+    _settle()
+    assert grade(NORMAL[0], NORMAL[1], timeout=NORMAL_TIMEOUT) is True
+
+
+# ----------------------------------------------------------------------------------------------------
+# (7) parallel batches agree with sequential grading
+# ----------------------------------------------------------------------------------------------------
+def _batch_pairs() -> list[tuple[str, str, bool]]:
+    pairs = []
+    for i in range(1, 201):
+        kind = i % 8
+        if kind == 0:
+            pairs.append((rf"\boxed{{x^2+{2 * i}x+{i * i}}}", f"(x+{i})^2", True))
+        elif kind == 1:
+            pairs.append((rf"\boxed{{(x+{i})^2}}", f"x^2+{i * i}", False))
+        elif kind == 2:
+            pairs.append((rf"The answer is $\frac{{x+{i}}}{{7}}$.", rf"\frac{{x}}{{7}}+\frac{{{i}}}{{7}}", True))
+        elif kind == 3:
+            pairs.append((rf"\boxed{{({i},{i + 1}]}}", f"({i},{i + 1})", False))
+        elif kind == 4:
+            pairs.append((rf"\boxed{{\{{{i},{i + 1}\}}}}", rf"\{{{i + 1},{i}\}}", True))
+        elif kind == 5:
+            pairs.append((f"Work.\n#### {i * 1000:,}", str(i * 1000), True))
+        elif kind == 6:
+            pairs.append((f"The answer is {i}.", str(i + 1), False))
+        else:
+            pairs.append((rf"\boxed{{\sqrt{{{4 * i * i}}}}}", str(2 * i), True))
+    return pairs
+
+
+def test_parallel_batch_matches_sequential():
+    pairs = _batch_pairs()
+    completions, golds, expected = zip(*pairs)
+    parallel = grade_batch(list(completions), list(golds), num_workers=2, timeout=10.0)
+    sequential = [grade_batch([c], [g], timeout=10.0)[0] for c, g in zip(completions, golds)]
+
+    def key(r):
+        return (r.correct, r.status, r.method, r.pred_answer, r.gold_answer)
+
+    assert [key(r) for r in parallel] == [key(r) for r in sequential]
+    assert [r.correct for r in parallel] == list(expected)
+    assert all(r.status == "ok" for r in parallel)
+    assert sum(r.method == "symbolic" for r in parallel) >= 16  # enough to spread over workers
