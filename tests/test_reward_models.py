@@ -11,6 +11,7 @@ from trl_dsm.grpo.process import ProcessRewardModel
 from trl_dsm.grpo.reward_models import (
     PRMCollator,
     ProcessRewardTrainer,
+    build_prm_dataset,
     math_shepherd_labels,
     orm_preference_pairs,
 )
@@ -44,6 +45,24 @@ def test_math_shepherd_hard_estimation():
     assert math_shepherd_labels("q", [], "1", rollout) == []
     with pytest.raises(ValueError, match="must return 2 continuations"):
         math_shepherd_labels("q", ["a"], "1", lambda p, k: [["x"]], num_rollouts=2)
+
+
+def test_build_prm_dataset_from_policy_samples():
+    samples = [
+        {"prompt": "What is (3 + 4) * 2?", "completion": "3 + 4 = 7\n7 * 2 = 14", "gold": "14"},
+        {"prompt": "What is (3 + 4) * 2?", "completion": "3 + 4 = 7\n7 * 2 = 15\n15", "gold": "14"},
+        {"prompt": "q", "steps": ["only step"], "gold": "1"},
+    ]
+
+    def rollout(prefixes, k):
+        return [["#### 15" if "= 15" in p else ("#### 14" if "7" in p else "#### 0")] * k for p in prefixes]
+
+    data = build_prm_dataset(samples, rollout, num_rollouts=2)
+    assert data.column_names == ["prompt", "steps", "labels"]
+    assert data["steps"][0] == ["3 + 4 = 7", "7 * 2 = 14"] and data["labels"][0] == [1, 1]
+    assert data["labels"][1] == [1, 0, 0] and data["labels"][2] == [0]
+    with pytest.raises(KeyError, match="sample 0 needs"):
+        build_prm_dataset([{"prompt": "q"}], rollout)
 
 
 def _records():

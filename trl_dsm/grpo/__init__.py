@@ -19,6 +19,7 @@ __all__ = [
     "ProcessRewardModel",
     "ProcessRewardTrainer",
     "arithmetic_step_reward",
+    "build_prm_dataset",
     "check_arithmetic",
     "hf_rollout",
     "math_shepherd_labels",
@@ -30,7 +31,14 @@ __all__ = [
 ]
 
 
-_REWARD_MODELS = ("ProcessRewardTrainer", "PRMCollator", "hf_rollout", "math_shepherd_labels", "orm_preference_pairs")
+_REWARD_MODELS = (
+    "ProcessRewardTrainer",
+    "PRMCollator",
+    "build_prm_dataset",
+    "hf_rollout",
+    "math_shepherd_labels",
+    "orm_preference_pairs",
+)
 
 
 def __getattr__(name: str):  # TRL and transformers are imported only when asked for

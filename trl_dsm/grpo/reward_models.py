@@ -75,6 +75,30 @@ def math_shepherd_labels(
     return labels
 
 
+def build_prm_dataset(
+    samples: Sequence[dict[str, Any]],
+    rollout: Callable[[list[str], int], list[list[str]]],
+    num_rollouts: int = 8,
+    step_separator: str = "\n",
+):
+    """A step-tag PRM dataset from policy samples ``{"prompt", "completion", "gold"}`` (or with ``"steps"``
+    already split): each completion is cut into steps at ``step_separator`` and labelled by
+    :func:`math_shepherd_labels`. Returns a ``datasets.Dataset`` of ``{"prompt", "steps", "labels"}``."""
+    from datasets import Dataset
+
+    records = []
+    for i, sample in enumerate(samples):
+        missing = [k for k in ("prompt", "gold") if k not in sample]
+        if missing or ("steps" not in sample and "completion" not in sample):
+            raise KeyError(f"sample {i} needs 'prompt', 'gold' and 'completion' or 'steps'; it has {sorted(sample)}")
+        steps = sample.get("steps") or [s.strip() for s in sample["completion"].split(step_separator) if s.strip()]
+        if not steps:
+            continue
+        labels = math_shepherd_labels(sample["prompt"], steps, sample["gold"], rollout, num_rollouts)
+        records.append({"prompt": sample["prompt"], "steps": list(steps), "labels": [int(x) for x in labels]})
+    return Dataset.from_list(records) if records else Dataset.from_dict({"prompt": [], "steps": [], "labels": []})
+
+
 def hf_rollout(model, tokenizer, max_new_tokens: int = 256, temperature: float = 1.0, batch_size: int = 16):
     """A ``rollout`` function for :func:`math_shepherd_labels` from a ``transformers`` causal LM."""
 

@@ -260,7 +260,7 @@ class IterativeRewardModel(TrainerCallback):
         return control
 
     def _label(self, samples: list[dict]) -> list[dict]:
-        from trl_dsm.grpo.reward_models import hf_rollout, math_shepherd_labels, orm_preference_pairs
+        from trl_dsm.grpo.reward_models import build_prm_dataset, hf_rollout, orm_preference_pairs
 
         if self.kind == "orm":
             return orm_preference_pairs(
@@ -269,12 +269,8 @@ class IterativeRewardModel(TrainerCallback):
         args = self.trainer.args
         policy = self.trainer.accelerator.unwrap_model(self.trainer.model)
         rollout = hf_rollout(policy, self.trainer.processing_class, args.max_completion_length)
-        records = []
-        for s in samples:
-            if s["steps"]:
-                labels = math_shepherd_labels(s["prompt"], s["steps"], s["gold"], rollout, args.math_shepherd_rollouts)
-                records.append({"prompt": s["prompt"], "steps": s["steps"], "labels": [int(x) for x in labels]})
-        return records
+        with_steps = [s for s in samples if s["steps"]]
+        return build_prm_dataset(with_steps, rollout, args.math_shepherd_rollouts).to_list()
 
     def update(self) -> None:
         args = self.trainer.args
