@@ -235,6 +235,19 @@ HOSTILE_PAIRS = [
     ("$1$ and " * (MB // 8), "1", True),
     ("1 " * (MB // 2), "1", True),
     ("\\frac{1}{2}" * (MB // 11), "1", False),
+    # 1 MB versions of inputs that were quadratic (hostile for brace matching, math spans, whitespace runs)
+    ("".join(_rng.choices(TOKENS, k=MB // 4))[:MB], "1", False),
+    ("\\boxed{" * (MB // 7), "1", False),
+    ("\\boxed{1}" * (MB // 9), "1", False),
+    ("\\boxed{" * (MB // 14) + "}" * (MB // 14), "1", False),
+    ("\\(" * (MB // 2), "1", False),
+    ("a \\[" * (MB // 4), "1", False),
+    ("\\boxed{" + "\\(" * (MB // 2 - 4) + "}", "1", False),
+    ("\n" * MB + "#### 5", "5", True),
+    ("The answer is 5." + "\n" * MB, "5", True),
+    (" " * MB + "The answer is 5.", "5", True),
+    ("The answer is 5." + " " * MB, "5", True),
+    ("\n \t" * (MB // 3), "1", False),
 ]
 
 

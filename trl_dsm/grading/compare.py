@@ -440,10 +440,10 @@ def compare_answers(
     for i, (pred, gold) in enumerate(zip(preds, golds)):
         tic = time.monotonic()
         if gold is None:
-            results.append(GradeResult(False, pred, None, status="no_gold"))
+            results.append(GradeResult(False, pred, None, status="no_gold", seconds=spent[i]))
             continue
         if pred is None:
-            results.append(GradeResult(False, None, gold, status="no_answer"))
+            results.append(GradeResult(False, None, gold, status="no_answer", seconds=spent[i]))
             continue
         _check_str("pred", pred)
         _check_str("gold", gold)

@@ -25,7 +25,7 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)\b")
 _MARKER_RE = re.compile(
     r"(?:"
     r"(?:the\s+)?(?:final\s+)?answer\s+(?:is|should\s+be|would\s+be|will\s+be)\s*:?"
-    r"|final\s+answer\s*[:：]"
+    r"|final\s+answer(?:\*\*)?\s*[:：]"
     r"|(?:^|\n)[ \t]*(?:\*\*)?(?:answer|a)[ \t]*[:：](?:\*\*)?"
     r"|(?:^|\n)[ \t]*answer\b"
     r"|####"
