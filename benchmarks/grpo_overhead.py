@@ -1,7 +1,7 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
 """Step time of TRL's GRPOTrainer vs GRPOMathTrainer (outcome) vs GRPOMathTrainer (process) (issue #3).
 
-    python benchmarks/grpo_overhead.py [--steps 4] [--repeats 3]
+    python benchmarks/grpo_overhead.py [--steps 6] [--repeats 3]
 
 Same tiny 2-layer model (built here, CPU), same prompts, same hyperparameters and the same rule reward
 (`math_accuracy_reward`) for all three; process mode scores steps with `arithmetic_step_reward`. Runs are
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=4, help="timed optimizer steps per run (after 1 warm-up step)")
+    parser.add_argument("--steps", type=int, default=6, help="timed optimizer steps per run (after 1 warm-up step)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--generations", type=int, default=8)
     parser.add_argument("--completion-length", type=int, default=48)
