@@ -18,6 +18,7 @@ from trl_dsm.rewards import (
     make_math_accuracy_reward,
     math_accuracy_reward,
 )
+from trl_dsm.rewards.math import prompt_text
 
 
 def test_accuracy_plain_and_conversational():
@@ -91,6 +92,9 @@ def test_completion_text_shapes():
     with pytest.raises(TypeError, match="a completion must be a string"):
         completion_text(42)
     assert set(REWARD_FUNCS) == {"math_accuracy", "format"}
+    chat_prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
+    assert prompt_text(chat_prompt) == "Be brief.\nWhat is 2 + 2?" and prompt_text("q") == "q"
+    assert completion_text(chat_prompt) == ""  # completions keep only what the model wrote
 
 
 def test_evaluate_metric_offline(monkeypatch):

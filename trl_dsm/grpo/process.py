@@ -133,9 +133,9 @@ class ProcessRewardModel:
 
     @torch.no_grad()
     def __call__(self, prompts: list, completions: list, steps: list[list[str]], **kwargs) -> list[list[float]]:
-        from trl_dsm.rewards.math import completion_text
+        from trl_dsm.rewards.math import prompt_text
 
-        texts = [self.format(completion_text(p), s) for p, s in zip(prompts, steps)]
+        texts = [self.format(prompt_text(p), s) for p, s in zip(prompts, steps)]
         device = next(self.model.parameters()).device
         scores: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):

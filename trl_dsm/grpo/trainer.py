@@ -27,7 +27,7 @@ from trl_dsm.grading.extract import extract_answer
 from trl_dsm.grpo.advantages import process_advantages
 from trl_dsm.grpo.config import GRPOMathConfig
 from trl_dsm.grpo.process import ProcessRewardModel, split_steps, step_texts
-from trl_dsm.rewards.math import DEFAULT_GOLD_COLUMNS, completion_text, math_accuracy_reward
+from trl_dsm.rewards.math import DEFAULT_GOLD_COLUMNS, completion_text, math_accuracy_reward, prompt_text
 
 
 class GRPOMathTrainer(GRPOTrainer):
@@ -150,8 +150,8 @@ class GRPOMathTrainer(GRPOTrainer):
         metrics = self._metrics[mode]
         metrics["process/steps_per_completion"].append(sum(map(len, all_scores)) / max(len(all_scores), 1))
         if flat:
-            metrics["process/step_reward_mean"].append(sum(flat) / len(flat))
             mean = sum(flat) / len(flat)
+            metrics["process/step_reward_mean"].append(mean)
             metrics["process/step_reward_std"].append((sum((x - mean) ** 2 for x in flat) / len(flat)) ** 0.5)
         return advantages[start : start + len(prompts)].to(completion_mask.device), local_steps
 
@@ -243,7 +243,7 @@ class IterativeRewardModel(TrainerCallback):
             return
         local = [
             {
-                "prompt": completion_text(p),
+                "prompt": prompt_text(p),
                 "completion": completion_text(c),
                 "gold": str(x[column]),
                 "steps": steps[i] if steps is not None else None,

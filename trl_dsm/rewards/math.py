@@ -30,18 +30,25 @@ def completion_text(completion: Any) -> str:
         return completion
     if isinstance(completion, dict) and "content" in completion:
         return _content_text(completion["content"])
-    if isinstance(completion, Sequence):
-        parts = [
+    if isinstance(completion, Sequence) and all(isinstance(message, dict) for message in completion):
+        return "\n".join(
             _content_text(message.get("content", ""))
             for message in completion
-            if isinstance(message, dict) and message.get("role", "assistant") == "assistant"
-        ]
-        if parts or not completion:
-            return "\n".join(parts)
+            if message.get("role", "assistant") == "assistant"
+        )
     raise TypeError(
         "a completion must be a string or a list of chat messages ({'role': ..., 'content': ...}), "
         f"got {type(completion).__name__}"
     )
+
+
+def prompt_text(prompt: Any) -> str:
+    """The text of a prompt, plain or conversational (the contents of all its messages, one per line)."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, Sequence):
+        return "\n".join(_content_text(m.get("content", "")) for m in prompt if isinstance(m, dict))
+    raise TypeError(f"a prompt must be a string or a list of chat messages, got {type(prompt).__name__}")
 
 
 def _content_text(content: Any) -> str:
