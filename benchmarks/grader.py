@@ -26,14 +26,9 @@ from pathlib import Path
 
 
 def _mv_settings(row: dict) -> dict:
-    s = row.get("settings") or {}
-    out = {}
-    if "precision" in s:
-        out["float_rounding"] = s["precision"]
-    for key in ("strict", "allow_set_relation_comp"):
-        if key in s:
-            out[key] = s[key]
-    return out
+    from trl_dsm.grading import options_from_math_verify
+
+    return options_from_math_verify(row.get("settings"))
 
 
 def run_math_verify(rows: list[dict], use_settings: bool) -> list[tuple[bool, float]]:

@@ -195,7 +195,8 @@ def test_full_index_memory(full_index):
     stats = index.stats()
     assert stats["ngram_entries"] > 800_000 and len(stats["benchmarks"]) == 9
     per_entry = (index.nbytes - 2**21) / stats["ngram_entries"]  # arrays, without the fixed 2 MiB bitmap
-    assert per_entry <= 12.1 and (12 * 1_000_000 + 2**21) / 2**20 <= 16  # a 1M-entry index fits in 16 MB
+    assert per_entry <= 12.1
+    assert (per_entry * 1_000_000 + 2**21) / 2**20 <= 16  # a 1M-entry index, bitmap included, fits in 16 MB
 
 
 def test_planted_passages_from_every_benchmark_are_found(full_index, shared_data):
@@ -264,6 +265,9 @@ def test_decontaminate_dataset_with_two_processes(full_index):
     assert len(dropped) == 38 and report.summary["documents_out"] == 38
     with pytest.raises(KeyError, match="column 'body' not in the dataset"):
         decontaminate_dataset(data, "body", index=index)
+    bad = Dataset.from_dict({"text": [21 if i == 21 else None for i in range(24)]})  # nulls are fine
+    with pytest.raises(TypeError, match="column 'text', row 21: expected a string, got int"):
+        decontaminate_dataset(bad, index=index, batch_size=8)
 
 
 def test_cli_decontaminate(tmp_path, shared_data):

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import pytest
 
-from trl_dsm.grading import grade_batch, normalize_answer
+from trl_dsm.grading import grade_batch, normalize_answer, options_from_math_verify
 
 
 def _rows(path):
@@ -17,10 +17,7 @@ def _rows(path):
 
 
 def _settings(row: dict) -> dict:
-    s = row.get("settings") or {}
-    out = {"float_rounding": s["precision"]} if "precision" in s else {}
-    out.update({k: s[k] for k in ("strict", "allow_set_relation_comp") if k in s})
-    return out
+    return options_from_math_verify(row.get("settings"))
 
 
 @pytest.fixture(scope="module")

@@ -128,6 +128,11 @@ def test_cli_grade_pair_and_file(tmp_path):
     assert json.loads(res.stdout)["accuracy"] == 0.5
     assert [json.loads(line)["correct"] for line in out_file.read_text().splitlines()] == [True, False]
 
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text(json.dumps({"completion": [{"role": "assistant", "content": "#### 5"}], "answer": "5"}) + "\n")
+    res = subprocess.run([*run, "--input", str(chat)], capture_output=True, text=True)
+    assert res.returncode == 0 and json.loads(res.stdout)["accuracy"] == 1.0
+
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"completion": "x"}\n')
     res = subprocess.run([*run, "--input", str(broken)], capture_output=True, text=True)

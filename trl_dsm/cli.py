@@ -52,6 +52,7 @@ def _read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
 
 def _run_grade(args: argparse.Namespace) -> int:
     from trl_dsm.grading import grade_batch
+    from trl_dsm.rewards.math import completion_text
 
     if args.input is None:
         if args.completion is None or args.gold is None:
@@ -79,7 +80,7 @@ def _run_grade(args: argparse.Namespace) -> int:
     for start in tqdm(range(0, len(records), chunk), desc="grading", unit="chunk", disable=len(records) <= chunk):
         part = records[start : start + chunk]
         results += grade_batch(
-            [str(r[args.completion_field]) for r in part],
+            [completion_text(r[args.completion_field]) for r in part],  # plain or chat-format
             [str(r[args.gold_field]) for r in part],
             timeout=args.timeout,
             fallback=args.fallback,

@@ -260,9 +260,13 @@ class _MapStep:
         self.decontaminator = decontaminator
         self.column = column
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch: dict, indices: list[int] | None = None) -> dict:
         if self.column not in batch:
             raise KeyError(f"column {self.column!r} not in the dataset (columns: {sorted(batch)})")
+        for i, value in enumerate(batch[self.column]):
+            if value is not None and not isinstance(value, str):
+                row = indices[i] if indices is not None else i
+                raise TypeError(f"column {self.column!r}, row {row}: expected a string, got {type(value).__name__}")
         results = self.decontaminator.check_batch(batch[self.column])
         out = dict(batch)
         out[self.column] = [r.text if r.text is not None else "" for r in results]

@@ -126,6 +126,7 @@ def decontaminate_dataset(
     marked = dataset.map(
         step,
         batched=True,
+        with_indices=True,
         batch_size=batch_size,
         num_proc=num_proc,
         desc=f"decontaminating ({mode} mode)",

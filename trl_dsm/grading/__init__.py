@@ -10,6 +10,7 @@ from trl_dsm.grading.compare import (
     grade_batch,
     is_equivalent,
     normalize_answer,
+    options_from_math_verify,
     parse_choice,
     parse_number,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "last_boxed",
     "last_number",
     "normalize_answer",
+    "options_from_math_verify",
     "parse_choice",
     "parse_number",
 ]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from trl_dsm.grading.bounded import SymbolicJob, get_pool
-from trl_dsm.grading.extract import Fallback, extract_answer, math_spans
+from trl_dsm.grading.extract import Fallback, extract_answer, math_spans, strip_math_delimiters
 
 
 logger = logging.getLogger(__name__)
@@ -50,20 +50,6 @@ _MAX_EXPONENT = 400
 _TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _SPACING_RE = re.compile(r"\\[,;:! ]|\\q?quad\b|\\displaystyle\b|\\limits\b|~")
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree\b")
-_DELIMITER_PAIRS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
-
-
-def _strip_math_delimiters(s: str) -> str:
-    changed = True
-    while changed:
-        changed = False
-        s = s.strip()
-        for left, right in _DELIMITER_PAIRS:
-            if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
-                s = s[len(left) : len(s) - len(right)]
-                changed = True
-                break
-    return s
 
 
 _CONNECTOR_RE = re.compile(r"^(?:\s|,|;|and|or|\\text\{\s*(?:and|or)\s*\}|\\quad|\\qquad)*$", re.IGNORECASE)
@@ -94,7 +80,7 @@ def normalize_answer(answer: str) -> str:
     '(\\\\frac{1}{2},3)'
     """
     s = join_math_spans(answer.replace("\x00", ""))
-    s = _strip_math_delimiters(s)
+    s = strip_math_delimiters(s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\\left", "").replace("\\right", "").replace("\\bigl", "").replace("\\bigr", "")
     s = s.replace("\\$", "$").replace("\\%", "%").replace("\\{,\\}", "").replace("{,}", ",")
@@ -107,7 +93,7 @@ def normalize_answer(answer: str) -> str:
     s = s.replace("\\le ", "\\leq ").replace("\\ge ", "\\geq ")
     s = re.sub(r"\s+", "", s).replace("$", "")  # stray delimiters inside ("12 $ and $13")
     s = s.rstrip(".,;。")
-    return _strip_math_delimiters(s)
+    return strip_math_delimiters(s)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -139,7 +125,7 @@ def _number_text(answer: str) -> tuple[str, bool] | None:
     """Split ``answer`` into the text of its number and whether it carried a percent; None if words or
     symbols other than currency and units surround the number."""
     s = join_math_spans(answer.replace("\x00", ""))
-    s = _strip_math_delimiters(s)
+    s = strip_math_delimiters(s)
     if len(s) > _MAX_NUMBER_CHARS or re.search(r",\s", s):  # "32, 349" is a list of two numbers
         return None
     s = _TEXT_WORD_RE.sub(lambda m: " " + m.group(1).strip() + " ", s)  # \text{ cm} -> " cm "
@@ -377,15 +363,28 @@ def _prepare(pred: str, gold: str, options: _Options) -> tuple[bool | None, str,
 
 def _sympy_input(answer: str) -> str:
     """Light clean-up before math-verify: delimiters off, thousands separators and ``\\!`` removed."""
-    s = _strip_math_delimiters(join_math_spans(answer.replace("\x00", "").strip())).rstrip(".。 ")
+    s = strip_math_delimiters(join_math_spans(answer.replace("\x00", "").strip())).rstrip(".。 ")
     s = s.replace("\\!", "").replace("{,}", "")
-    return _strip_math_delimiters(s)
+    return strip_math_delimiters(s)
 
 
 def _check_str(name: str, value) -> str:
     if not isinstance(value, str):
         raise TypeError(f"`{name}` must be a string, got {type(value).__name__}")
     return value
+
+
+def options_from_math_verify(settings: dict | None) -> dict:
+    """Grader options from math-verify's comparison settings (``precision`` is our ``float_rounding``;
+    ``strict`` and ``allow_set_relation_comp`` keep their names); other keys are ignored.
+
+    >>> options_from_math_verify({"precision": 2, "strict": False, "match_types": ["latex"]})
+    {'float_rounding': 2, 'strict': False}
+    """
+    settings = settings or {}
+    options = {"float_rounding": settings["precision"]} if "precision" in settings else {}
+    options.update({k: settings[k] for k in ("strict", "allow_set_relation_comp") if k in settings})
+    return options
 
 
 def is_equivalent(

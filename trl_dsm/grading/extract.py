@@ -287,13 +287,19 @@ def _reduce_sentence(answer: str) -> str:
     return _last_number_or_math(answer) or answer
 
 
-def _strip_delimiters(answer: str) -> str:
+def strip_math_delimiters(answer: str) -> str:
+    """``$x$`` / ``$$x$$`` / ``\\(x\\)`` / ``\\[x\\]`` → ``x``, repeatedly; ``$a$ and $b$`` is left alone (its
+    first ``$`` does not close at the end)."""
     answer = answer.strip()
-    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-        if answer.startswith(left) and answer.endswith(right) and len(answer) >= len(left) + len(right):
-            inner = answer[len(left) : len(answer) - len(right)]
-            if left != "$" or "$" not in inner:
-                return inner.strip()
+    changed = True
+    while changed:
+        changed = False
+        for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+            if answer.startswith(left) and answer.endswith(right) and len(answer) >= len(left) + len(right):
+                inner = answer[len(left) : len(answer) - len(right)]
+                if right not in inner:
+                    answer, changed = inner.strip(), True
+                    break
     return answer
 
 
@@ -368,7 +374,7 @@ def extract_answer(text: str, fallback: Fallback = "none") -> str | None:
         lines = [line for line in output.group(1).strip().splitlines() if line.strip()]
         candidates.append((output.start(), lines[-1].strip()))
     if candidates:
-        return _strip_delimiters(max(candidates, key=lambda c: c[0])[1]) or None
+        return strip_math_delimiters(max(candidates, key=lambda c: c[0])[1]) or None
     if fallback == "none":
         return None
     if fallback == "last_number":
@@ -376,7 +382,7 @@ def extract_answer(text: str, fallback: Fallback = "none") -> str | None:
     if fallback == "last_math":
         bare = text.strip()
         if len(bare) <= 200 and "\n" not in bare and not _is_prose(bare):
-            return _strip_delimiters(bare) or None  # a completion that is nothing but a formula
+            return strip_math_delimiters(bare) or None  # a completion that is nothing but a formula
         found = _last_number_or_math(text)
-        return _strip_delimiters(found) or None if found else None
+        return strip_math_delimiters(found) or None if found else None
     raise ValueError(f"fallback must be 'none', 'last_number' or 'last_math', got {fallback!r}")
