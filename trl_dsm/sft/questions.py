@@ -1,0 +1,98 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Question datasets for RL (§4.2: "chain-of-thought-format questions related to GSM8K and MATH") and for small SFT
+runs: GSM8K / MATH by Hub id, or local JSONL files (``shared/data/benchmarks`` layout), as chat prompts with golds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset, concatenate_datasets, load_dataset
+
+from trl_dsm.prompts import format_question
+
+
+#: Hub ids (and configs) of the RL question sources; MATH's subjects are separate configs on the Hub.
+HUB_SOURCES: dict[str, tuple[str, tuple[str | None, ...]]] = {
+    "gsm8k": ("openai/gsm8k", ("main",)),
+    "math": (
+        "EleutherAI/hendrycks_math",
+        ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra",
+         "precalculus"),
+    ),
+}  # fmt: skip
+
+QUESTION_COLUMNS = ("question", "problem", "query")
+GOLD_COLUMNS = ("answer", "solution", "golden")
+
+
+def load_math_dataset(source: str, split: str = "train", data_dir: str | None = None) -> Dataset:
+    """A question dataset by name (``gsm8k``, ``math``), Hub id, or JSON/JSONL file.
+
+    ``data_dir``: a local directory laid out like ``shared/data/benchmarks`` (``<dir>/gsm8k/train.jsonl``,
+    ``<dir>/math/train.jsonl``), used instead of the Hub for ``gsm8k`` and ``math``.
+    """
+    path = Path(source)
+    if path.suffix in (".json", ".jsonl") or path.is_file():
+        if not path.is_file():
+            raise FileNotFoundError(f"question file not found: {source}")
+        return load_dataset("json", data_files=str(path), split="train")
+    if source in HUB_SOURCES:
+        if data_dir is not None:
+            local = Path(data_dir) / source / f"{split}.jsonl"
+            if not local.is_file():
+                raise FileNotFoundError(f"{source}: no local file {local} (data_dir={data_dir})")
+            return load_dataset("json", data_files=str(local), split="train")
+        hub_id, configs = HUB_SOURCES[source]
+        return concatenate_datasets([load_dataset(hub_id, config, split=split) for config in configs])
+    return load_dataset(source, split=split)
+
+
+def _first_column(columns: list[str], candidates: tuple[str, ...], what: str, source: str) -> str:
+    for name in candidates:
+        if name in columns:
+            return name
+    raise ValueError(f"{source}: no {what} column (looked for {list(candidates)} in {columns}); set it explicitly")
+
+
+def build_question_dataset(
+    dataset: Dataset,
+    fmt: str = "cot",
+    question_column: str | None = None,
+    gold_column: str | None = None,
+    conversational: bool = True,
+    source: str = "dataset",
+    num_proc: int | None = None,
+) -> Dataset:
+    """Rows ``{prompt, answer, source}``: the prompt is the question plus the format's instruction, as a chat
+    (``[{"role": "user", ...}]``) or plain text; ``answer`` is the gold (a GSM8K ``#### 72`` answer or a MATH
+    solution are fine: the grader extracts the final answer)."""
+    columns = dataset.column_names
+    question_column = question_column or _first_column(columns, QUESTION_COLUMNS, "question", source)
+    gold_column = gold_column or _first_column(columns, GOLD_COLUMNS, "gold answer", source)
+
+    def convert(example: dict[str, Any]) -> dict[str, Any]:
+        text = format_question(example[question_column], fmt)
+        prompt = [{"role": "user", "content": text}] if conversational else text
+        return {"prompt": prompt, "answer": str(example[gold_column]), "source": source}
+
+    return dataset.map(convert, remove_columns=columns, num_proc=num_proc, desc=f"Formatting {source} questions")
+
+
+def load_questions(
+    sources: list[str],
+    split: str = "train",
+    data_dir: str | None = None,
+    fmt: str = "cot",
+    conversational: bool = True,
+    num_proc: int | None = None,
+) -> Dataset:
+    """:func:`load_math_dataset` + :func:`build_question_dataset` for each source, concatenated (GSM8K + MATH for
+    the paper's RL run)."""
+    parts = [
+        build_question_dataset(
+            load_math_dataset(s, split, data_dir), fmt, conversational=conversational, source=s, num_proc=num_proc
+        )
+        for s in sources
+    ]
+    return concatenate_datasets(parts)
