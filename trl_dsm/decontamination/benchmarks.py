@@ -5,13 +5,17 @@ GSM8K, MATH, CMATH, AGIEval; plus MATH-500 and MGSM-zh used in §5).
 Each benchmark loads by Hub id by default. ``benchmarks_dir`` switches to local JSONL copies laid out as
 ``<dir>/gsm8k/test.jsonl``, ``<dir>/math/test.jsonl``, ``<dir>/agieval/sat-math.jsonl``... (the layout of
 ``shared/data/benchmarks``; tests use it, since there is no Hub access there).
+
+The same registry serves evaluation (:mod:`trl_dsm.eval.benchmarks`): it also lists the §5 benchmarks that are not
+decontaminated by default (SAT, OCW, MMLU-STEM; ``decontaminate=False``) and the train splits that few-shot
+exemplars are drawn from.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +35,38 @@ class BenchmarkSpec:
     name: str
     local_file: str  # relative to ``benchmarks_dir``
     local_fields: tuple[str, ...]  # dotted paths into a record: "other.solution", "messages.0.content"
-    hub_id: str
+    hub_id: str | None  # None: only available as local files (``benchmarks_dir``)
     hub_configs: tuple[str | None, ...] = (None,)
     hub_split: str = "test"
     hub_fields: tuple[str, ...] = ()
     id_field: str | None = None
     hub_kwargs: dict = field(default_factory=dict)
+    decontaminate: bool = True  # indexed by ``benchmarks="all"``
+    train_file: str | None = None  # local train split (few-shot exemplars), relative to ``benchmarks_dir``
+    hub_train_split: str | None = None  # the Hub dataset's train split, when it has one
 
+
+#: MMLU's STEM subjects as in DeepSeekMath's MMLU-STEM evaluation set (the ``topic`` field of its 3018 questions).
+MMLU_STEM_SUBJECTS = (
+    "abstract_algebra",
+    "astronomy",
+    "college_biology",
+    "college_chemistry",
+    "college_computer_science",
+    "college_mathematics",
+    "college_physics",
+    "computer_security",
+    "conceptual_physics",
+    "electrical_engineering",
+    "elementary_mathematics",
+    "high_school_biology",
+    "high_school_chemistry",
+    "high_school_computer_science",
+    "high_school_mathematics",
+    "high_school_physics",
+    "high_school_statistics",
+    "machine_learning",
+)
 
 _MATH_SUBJECTS = (
     "algebra",
@@ -53,11 +82,12 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
     spec.name: spec
     for spec in (
         BenchmarkSpec("gsm8k", "gsm8k/test.jsonl", ("question", "answer"), "openai/gsm8k", ("main",),
-                      hub_fields=("question", "answer")),
+                      hub_fields=("question", "answer"), train_file="gsm8k/train.jsonl", hub_train_split="train"),
         BenchmarkSpec("math", "math/test.jsonl", ("problem", "solution"), "EleutherAI/hendrycks_math",
-                      _MATH_SUBJECTS, hub_fields=("problem", "solution"), id_field="unique_id"),
+                      _MATH_SUBJECTS, hub_fields=("problem", "solution"), id_field="unique_id",
+                      train_file="math/train.jsonl", hub_train_split="train"),
         BenchmarkSpec("math500", "math/math500.jsonl", ("problem", "solution"), "HuggingFaceH4/MATH-500",
-                      hub_fields=("problem", "solution"), id_field="unique_id"),
+                      hub_fields=("problem", "solution"), id_field="unique_id", train_file="math/train.jsonl"),
         BenchmarkSpec("cmath", "cmath/test.jsonl", ("question", "golden"), "weitianwen/cmath",
                       hub_fields=("question", "golden")),
         BenchmarkSpec("mgsm_zh", "mgsm_zh/test.jsonl", ("messages.0.content", "answer"), "juletxara/mgsm", ("zh",),
@@ -70,12 +100,21 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
                       "hails/agieval-math", hub_fields=("query", "answer")),
         BenchmarkSpec("agieval-sat-math", "agieval/sat-math.jsonl", ("question", "options", "other.solution"),
                       "hails/agieval-sat-math", hub_fields=("query", "choices")),
+        # §5 evaluation sets of DeepSeekMath's own harness (deepseek-ai/DeepSeek-Math, evaluation/datasets).
+        BenchmarkSpec("sat", "deepseekmath_eval/sat/test.jsonl", ("question", "options"), None,
+                      id_field="id", decontaminate=False),
+        BenchmarkSpec("ocw", "deepseekmath_eval/ocw/test.jsonl", ("problem", "solution"),
+                      "zhangirazerbayev/ocwcourses", hub_fields=("problem", "solution"), id_field="id",
+                      decontaminate=False),
+        BenchmarkSpec("mmlu-stem", "deepseekmath_eval/mmlu_stem/test.jsonl", ("question", "options"), "cais/mmlu",
+                      MMLU_STEM_SUBJECTS, hub_fields=("question", "choices"), id_field="id", decontaminate=False,
+                      hub_train_split="dev"),
     )
 }  # fmt: skip
 
 #: The paper's list (§2.1) plus MATH-500 and MGSM-zh: what ``benchmarks="all"`` indexes.
-DEFAULT_BENCHMARKS = tuple(BENCHMARKS)
-_ALIASES = {"agieval": tuple(n for n in BENCHMARKS if n.startswith("agieval-"))}
+DEFAULT_BENCHMARKS = tuple(name for name, spec in BENCHMARKS.items() if spec.decontaminate)
+_ALIASES = {"agieval": tuple(n for n in DEFAULT_BENCHMARKS if n.startswith("agieval-"))}
 
 
 def resolve_benchmarks(names: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -85,7 +124,12 @@ def resolve_benchmarks(names: str | list[str] | tuple[str, ...]) -> list[str]:
     out: list[str] = []
     for name in names:
         key = name.lower().replace("_", "-") if name.lower() != "mgsm_zh" else "mgsm_zh"
-        key = {"mgsm-zh": "mgsm_zh", "math-500": "math500"}.get(key, key)
+        key = {
+            "mgsm-zh": "mgsm_zh",
+            "math-500": "math500",
+            "gaokao-mathcloze": "agieval-gaokao-mathcloze",
+            "gaokao-mathqa": "agieval-gaokao-mathqa",
+        }.get(key, key)
         if key == "all":
             out.extend(DEFAULT_BENCHMARKS)
         elif key in _ALIASES:
@@ -136,11 +180,31 @@ def _records_local(spec: BenchmarkSpec, benchmarks_dir: Path) -> Iterator[dict]:
                     raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
 
 
-def _records_hub(spec: BenchmarkSpec) -> Iterator[dict]:
+def _records_hub(spec: BenchmarkSpec, split: str | None = None) -> Iterator[dict]:
+    if spec.hub_id is None:
+        raise ValueError(
+            f"benchmark {spec.name!r} is not on the Hub; pass benchmarks_dir= (a directory holding {spec.local_file})"
+        )
     from datasets import load_dataset
 
     for config in spec.hub_configs:
-        yield from load_dataset(spec.hub_id, config, split=spec.hub_split, **spec.hub_kwargs)
+        yield from load_dataset(spec.hub_id, config, split=split or spec.hub_split, **spec.hub_kwargs)
+
+
+def benchmark_records(name: str, benchmarks_dir: str | Path | None = None, split: str = "test") -> Iterator[dict]:
+    """The raw records of one benchmark's ``split`` (``"test"`` or ``"train"``), from ``benchmarks_dir`` or the Hub.
+
+    Hub records keep the Hub dataset's schema (``spec.hub_fields``), local ones the local files' schema.
+    """
+    spec = BENCHMARKS[resolve_benchmarks(name)[0]]
+    if split not in ("test", "train"):
+        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
+    if split == "train" and (spec.train_file if benchmarks_dir is not None else spec.hub_train_split) is None:
+        raise ValueError(f"benchmark {spec.name!r} has no train split {'locally' if benchmarks_dir else 'on the Hub'}")
+    if benchmarks_dir is not None:
+        local = spec if split == "test" else replace(spec, local_file=spec.train_file)
+        return _records_local(local, Path(benchmarks_dir))
+    return _records_hub(spec, spec.hub_split if split == "test" else spec.hub_train_split)
 
 
 def load_benchmark_texts(
