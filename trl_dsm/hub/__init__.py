@@ -1,0 +1,47 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Hub publishing: cards rendered from ``hub_cards/`` templates, pushes with a revision per checkpoint, dry runs."""
+
+from trl_dsm.hub.cards import (
+    CITATION,
+    TEMPLATES,
+    eval_results_table,
+    hyperparameters_table,
+    markdown_table,
+    render_dataset_card,
+    render_decontamination_card,
+    render_model_card,
+    template_path,
+    template_variables,
+    to_eval_results,
+    validate_card,
+)
+from trl_dsm.hub.push import (
+    RevisionPushCallback,
+    UploadPlan,
+    checkpoint_plan,
+    execute_plan,
+    push_dataset,
+    push_model,
+)
+
+
+__all__ = [
+    "CITATION",
+    "TEMPLATES",
+    "RevisionPushCallback",
+    "UploadPlan",
+    "checkpoint_plan",
+    "eval_results_table",
+    "execute_plan",
+    "hyperparameters_table",
+    "markdown_table",
+    "push_dataset",
+    "push_model",
+    "render_dataset_card",
+    "render_decontamination_card",
+    "render_model_card",
+    "template_path",
+    "template_variables",
+    "to_eval_results",
+    "validate_card",
+]

@@ -1,0 +1,231 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Hub uploads with a dry run: checkpoints to one branch per save, final models and datasets with their cards.
+
+Every upload is first an :class:`UploadPlan` (repository, revision, message and the exact files); the plan is then
+either committed with ``huggingface_hub`` (``create_repo`` + ``create_branch`` + ``create_commit``) or, in a dry run,
+written to ``<dry_run_dir>/<repo_type>s/<repo_id>/<revision>/`` with a ``manifest.json``: the same bytes either way.
+Set ``HF_ENDPOINT`` (or pass ``api=HfApi(endpoint=...)``) to target another Hub.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import CommitOperationAdd, HfApi
+from huggingface_hub.repocard import RepoCard
+from transformers import TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+
+logger = logging.getLogger(__name__)
+
+#: Checkpoint files not pushed to the per-save branches by default: optimizer, scheduler and RNG states (and
+#: DeepSpeed's ``global_step*`` shards). ``full_checkpoint=True`` pushes everything (resumable from the Hub).
+TRAINING_STATE_PATTERNS = ("optimizer.pt", "scheduler.pt", "rng_state*.pth", "global_step*/*", "global_step*")
+#: Never pushed with a final model: the checkpoints (they have their own branches) and TensorBoard runs.
+FINAL_IGNORE_PATTERNS = (f"{PREFIX_CHECKPOINT_DIR}-*", "runs/*", "runs")
+
+
+@dataclass
+class UploadPlan:
+    """One commit: ``files`` maps a path in the repository to a local file or to bytes / text content."""
+
+    repo_id: str
+    repo_type: str = "model"
+    revision: str = "main"
+    commit_message: str = "Upload with trl-dsm"
+    files: dict[str, Path | bytes | str] = field(default_factory=dict)
+
+    def add_folder(self, folder: str | Path, ignore_patterns: tuple[str, ...] = (), prefix: str = "") -> UploadPlan:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"folder to upload not found: {folder}")
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            relative = path.relative_to(folder).as_posix()
+            if any(_matches(relative, pattern) for pattern in ignore_patterns):
+                continue
+            self.files[f"{prefix}{relative}"] = path
+        return self
+
+    def add_card(self, card: RepoCard | str) -> UploadPlan:
+        self.files["README.md"] = str(card)
+        return self
+
+    def content(self, path_in_repo: str) -> bytes:
+        value = self.files[path_in_repo]
+        if isinstance(value, Path):
+            return value.read_bytes()
+        return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def _matches(relative: str, pattern: str) -> bool:
+    return fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative.split("/")[0], pattern)
+
+
+def execute_plan(
+    plan: UploadPlan, *, dry_run_dir: str | Path | None = None, api: HfApi | None = None, private: bool | None = None
+) -> Path | Any:
+    """Commit ``plan`` to the Hub (creating the repository and, for a revision other than ``main``, the branch), or
+    with ``dry_run_dir`` write its files there; returns the ``CommitInfo`` or the dry-run directory."""
+    if not plan.files:
+        raise ValueError(f"nothing to upload to {plan.repo_id}@{plan.revision}")
+    if dry_run_dir is not None:
+        target = Path(dry_run_dir) / f"{plan.repo_type}s" / plan.repo_id / plan.revision
+        if target.exists():
+            shutil.rmtree(target)
+        for path_in_repo in plan.files:
+            destination = target / path_in_repo
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(plan.content(path_in_repo))
+        manifest = {
+            "repo_id": plan.repo_id,
+            "repo_type": plan.repo_type,
+            "revision": plan.revision,
+            "commit_message": plan.commit_message,
+            "files": sorted(plan.files),
+        }
+        (target.parent / f"{plan.revision}.manifest.json").write_text(json.dumps(manifest, indent=2))
+        logger.info("dry run: %d files for %s@%s written to %s", len(plan.files), plan.repo_id, plan.revision, target)
+        return target
+    api = api or HfApi()
+    api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True)
+    if plan.revision != "main":
+        api.create_branch(plan.repo_id, branch=plan.revision, repo_type=plan.repo_type, exist_ok=True)
+    operations = [
+        CommitOperationAdd(path_in_repo=path, path_or_fileobj=value if isinstance(value, Path) else plan.content(path))
+        for path, value in sorted(plan.files.items())
+    ]
+    return api.create_commit(
+        plan.repo_id,
+        operations=operations,
+        commit_message=plan.commit_message,
+        revision=plan.revision,
+        repo_type=plan.repo_type,
+    )
+
+
+def checkpoint_plan(
+    checkpoint_dir: str | Path,
+    repo_id: str,
+    step: int,
+    *,
+    branch_template: str = "step-{step}",
+    card: RepoCard | str | None = None,
+    full_checkpoint: bool = False,
+) -> UploadPlan:
+    """The plan that pushes one checkpoint folder to branch ``step-N`` (weights, config, tokenizer, trainer state)."""
+    plan = UploadPlan(
+        repo_id, "model", branch_template.format(step=step), f"Training checkpoint at step {step} (trl-dsm)"
+    )
+    plan.add_folder(checkpoint_dir, () if full_checkpoint else TRAINING_STATE_PATTERNS)
+    if card is not None:
+        plan.add_card(card)
+    return plan
+
+
+def push_model(
+    output_dir: str | Path,
+    repo_id: str,
+    card: RepoCard | str | None,
+    *,
+    revision: str = "main",
+    commit_message: str = "Upload final model (trl-dsm)",
+    dry_run_dir: str | Path | None = None,
+    api: HfApi | None = None,
+    private: bool | None = None,
+):
+    """Push a saved model folder (without its ``checkpoint-*`` subfolders) and its card."""
+    plan = UploadPlan(repo_id, "model", revision, commit_message).add_folder(output_dir, FINAL_IGNORE_PATTERNS)
+    if card is not None:
+        plan.add_card(card)
+    return execute_plan(plan, dry_run_dir=dry_run_dir, api=api, private=private)
+
+
+def push_dataset(
+    dataset,
+    repo_id: str,
+    card: RepoCard | str | None,
+    *,
+    revision: str = "main",
+    num_shards: int | Mapping[str, int] = 1,
+    commit_message: str = "Upload dataset (trl-dsm)",
+    dry_run_dir: str | Path | None = None,
+    api: HfApi | None = None,
+    private: bool | None = None,
+):
+    """Push a ``Dataset`` (as split ``train``) or ``DatasetDict`` as Parquet shards ``data/{split}-0000i-of-0000n.parquet``
+    (the layout the Hub's dataset viewer and ``load_dataset`` read) with its card."""
+    from datasets import Dataset, DatasetDict
+
+    splits = DatasetDict({"train": dataset}) if isinstance(dataset, Dataset) else dataset
+    plan = UploadPlan(repo_id, "dataset", revision, commit_message)
+    with tempfile.TemporaryDirectory(prefix="trl-dsm-push-") as tmp:
+        for split, data in splits.items():
+            n = num_shards[split] if isinstance(num_shards, Mapping) else num_shards
+            n = max(1, min(n, len(data) or 1))
+            for i in range(n):
+                name = f"data/{split}-{i:05d}-of-{n:05d}.parquet"
+                local = Path(tmp) / name
+                local.parent.mkdir(parents=True, exist_ok=True)
+                data.shard(n, i, contiguous=True).to_parquet(str(local))
+                plan.files[name] = local
+        if card is not None:
+            plan.add_card(card)
+        if dry_run_dir is None:
+            return execute_plan(plan, api=api, private=private)
+        return execute_plan(plan, dry_run_dir=dry_run_dir)
+
+
+class RevisionPushCallback(TrainerCallback):
+    """Push every saved checkpoint to its own branch (``step-N``) of ``repo_id``, from the main process.
+
+    ``card_fn`` (optional) builds the card pushed with each checkpoint. With ``dry_run_dir`` the files are written
+    there instead. Pushes are synchronous: a checkpoint is on the Hub when training continues.
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        *,
+        card_fn: Callable[[], RepoCard | str] | None = None,
+        dry_run_dir: str | Path | None = None,
+        api: HfApi | None = None,
+        private: bool | None = None,
+        branch_template: str = "step-{step}",
+        full_checkpoint: bool = False,
+    ) -> None:
+        self.repo_id = repo_id
+        self.card_fn = card_fn
+        self.dry_run_dir = dry_run_dir
+        self.api = api
+        self.private = private
+        self.branch_template = branch_template
+        self.full_checkpoint = full_checkpoint
+        self.pushed: list[str] = []
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return control
+        checkpoint = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        if not checkpoint.is_dir():
+            logger.warning("RevisionPushCallback: no checkpoint folder %s to push", checkpoint)
+            return control
+        plan = checkpoint_plan(
+            checkpoint,
+            self.repo_id,
+            state.global_step,
+            branch_template=self.branch_template,
+            card=self.card_fn() if self.card_fn else None,
+            full_checkpoint=self.full_checkpoint,
+        )
+        execute_plan(plan, dry_run_dir=self.dry_run_dir, api=self.api, private=self.private)
+        self.pushed.append(plan.revision)
+        return control
