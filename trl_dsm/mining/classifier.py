@@ -1,0 +1,245 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""The fastText math classifier of DeepSeekMath §2.1.
+
+"We select 500,000 data points from the seed corpus as positive training examples and another 500,000 web pages
+from Common Crawl as negative ones. We employ an open-source library (fastText) for training, configuring the
+vector dimension to 256, learning rate to 0.1, the maximum length of word n-gram to 3, the minimum number of word
+occurrences to 3, and the number of training epochs to 3." Those are :class:`FastTextConfig`'s defaults.
+
+Texts are normalized the same way for training and scoring (:func:`normalize_text`): lower-cased, one line, and
+ASCII punctuation and each CJK character split off as its own token, so LaTeX such as ``\\frac{a}{b}`` yields the tokens ``\\ frac { a }
+{ b }`` that the classifier can generalize from. Scoring is a ``datasets.map(batched=True)`` step
+(:class:`FastTextScorer`) that loads the model once per worker process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import string
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+POSITIVE_LABEL = "__label__math"
+NEGATIVE_LABEL = "__label__other"
+SCORE_COLUMN = "math_score"
+
+_CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF))
+_TABLE = str.maketrans(
+    {
+        **{c: f" {c} " for c in string.punctuation},
+        **{chr(cp): f" {chr(cp)} " for lo, hi in _CJK_RANGES for cp in range(lo, hi + 1)},  # one token per CJK char
+        **{c: " " for c in "\n\r\t\x0b\x0c\x00"},
+    }
+)
+
+
+def normalize_text(text: str, max_chars: int | None = None) -> str:
+    """The classifier's view of a page: lower-cased, on one line, punctuation split into tokens (C-speed
+    ``str.translate``); the first ``max_chars`` characters when given."""
+    if max_chars is not None:
+        text = text[:max_chars]
+    return text.lower().translate(_TABLE)
+
+
+@dataclass
+class FastTextConfig:
+    """fastText settings (DeepSeekMath §2.1 defaults) and training-set sizes."""
+
+    dim: int = 256
+    lr: float = 0.1
+    word_ngrams: int = 3
+    min_count: int = 3
+    epoch: int = 3
+    #: Hash buckets for word n-grams (fastText's default). The input matrix is (vocab + bucket) x dim floats:
+    #: 2M x 256 is 2 GB; use e.g. 200_000 for small corpora and demos.
+    bucket: int = 2_000_000
+    loss: str = "softmax"
+    n_positives: int = 500_000
+    n_negatives: int = 500_000
+    #: Training threads. 1 makes training deterministic for a given seed (fastText's Hogwild updates are not).
+    threads: int = 1
+    seed: int = 0
+    #: Also write a product-quantized ``.ftz`` model and score with it (smaller, slightly less accurate).
+    quantize: bool = False
+    #: Score (and train on) only the first ``max_chars`` characters of each page; None = whole page.
+    max_chars: int | None = None
+
+    def fasttext_kwargs(self) -> dict:
+        return dict(
+            dim=self.dim,
+            lr=self.lr,
+            wordNgrams=self.word_ngrams,
+            minCount=self.min_count,
+            epoch=self.epoch,
+            bucket=self.bucket,
+            loss=self.loss,
+            thread=self.threads,
+            seed=self.seed,
+            verbose=0,
+        )
+
+
+def _sample(texts: Sequence[str], n: int, rng: random.Random) -> list[str]:
+    texts = [t for t in texts if t and t.strip()]
+    return texts if len(texts) <= n else rng.sample(texts, n)
+
+
+def train_classifier(
+    positives: Sequence[str],
+    negatives: Sequence[str],
+    output_path: str | Path,
+    config: FastTextConfig | None = None,
+) -> FastTextClassifier:
+    """Train on up to ``n_positives`` seed texts vs up to ``n_negatives`` random pages (sampled with ``seed``),
+    save to ``output_path`` (``.bin``; plus ``.ftz`` when ``quantize``) and return the classifier."""
+    import fasttext
+
+    config = config or FastTextConfig()
+    rng = random.Random(config.seed)
+    pos = _sample(positives, config.n_positives, rng)
+    neg = _sample(negatives, config.n_negatives, rng)
+    if not pos or not neg:
+        raise ValueError(f"training needs positives and negatives, got {len(pos)} positive and {len(neg)} negative")
+    rows = [f"{POSITIVE_LABEL} {normalize_text(t, config.max_chars)}" for t in pos]
+    rows += [f"{NEGATIVE_LABEL} {normalize_text(t, config.max_chars)}" for t in neg]
+    rng.shuffle(rows)
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output_path.parent) as tmp:
+        train_file = Path(tmp) / "train.txt"
+        train_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        model = fasttext.train_supervised(input=str(train_file), **config.fasttext_kwargs())
+        tmp_model = Path(tmp) / "model.bin"
+        model.save_model(str(tmp_model))
+        os.replace(tmp_model, output_path)  # atomic: a killed run never leaves half a model
+        quantized = None
+        if config.quantize:
+            model.quantize(input=str(train_file), retrain=False, qnorm=True)
+            tmp_q = Path(tmp) / "model.ftz"
+            model.save_model(str(tmp_q))
+            quantized = output_path.with_suffix(".ftz")
+            os.replace(tmp_q, quantized)
+    classifier = FastTextClassifier(quantized or output_path, max_chars=config.max_chars)
+    classifier.training = {"positives": len(pos), "negatives": len(neg), **asdict(config)}
+    return classifier
+
+
+_MODELS: dict[tuple[str, float, int], object] = {}
+
+
+def load_fasttext(path: str | Path):
+    """Load a fastText model once per process (cached by path, size and mtime)."""
+    import fasttext
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"fastText model {path} does not exist")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime, stat.st_size)
+    if key not in _MODELS:
+        _MODELS[key] = fasttext.load_model(str(path))
+    return _MODELS[key]
+
+
+def _positive_probs(labels: list, probs: list) -> np.ndarray:
+    # k=1 on a two-label softmax: P(math) is the top probability or its complement.
+    out = np.fromiter((p[0] for p in probs), dtype=np.float64, count=len(probs))
+    is_pos = np.fromiter((lab[0] == POSITIVE_LABEL for lab in labels), dtype=bool, count=len(labels))
+    return np.clip(np.where(is_pos, out, 1.0 - out), 0.0, 1.0)
+
+
+class FastTextClassifier:
+    """A trained math classifier: ``predict_proba(texts)`` gives P(math) per text."""
+
+    def __init__(self, path: str | Path, max_chars: int | None = None):
+        self.path = Path(path)
+        self.max_chars = max_chars
+        self.training: dict = {}
+        load_fasttext(self.path)  # fail early on a bad path
+
+    @property
+    def model(self):
+        return load_fasttext(self.path)
+
+    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        lines = [normalize_text(t or "", self.max_chars) for t in texts]
+        if not lines:
+            return np.zeros(0)
+        labels, probs = self.model.predict(lines, k=1)
+        return _positive_probs(labels, probs)
+
+    def scorer(self, text_column: str = "text", score_column: str = SCORE_COLUMN) -> FastTextScorer:
+        return FastTextScorer(self.path, text_column, score_column, self.max_chars)
+
+    def fingerprint(self) -> str:
+        stat = self.path.stat()
+        return hashlib.sha256(f"{self.path.resolve()}-{stat.st_size}-{stat.st_mtime}".encode()).hexdigest()[:16]
+
+
+class FastTextScorer:
+    """``datasets.map(batched=True)`` function adding ``score_column`` = P(math). Pickles without the model;
+    each worker process loads it once (:func:`load_fasttext`)."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        text_column: str = "text",
+        score_column: str = SCORE_COLUMN,
+        max_chars: int | None = None,
+    ):
+        self.model_path = str(model_path)
+        self.text_column = text_column
+        self.score_column = score_column
+        self.max_chars = max_chars
+
+    def __call__(self, batch: dict) -> dict:
+        model = load_fasttext(self.model_path)
+        texts = batch[self.text_column]
+        lines = [normalize_text(t or "", self.max_chars) for t in texts]
+        if not lines:
+            return {self.score_column: []}
+        labels, probs = model.predict(lines, k=1)
+        return {self.score_column: _positive_probs(labels, probs)}
+
+
+def score_dataset(
+    dataset,
+    classifier: FastTextClassifier,
+    text_column: str = "text",
+    score_column: str = SCORE_COLUMN,
+    num_proc: int | None = None,
+    batch_size: int = 1000,
+):
+    """``dataset`` with a ``score_column`` of P(math), computed by ``dataset.map(batched=True, num_proc=...)``."""
+    if text_column not in dataset.column_names:
+        raise KeyError(f"column {text_column!r} not in the dataset (columns: {dataset.column_names})")
+    if score_column in dataset.column_names:
+        dataset = dataset.remove_columns(score_column)
+    return dataset.map(
+        classifier.scorer(text_column, score_column),
+        batched=True,
+        batch_size=batch_size,
+        num_proc=num_proc,
+        desc="fastText scoring",
+        new_fingerprint=hashlib.sha256(
+            f"{dataset._fingerprint}-fasttext-{classifier.fingerprint()}-{text_column}-{score_column}".encode()
+        ).hexdigest()[:32],
+    )
+
+
+def precision_at_k(scores: Sequence[float], relevant: Sequence[bool], k: int | None = None) -> float:
+    """Fraction of relevant items among the ``k`` highest scores (``k`` = number of relevant items by default);
+    ties broken by row order."""
+    relevant = np.asarray(relevant, dtype=bool)
+    k = int(relevant.sum()) if k is None else k
+    if k <= 0:
+        raise ValueError("k must be positive (no relevant items?)")
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")[:k]
+    return float(relevant[order].sum() / k)
