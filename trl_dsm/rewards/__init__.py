@@ -21,12 +21,14 @@ from trl_dsm.rewards.math import (
     make_math_accuracy_reward,
     math_accuracy_reward,
 )
+from trl_dsm.rewards.pot import make_pot_accuracy_reward, pot_accuracy_reward
 
 
 #: Rewards by name, for recipes and configs (``reward_funcs: [math_accuracy, format]``).
 REWARD_FUNCS = {
     "math_accuracy": math_accuracy_reward,
     "format": format_reward,
+    "pot_accuracy": pot_accuracy_reward,
 }
 
 __all__ = [
@@ -44,4 +46,6 @@ __all__ = [
     "make_format_reward",
     "make_math_accuracy_reward",
     "math_accuracy_reward",
+    "make_pot_accuracy_reward",
+    "pot_accuracy_reward",
 ]
