@@ -21,6 +21,7 @@ import jinja2.meta
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 from huggingface_hub.repocard import RepoCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 
 #: Templates by name; files in ``hub_cards/`` (or ``$TRL_DSM_HUB_CARDS``).
@@ -115,6 +116,26 @@ def eval_results_table(results: list[EvalResult]) -> str:
     return markdown_table(("benchmark", "split", "metric", "value", "task"), rows)
 
 
+def is_repo_id(value: str | None) -> bool:
+    """True for a Hub repository id (``org/name``) that is not a local path: what card metadata may name."""
+    if not value or Path(value).exists() or value.count("/") != 1:
+        return False
+    try:
+        validate_repo_id(value)
+    except HFValidationError:
+        return False
+    return True
+
+
+def base_model_link(base_model: str | None) -> str:
+    """Markdown for the model a card's model was trained from: a Hub link, a local name, or "from scratch"."""
+    if not base_model:
+        return "a randomly initialized model (trained from scratch)"
+    if is_repo_id(base_model):
+        return f"[{base_model}](https://huggingface.co/{base_model})"
+    return f"`{Path(base_model).name}`"
+
+
 def _render(card_cls: type[RepoCard], template: str | os.PathLike, card_data, variables: dict[str, Any]) -> RepoCard:
     path = template_path(template)
     missing = sorted(template_variables(path) - set(variables) - {"card_data"})
@@ -127,7 +148,7 @@ def render_model_card(
     stage: str,
     *,
     model_name: str,
-    base_model: str,
+    base_model: str | None,
     datasets: list[str] | None = None,
     hyperparameters: Mapping[str, Any] | None = None,
     eval_results: Iterable[EvalResult | Mapping[str, Any]] = (),
@@ -148,8 +169,8 @@ def render_model_card(
     results = to_eval_results(eval_results)
     card_data = ModelCardData(
         model_name=model_name,
-        base_model=base_model,
-        datasets=datasets or None,
+        base_model=base_model if is_repo_id(base_model) else None,
+        datasets=[d for d in datasets or () if is_repo_id(d)] or None,
         license=license,
         language=language or ["en", "zh"],
         library_name="transformers",
@@ -161,7 +182,7 @@ def render_model_card(
     card_data.tags = [t for t in card_data.tags if t]
     defaults = dict(
         model_name=model_name,
-        base_model=base_model,
+        base_model=base_model_link(base_model),
         hyperparameters_table=hyperparameters_table(hyperparameters or {}),
         eval_results_table=eval_results_table(results),
         framework_versions=framework_versions(),

@@ -19,6 +19,7 @@ __all__ = [
     "PretrainConfig",
     "PretrainSource",
     "PretrainTrainer",
+    "build_causal_lm",
     "build_pretrain_dataset",
     "collate_blocks",
     "get_multistep_schedule",
@@ -39,6 +40,10 @@ def __getattr__(name: str):  # datasets / transformers are imported only when as
         from trl_dsm.pretrain import data
 
         return getattr(data, name)
+    if name == "build_causal_lm":
+        from trl_dsm.pretrain.model import build_causal_lm
+
+        return build_causal_lm
     if name in _TRAINER:
         from trl_dsm.pretrain import trainer
 
