@@ -115,7 +115,13 @@ def _add_decontaminate(subparsers: argparse._SubParsersAction) -> None:
     add_parser(subparsers)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_grade, _add_decontaminate]
+def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    from trl_dsm.eval.cli import add_parser
+
+    add_parser(subparsers)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_grade, _add_decontaminate, _add_evaluate]
 
 
 def build_parser() -> argparse.ArgumentParser:

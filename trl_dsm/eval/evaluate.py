@@ -463,7 +463,6 @@ def eval_results(results: dict[str, BenchmarkResult]) -> list:
                     metric_type="accuracy" if metric == "greedy" else metric,
                     metric_name=f"{metric} ({setting})",
                     metric_value=round(100 * value, 2),
-                    source_name="trl-dsm evaluate",
                 )
             )
     return entries
