@@ -1,0 +1,132 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""The evaluation of :mod:`trl_dsm.eval.evaluate` as a ``TrainerCallback``: greedy accuracy, pass@k and maj@k on a
+held-out set every ``eval_steps`` optimizer steps of GRPO training (DeepSeekMath §5.2.2 tracks how RL moves Maj@K
+and Pass@K; TRL logs neither).
+
+Under ``accelerate launch`` every rank evaluates its own shard of the problems (``problems[rank::world_size]``) with
+its own copy of the model, the per-problem scores are gathered on every rank, and every rank computes the same
+means, so no rank waits on another except in the one ``gather_object``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from transformers import Trainer, TrainerCallback
+
+from trl_dsm.eval.benchmarks import EvalItem, items_from_records
+from trl_dsm.eval.estimators import k_values
+from trl_dsm.eval.evaluate import EvalConfig, evaluate_items
+from trl_dsm.eval.generation import HFGenerator
+
+
+logger = logging.getLogger(__name__)
+
+
+class MathEvalCallback(TrainerCallback):
+    """Evaluate the policy on held-out problems during training and log ``eval/<name>/greedy``,
+    ``eval/<name>/pass@k`` and ``eval/<name>/maj@k`` (k = 1, 2, 4, ... ``config.num_samples``).
+
+    Args:
+        trainer: the trainer (``GRPOMathTrainer``, ``GRPOTrainer``, any ``transformers.Trainer``); its model and
+            ``processing_class`` are used. Add the callback with ``trainer.add_callback(callback)``.
+        problems: ``{"question"|"prompt", "answer"}`` records (a list or a ``datasets.Dataset``), or
+            :class:`~trl_dsm.eval.benchmarks.EvalItem` (e.g. ``load_eval_items("gsm8k", limit=200)``).
+        config: how to evaluate (mode, K, temperature, max_new_tokens, batch size); keep it small, it runs often.
+        eval_steps: evaluate every this many optimizer steps (default: the trainer's ``eval_steps`` or
+            ``logging_steps``).
+        eval_on_start: also evaluate before the first step (the RL starting point).
+        name: the metric prefix, ``eval/<name>/...``.
+        samples_dir: if set, the main process writes each evaluation's per-problem records to
+            ``<samples_dir>/<name>-step<N>.jsonl``.
+
+    The metrics go through ``transformers.Trainer.log`` (the base method), so they reach ``report_to`` and
+    ``state.log_history`` without flushing the metrics that GRPO accumulates between its own logging steps.
+    """
+
+    def __init__(
+        self,
+        trainer: Trainer,
+        problems: Iterable[dict] | Sequence[EvalItem],
+        config: EvalConfig | None = None,
+        *,
+        eval_steps: int | None = None,
+        eval_on_start: bool = False,
+        name: str = "heldout",
+        answer_type: str = "latex",
+        samples_dir: str | Path | None = None,
+    ) -> None:
+        self.trainer = trainer
+        problems = list(problems)
+        self.items = (
+            problems if all(isinstance(p, EvalItem) for p in problems) else items_from_records(problems)
+        )
+        if not self.items:
+            raise ValueError("MathEvalCallback needs at least one problem")
+        self.config = config or EvalConfig(max_new_tokens=256)
+        args = trainer.args
+        self.eval_steps = eval_steps or getattr(args, "eval_steps", None) or args.logging_steps
+        if not self.eval_steps or self.eval_steps < 1:
+            raise ValueError(f"eval_steps must be a positive integer, got {self.eval_steps}")
+        self.eval_on_start = eval_on_start
+        self.name = name
+        self.answer_type = answer_type
+        self.samples_dir = Path(samples_dir) if samples_dir is not None else None
+        self.history: list[dict[str, Any]] = []  # every evaluation's metrics, with its step
+
+    # -- TrainerCallback hooks ------------------------------------------------------------------------------------
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.eval_on_start and state.global_step == 0:
+            self.evaluate(state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step % self.eval_steps == 0:
+            self.evaluate(state.global_step)
+
+    # -- evaluation -----------------------------------------------------------------------------------------------
+    def evaluate(self, step: int) -> dict[str, float]:
+        """Evaluate the current policy (all ranks take part), log and return the metrics."""
+        from accelerate.utils import gather_object
+        from trl.models import unwrap_model_for_generation
+
+        trainer = self.trainer
+        accelerator = trainer.accelerator
+        shard = self.items[accelerator.process_index :: accelerator.num_processes]
+        records: list[dict] = []
+        with unwrap_model_for_generation(trainer.model_wrapped, accelerator) as model:
+            if shard:
+                generator = HFGenerator(
+                    model,
+                    trainer.processing_class,
+                    max_new_tokens=self.config.max_new_tokens,
+                    batch_size=self.config.batch_size,
+                    top_p=self.config.top_p,
+                    seed=self.config.seed + step,
+                )
+                result = evaluate_items(
+                    generator, shard, self.config, name=self.name, answer_type=self.answer_type,
+                    tokenizer=trainer.processing_class,
+                )  # fmt: skip
+                records = [dict(r, step=step) for r in result.samples]
+        records = gather_object(records)
+        keys = [*(["greedy"] if self.config.greedy else []), *(f"{m}@{k}" for k in k_values(
+            self.config.num_samples) for m in ("pass", "maj"))]  # fmt: skip
+        metrics = {f"eval/{self.name}/{key}": sum(r["scores"][key] for r in records) / len(records) for key in keys}
+        metrics[f"eval/{self.name}/no_answer_rate"] = sum(
+            sum(a is None for a in r["answers"]) / len(r["answers"]) for r in records
+        ) / len(records)
+        self.history.append({"step": step, **metrics})
+        # The callback handler's on_log clears control.should_log: keep the trainer's own logging decision.
+        should_log = trainer.control.should_log
+        Trainer.log(trainer, dict(metrics))
+        trainer.control.should_log = should_log
+        if self.samples_dir is not None and accelerator.is_main_process:
+            self.samples_dir.mkdir(parents=True, exist_ok=True)
+            with (self.samples_dir / f"{self.name}-step{step}.jsonl").open("w", encoding="utf-8") as f:
+                for record in records:
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return metrics
