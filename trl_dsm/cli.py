@@ -121,7 +121,18 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     add_parser(subparsers)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_grade, _add_decontaminate, _add_evaluate]
+def _add_mine(subparsers: argparse._SubParsersAction) -> None:
+    from trl_dsm.mining.cli import add_parser
+
+    add_parser(subparsers)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_grade,
+    _add_decontaminate,
+    _add_evaluate,
+    _add_mine,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
