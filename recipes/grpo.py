@@ -130,6 +130,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOMathConfig, model_
     repo_id = setup_publishing(trainer, script_args, card)
     trainer.train(resume_from_checkpoint=resume_argument(training_args))
     trainer.save_model(training_args.output_dir)
+    trainer.save_state()  # trainer_state.json (log history) beside the model
     publish(trainer, script_args, repo_id, card())
 
 
