@@ -120,6 +120,22 @@ def choice_letters(answer: str | None) -> str | None:
     return answer
 
 
+_LETTER = r"\$?\s*(?:\\(?:mathbf|text|textbf|mathrm)\s*\{)?\s*\(?([A-J])\)?\s*\}?\s*\$?"
+_CHOICE_STATEMENT_RE = re.compile(
+    rf"\b(?:choice|option)\s*{_LETTER}\s*is\s+(?:the\s+)?(?:correct|right|best)"  # "Choice $\mathbf{B}$ is correct"
+    rf"|\banswer\s+is\s*:?\s*(?:option\s*|choice\s*)?{_LETTER}(?![\w])"  # "the answer is (C)"
+    rf"|(?:答案(?:是|为|：|:)|故选|应选|选)\s*{_LETTER}",  # "答案是 C", "故选 B"
+    re.IGNORECASE,
+)
+
+
+def choice_from_text(text: str) -> str | None:
+    """The option letter a multiple-choice solution states in words ("Choice $\\mathbf{B}$ is correct", "答案是 C"):
+    the last such statement, or None."""
+    letters = [next(g for g in m.groups() if g).upper() for m in _CHOICE_STATEMENT_RE.finditer(text)]
+    return letters[-1] if letters else None
+
+
 def _program_answers(completions: list[str], pool, timeout: float) -> tuple[list[str | None], list[str | None]]:
     """PoT: run each completion's program; (answers, what each program printed or its error)."""
     from trl_dsm.sandbox.tir import extract_program, output_text, pot_answer
@@ -138,11 +154,17 @@ def _program_answers(completions: list[str], pool, timeout: float) -> tuple[list
 def _extract(completions: list[str], config: EvalConfig, answer_type: str, pool) -> tuple[list, list]:
     if config.mode == "pot":
         answers, outputs = _program_answers(completions, pool, config.code_timeout)
+    elif answer_type == "choice":  # a boxed/marked letter, else a letter stated in words, else the fallback
+        answers = []
+        for c in completions:
+            marked = choice_letters(extract_answer(c))
+            if marked is None or not re.fullmatch(r"[A-J]+", marked):
+                marked = choice_from_text(c) or marked or extract_answer(c, fallback=config.fallback)
+            answers.append(marked)
+        outputs = [None] * len(completions)
     else:
-        answers, outputs = (
-            [extract_answer(c, fallback=config.fallback) for c in completions],
-            [None] * len(completions),
-        )
+        answers = [extract_answer(c, fallback=config.fallback) for c in completions]
+        outputs = [None] * len(completions)
     if answer_type == "choice":
         answers = [choice_letters(a) for a in answers]
     return answers, outputs
