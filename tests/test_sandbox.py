@@ -25,7 +25,7 @@ os.environ["TRL_DSM_TEST_SECRET"] = SECRET  # in the caller's environment before
 LAYERS = {
     "all": SandboxConfig(memory_mb=512),
     "os_only": SandboxConfig(memory_mb=512, audit_hook=False),
-    "audit_only": SandboxConfig(memory_mb=512, isolate_network=False, landlock=False, uid_base=None),
+    "audit_only": SandboxConfig(memory_mb=512, isolate_network=False, landlock=False, seccomp=False, uid_base=None),
 }
 
 
@@ -33,8 +33,8 @@ LAYERS = {
 def pool(request):
     with SandboxPool(max_workers=2, config=LAYERS[request.param]) as pool:
         caps = pool.warm_up().capabilities
-        if request.param == "os_only" and not (caps["separate_user"] and caps["landlock_abi"] >= 6):
-            pytest.skip(f"the OS layers need root and Landlock ABI >= 6 here: {caps}")
+        if request.param == "os_only" and not (caps["seccomp"] and caps["landlock_abi"] >= 6):
+            pytest.skip(f"the OS layers need seccomp and Landlock ABI >= 6 here: {caps}")
         pool.layer = request.param
         yield pool
 
@@ -45,33 +45,26 @@ def full_pool():
         yield pool.warm_up()
 
 
-def _sandbox_uid_processes(pool: SandboxPool) -> list[int]:
-    """Processes still running as one of the pool's program user ids."""
-    base = pool.config.uid_base
-    if base is None:
-        return []
+def _sandbox_processes(pool: SandboxPool) -> list[int]:
+    """Live processes working in the pool's directories: the programs (whatever user they run as)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            uid = entry.stat().st_uid
-        except FileNotFoundError:
+            cwd = os.readlink(entry / "cwd")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
             continue
-        if base <= uid < base + pool.max_workers:
-            try:
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state not in ("Z", "X"):  # a zombie waits for init to reap it; it runs nothing
-                found.append(int(entry.name))
+        if cwd.startswith(pool._base_dir) and state not in ("Z", "X"):  # a zombie runs nothing
+            found.append(int(entry.name))
     return found
 
 
 def _no_sandbox_processes(pool: SandboxPool, wait: float = 3.0) -> bool:
     """True once no process runs as the pool's program users (a killed process takes a moment to exit)."""
     deadline = time.monotonic() + wait
-    while _sandbox_uid_processes(pool):
+    while _sandbox_processes(pool):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -319,3 +312,66 @@ def _server_pids() -> list[int]:
                 except (OSError, IndexError, ValueError):
                     continue
     return pids
+
+
+# -- the seccomp program, run by a small classic-BPF interpreter --------------------------------------
+
+
+def _run_bpf(rows, nr: int, arch: int, arg0: int = 0) -> int:
+    data = {0: nr, 4: arch, 16: arg0 & 0xFFFFFFFF}
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = rows[pc]
+        if code == 0x20:  # ld [k]
+            acc = data[k]
+        elif code == 0x15:  # jeq
+            pc += jt if acc == k else jf
+        elif code == 0x35:  # jge
+            pc += jt if acc >= k else jf
+        elif code == 0x06:  # ret
+            return k
+        else:
+            raise AssertionError(f"unexpected BPF opcode {code:#x}")
+        pc += 1
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_seccomp_program_decisions(arch):
+    from trl_dsm.sandbox import _linux
+
+    allow, eperm = 0x7FFF0000, 0x00050001
+    audit_arch = _linux._AUDIT_ARCH[arch]
+    rows = _linux.seccomp_program(arch, pid=4321)
+    for name, nr in _linux._DENIED[arch].items():
+        assert _run_bpf(rows, nr, audit_arch) == eperm, name
+    for name, nr in _linux._SIGNALS[arch].items():
+        assert _run_bpf(rows, nr, audit_arch, arg0=4321) == allow, name  # to itself
+        for target in (1, 0, -1, 4320):
+            assert _run_bpf(rows, nr, audit_arch, arg0=target) == eperm, (name, target)
+    blocked = set(_linux._DENIED[arch].values()) | set(_linux._SIGNALS[arch].values())
+    for nr in set(range(0, 460)) - blocked:  # read, write, mmap, openat... everything else
+        assert _run_bpf(rows, nr, audit_arch) == allow, nr
+    assert _run_bpf(rows, 0, 0x40000003) == eperm  # i386 syscalls through int 0x80
+    if arch == "x86_64":
+        assert _run_bpf(rows, 0x40000000 | 1, audit_arch) == eperm  # x32 ABI
+
+
+def test_readable_by_others():
+    import shutil
+    import tempfile
+
+    from trl_dsm.sandbox import _linux
+
+    root = Path(tempfile.mkdtemp(dir="/tmp"))  # not under pytest's 0700 tmp_path
+    try:
+        (root / "private" / "lib").mkdir(parents=True)
+        root.chmod(0o755)
+        (root / "private").chmod(0o700)
+        assert not _linux.readable_by_others([str(root / "private" / "lib")])
+        (root / "private").chmod(0o755)
+        (root / "private" / "lib").chmod(0o711)  # searchable but not listable
+        assert not _linux.readable_by_others([str(root / "private" / "lib")])
+        (root / "private" / "lib").chmod(0o755)
+        assert _linux.readable_by_others([str(root / "private" / "lib")])
+    finally:
+        shutil.rmtree(root)

@@ -42,6 +42,8 @@ import time
 import traceback
 from multiprocessing.connection import Connection
 
+from trl_dsm.sandbox import _linux
+
 
 _AUDIT_BLOCKED = frozenset(
     {
@@ -129,10 +131,14 @@ class _Server:
         is_root = os.geteuid() == 0
         self.network_isolated = False
         if config.get("isolate_network", True):
-            from trl_dsm.sandbox import _linux
-
             self.network_isolated = _linux.unshare_network()
-        self.uid = int(config["uid"]) if is_root and config.get("uid") is not None else None
+        python_paths = sorted({p for p in sysconfig.get_paths().values() if p} | {sys.prefix, sys.base_prefix})
+        # A separate user needs a Python installation others can read (not the case under a 0700 /root);
+        # otherwise root's children keep uid 0 but give up every capability.
+        self.uid = None
+        if is_root and config.get("uid") is not None and _linux.readable_by_others(python_paths):
+            self.uid = int(config["uid"])
+        self.drop_capabilities = is_root and self.uid is None
         self.base = os.path.realpath(config["base_dir"])
         os.makedirs(self.base, mode=0o711, exist_ok=True)
         self.workdir = os.path.join(self.base, "work")
@@ -142,13 +148,12 @@ class _Server:
         self.landlock_fd = None
         self.landlock_abi = 0
         if config.get("landlock", True):
-            from trl_dsm.sandbox import _linux
-
             self.landlock_abi = _linux.landlock_abi()
-            read_paths = sorted({p for p in sysconfig.get_paths().values() if p} | set(config.get("read_paths", ())))
-            read_paths += [sys.prefix, sys.base_prefix, "/usr/lib", "/usr/lib64", "/lib", "/lib64"]
+            read_paths = python_paths + list(config.get("read_paths", ()))
+            read_paths += ["/usr/lib", "/usr/lib64", "/lib", "/lib64"]
             read_paths += ["/usr/share/zoneinfo", "/dev/null", "/dev/zero", "/dev/urandom"]
             self.landlock_fd = _linux.build_landlock_ruleset(read_paths, [self.workdir], self.landlock_abi)
+        self.seccomp = bool(config.get("seccomp", True)) and _linux.seccomp_supported()
         self._preload(config.get("preload", ()))
         self.base_vm = self._vm_size()
         gc.collect()
@@ -158,6 +163,8 @@ class _Server:
         return {
             "network_namespace": self.network_isolated,
             "separate_user": self.uid is not None,
+            "capabilities_dropped": self.drop_capabilities,
+            "seccomp": self.seccomp,
             "landlock_abi": self.landlock_abi if self.landlock_fd is not None else 0,
             "audit_hook": bool(self.config.get("audit_hook", True)),
             "preloaded": sorted(m for m in self.config.get("preload", ()) if m in sys.modules),
@@ -283,19 +290,23 @@ class _Server:
         ]
         if cfg.get("memory_bytes"):
             limits.append((resource.RLIMIT_AS, (self.base_vm + int(cfg["memory_bytes"]),) * 2))
-        if self.uid is not None:
-            limits.append((resource.RLIMIT_NPROC, (1, 1)))
+        # No new process or thread: counted per user, enforced for any user without CAP_SYS_RESOURCE/ADMIN.
+        limits.append((resource.RLIMIT_NPROC, (1, 1)))
         for which, value in limits:
             resource.setrlimit(which, value)
         if self.uid is not None:
             os.setgroups([])
             os.setgid(self.uid)
             os.setuid(self.uid)
-        from trl_dsm.sandbox import _linux
-
+        elif self.drop_capabilities and not _linux.drop_all_capabilities():
+            os.write(2, b"sandbox: could not drop capabilities\n")
+            os._exit(71)
         _linux.set_parent_death_signal(signal.SIGKILL)  # after setuid, which clears it
         if self.landlock_fd is not None and not _linux.landlock_restrict_self(self.landlock_fd):
             os.write(2, b"sandbox: could not apply the Landlock ruleset\n")
+            os._exit(71)
+        if cfg.get("seccomp", True) and self.seccomp and not _linux.install_seccomp_filter():
+            os.write(2, b"sandbox: could not install the seccomp filter\n")
             os._exit(71)
         os.closerange(3, 1 << 16)
         os.environ.clear()

@@ -70,6 +70,7 @@ class SandboxConfig:
     preload: tuple[str, ...] = ("math", "fractions", "itertools", "numpy", "sympy")
     isolate_network: bool = True  # a new network namespace per server, where the kernel allows it
     landlock: bool = True  # file-system, TCP and signal confinement, where the kernel supports Landlock
+    seccomp: bool = True  # a syscall filter: no process, thread, exec, socket or signal to another process
     audit_hook: bool = True  # the in-process layer; only tests of the OS layers turn it off
     uid_base: int | None = 61000  # as root, server k runs its programs as user id uid_base + k (None: don't)
     read_paths: tuple[str, ...] = field(default_factory=tuple)  # extra directories programs may read
