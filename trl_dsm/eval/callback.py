@@ -62,9 +62,7 @@ class MathEvalCallback(TrainerCallback):
     ) -> None:
         self.trainer = trainer
         problems = list(problems)
-        self.items = (
-            problems if all(isinstance(p, EvalItem) for p in problems) else items_from_records(problems)
-        )
+        self.items = problems if all(isinstance(p, EvalItem) for p in problems) else items_from_records(problems)
         if not self.items:
             raise ValueError("MathEvalCallback needs at least one problem")
         self.config = config or EvalConfig(max_new_tokens=256)

@@ -35,6 +35,7 @@ PLAIN_HEADERS = {"en": ("Question: ", "Answer:"), "zh": ("问题：", "解答：
 class Exemplar:
     question: str
     solution: str  # in the format of the mode: reasoning, a program, or reasoning with programs and outputs
+    answer: str | None = None  # the final answer the solution reaches (checked by the tests)
 
 
 def _code(program: str) -> str:
@@ -53,34 +54,41 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
             "baker earn if every box is sold?",
             "The baker fills 48 / 6 = 8 boxes. Each box costs $5, so the baker earns 8 * 5 = 40 dollars.\n"
             "The answer is $\\boxed{40}$.",
+            answer="40",
         ),
         Exemplar(
             "What is the value of $x$ if $3x - 7 = 11$?",
             "Adding 7 to both sides gives $3x = 18$, and dividing by 3 gives $x = 6$.\nThe answer is $\\boxed{6}$.",
+            answer="6",
         ),
         Exemplar(
             "Tom reads 12 pages on Monday and twice as many on Tuesday. How many pages does he read in total?",
             "On Tuesday Tom reads 2 * 12 = 24 pages. In total he reads 12 + 24 = 36 pages.\n"
             "The answer is $\\boxed{36}$.",
+            answer="36",
         ),
     ),
     ("cot", "zh"): (
         Exemplar(
             "小明有 15 支铅笔，送给同学 6 支，又买了 8 支。小明现在有多少支铅笔？",
             "送出 6 支后，小明还有 15 - 6 = 9 支。又买了 8 支，所以现在有 9 + 8 = 17 支。\n答案是 $\\boxed{17}$。",
+            answer="17",
         ),
         Exemplar(
             "一本书有 120 页，小红第一天看了全书的 $\\frac{1}{4}$，第二天看了 35 页。还剩多少页没有看？",
             "第一天看了 120 × $\\frac{1}{4}$ = 30 页。两天共看了 30 + 35 = 65 页，还剩 120 - 65 = 55 页。\n"
             "答案是 $\\boxed{55}$。",
+            answer="55",
         ),
         Exemplar(
             "每箱苹果重 25 千克，4 箱苹果一共卖了 300 元。每千克苹果卖多少元？",
             "4 箱苹果共重 25 × 4 = 100 千克。每千克卖 300 ÷ 100 = 3 元。\n答案是 $\\boxed{3}$。",
+            answer="3",
         ),
         Exemplar(
             "一个长方形的长是 9 厘米，宽比长短 4 厘米。这个长方形的周长是多少厘米？",
             "宽是 9 - 4 = 5 厘米。周长是 (9 + 5) × 2 = 28 厘米。\n答案是 $\\boxed{28}$。",
+            answer="28",
         ),
     ),
     ("pot", "en"): (
@@ -88,24 +96,29 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
             "A baker makes 48 muffins and sells them in boxes of 6. Each box costs $5. How much money does the "
             "baker earn if every box is sold?",
             _code("muffins = 48\nper_box = 6\nprice = 5\nboxes = muffins // per_box\nprint(boxes * price)"),
+            answer="40",
         ),
         Exemplar(
             "What is the value of $x$ if $3x - 7 = 11$?",
             _code("from sympy import symbols, solve\n\nx = symbols('x')\nprint(solve(3 * x - 7 - 11, x)[0])"),
+            answer="6",
         ),
         Exemplar(
             "What is the sum of all positive divisors of 36?",
             _code("print(sum(d for d in range(1, 37) if 36 % d == 0))"),
+            answer="91",
         ),
     ),
     ("pot", "zh"): (
         Exemplar(
             "小明有 15 支铅笔，送给同学 6 支，又买了 8 支。小明现在有多少支铅笔？",
             _code("pencils = 15\npencils -= 6\npencils += 8\nprint(pencils)"),
+            answer="17",
         ),
         Exemplar(
             "每箱苹果重 25 千克，4 箱苹果一共卖了 300 元。每千克苹果卖多少元？",
             _code("weight = 25 * 4\nprint(300 // weight)"),
+            answer="3",
         ),
     ),
     ("tir", "en"): (
@@ -116,6 +129,7 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
             + "\n"
             + _out("[1, 2, 3, 4, 6, 9, 12, 18, 36] 91")
             + "\nThe divisors of 36 add up to 91, so the answer is $\\boxed{91}$.",
+            answer="91",
         ),
         Exemplar(
             "What is the value of $x$ if $3x - 7 = 11$?",
@@ -124,6 +138,7 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
             + "\n"
             + _out("[6]")
             + "\nThe equation has the single solution $x = 6$. The answer is $\\boxed{6}$.",
+            answer="6",
         ),
     ),
     ("tir", "zh"): (
@@ -134,6 +149,7 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
             + "\n"
             + _out("100 3.0")
             + "\n4 箱苹果共重 100 千克，每千克卖 3 元。答案是 $\\boxed{3}$。",
+            answer="3",
         ),
         Exemplar(
             "36 的所有正因数之和是多少？",
@@ -142,10 +158,10 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
             + "\n"
             + _out("91")
             + "\n36 的所有正因数之和是 91。答案是 $\\boxed{91}$。",
+            answer="91",
         ),
     ),
 }
-BUILTIN_GOLDS = {"40", "6", "36", "17", "55", "3", "28", "91"}  # the answers above, for the self-check test
 
 
 def builtin_exemplars(mode: str, language: str, k: int) -> list[Exemplar]:
