@@ -36,8 +36,12 @@ def test_multistep_schedule_matches_the_paper_by_hand():
 
 def test_multistep_schedule_drop_inside_warmup_and_custom_milestones():
     # a drop that falls inside the warmup caps the ramp
-    assert multistep_lr_lambda(3, num_warmup_steps=8, num_training_steps=10, milestones=(0.2,), factors=(0.25,)) == 0.25
-    assert multistep_lr_lambda(1, num_warmup_steps=8, num_training_steps=10, milestones=(0.2,), factors=(0.25,)) == 0.125
+    assert (
+        multistep_lr_lambda(3, num_warmup_steps=8, num_training_steps=10, milestones=(0.2,), factors=(0.25,)) == 0.25
+    )
+    assert (
+        multistep_lr_lambda(1, num_warmup_steps=8, num_training_steps=10, milestones=(0.2,), factors=(0.25,)) == 0.125
+    )
     values = [multistep_lr_lambda(s, num_warmup_steps=0, num_training_steps=4, milestones=(0.5,), factors=(0.5,))
               for s in range(4)]  # fmt: skip
     assert values == [1.0, 1.0, 0.5, 0.5]

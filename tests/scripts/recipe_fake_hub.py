@@ -121,7 +121,9 @@ class FakeHub:
             if action == "preupload":
                 files = json.loads(body)["files"]
                 entry["paths"] = [f["path"] for f in files]
-                modes = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None} for f in files]
+                modes = [
+                    {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None} for f in files
+                ]
                 return 200, {"files": modes}, entry
             lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
             header = next(line["value"] for line in lines if line["key"] == "header")
@@ -135,7 +137,11 @@ class FakeHub:
                     return 400, {"error": f"unsupported commit operation {line['key']}"}, entry
             entry.update(summary=header["summary"], files=added)
             oid = hashlib.sha1(body).hexdigest()
-            return 200, {"commitUrl": f"{self.url}/{repo_id}/commit/{oid}", "commitOid": oid, "pullRequestUrl": None}, entry
+            return (
+                200,
+                {"commitUrl": f"{self.url}/{repo_id}/commit/{oid}", "commitOid": oid, "pullRequestUrl": None},
+                entry,
+            )
         return 404, {"error": f"not implemented by the fake Hub: {method} {path}"}, {"kind": "unknown"}
 
 

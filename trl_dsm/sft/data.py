@@ -108,7 +108,8 @@ def tokenize_sft_example(
     prompt_chars = len(prompt_text)
     if not full_text.startswith(prompt_text):
         prompt_chars = next(
-            (i for i, (a, b) in enumerate(zip(prompt_text, full_text)) if a != b), min(len(prompt_text), len(full_text))
+            (i for i, (a, b) in enumerate(zip(prompt_text, full_text)) if a != b),
+            min(len(prompt_text), len(full_text)),
         )
         logger.warning(
             "the chat template renders the prompt with a generation prompt differently from the conversation; the "
