@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from transformers import Trainer, TrainerCallback
 from trl_dsm.eval.benchmarks import EvalItem, items_from_records
 from trl_dsm.eval.estimators import k_values
 from trl_dsm.eval.evaluate import EvalConfig, evaluate_items
-from trl_dsm.eval.generation import HFGenerator
+from trl_dsm.eval.generation import Generator, HFGenerator
 
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class MathEvalCallback(TrainerCallback):
         name: the metric prefix, ``eval/<name>/...``.
         samples_dir: if set, the main process writes each evaluation's per-problem records to
             ``<samples_dir>/<name>-step<N>.jsonl``.
+        generator_factory: ``f(model, tokenizer) -> generator`` to sample with something other than
+            :class:`~trl_dsm.eval.generation.HFGenerator` on the unwrapped policy.
 
     The metrics go through ``transformers.Trainer.log`` (the base method), so they reach ``report_to`` and
     ``state.log_history`` without flushing the metrics that GRPO accumulates between its own logging steps.
@@ -59,6 +61,7 @@ class MathEvalCallback(TrainerCallback):
         name: str = "heldout",
         answer_type: str = "latex",
         samples_dir: str | Path | None = None,
+        generator_factory: Callable[[Any, Any], Generator] | None = None,
     ) -> None:
         self.trainer = trainer
         problems = list(problems)
@@ -74,6 +77,7 @@ class MathEvalCallback(TrainerCallback):
         self.name = name
         self.answer_type = answer_type
         self.samples_dir = Path(samples_dir) if samples_dir is not None else None
+        self.generator_factory = generator_factory
         self.history: list[dict[str, Any]] = []  # every evaluation's metrics, with its step
 
     # -- TrainerCallback hooks ------------------------------------------------------------------------------------
@@ -97,14 +101,17 @@ class MathEvalCallback(TrainerCallback):
         records: list[dict] = []
         with unwrap_model_for_generation(trainer.model_wrapped, accelerator) as model:
             if shard:
-                generator = HFGenerator(
-                    model,
-                    trainer.processing_class,
-                    max_new_tokens=self.config.max_new_tokens,
-                    batch_size=self.config.batch_size,
-                    top_p=self.config.top_p,
-                    seed=self.config.seed + step,
-                )
+                if self.generator_factory is not None:
+                    generator = self.generator_factory(model, trainer.processing_class)
+                else:
+                    generator = HFGenerator(
+                        model,
+                        trainer.processing_class,
+                        max_new_tokens=self.config.max_new_tokens,
+                        batch_size=self.config.batch_size,
+                        top_p=self.config.top_p,
+                        seed=self.config.seed + step,
+                    )
                 result = evaluate_items(
                     generator, shard, self.config, name=self.name, answer_type=self.answer_type,
                     tokenizer=trainer.processing_class,
