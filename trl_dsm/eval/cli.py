@@ -43,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="answer of a completion without a boxed/marked answer (default: last_math)")  # fmt: skip
     p.add_argument("--tir-max-rounds", type=int, default=4, help="programs run per TIR trajectory (default 4)")
     p.add_argument("--code-timeout", type=float, default=5.0, help="seconds per program (default 5)")
+    p.add_argument("--vote-symbolic-pairs", type=int, default=64,
+                   help="symbolic equivalence checks between wrong answers per problem for maj@k (default 64)")  # fmt: skip
     p.add_argument("--dtype", default="auto", help="torch dtype for transformers (auto, bfloat16, float32, ...)")
     p.add_argument("--device", default=None, help="transformers device (default: cuda when available)")
     p.add_argument("--seed", type=int, default=0)
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         fallback=args.fallback,
         tir_max_rounds=args.tir_max_rounds,
         code_timeout=args.code_timeout,
+        vote_symbolic_pairs=args.vote_symbolic_pairs,
         seed=args.seed,
     )
     results = run_evaluation(
