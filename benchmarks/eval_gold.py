@@ -40,7 +40,9 @@ def main() -> None:
         tic = time.monotonic()
         items = load_eval_items(name, args.benchmarks_dir, limit=args.limit)
         kwargs = dict(name=name, answer_type=benchmark.answer_type)
-        boxed = evaluate_items(Replay([f"The answer is $\\boxed{{{i.gold}}}$." for i in items]), items, config, **kwargs)
+        boxed = evaluate_items(
+            Replay([f"The answer is $\\boxed{{{i.gold}}}$." for i in items]), items, config, **kwargs
+        )
         solved = [i for i in items if i.solution]
         rate = "-"
         if solved:
