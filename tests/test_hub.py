@@ -170,6 +170,7 @@ def test_fake_hub_rejects_a_bad_model_index(tmp_path):
         assert [r["kind"] for r in hub.requests] == ["create_repo", "validate_yaml"]  # nothing committed
 
 
+@pytest.mark.slow  # a recipe subprocess (~10 s)
 def test_sft_recipe_pushes_each_save_to_a_branch_and_the_final_model_to_main(tmp_path, shared_data):
     """The recipe in a subprocess with HF_ENDPOINT pointing at the fake Hub (huggingface_hub reads it at import)."""
     from tests.conftest import build_tiny_model, build_tiny_tokenizer
