@@ -106,12 +106,16 @@ def render_card(stats: dict, config, decontam_section: str | None = None, comman
 
 
 def push_export(
-    export_dir: str | Path, repo_id: str, dry_run_dir: str | Path | None = None, private: bool | None = None
+    export_dir: str | Path,
+    repo_id: str,
+    dry_run_dir: str | Path | None = None,
+    private: bool | None = None,
+    api=None,
 ):
     """Upload an export folder (``data/*.parquet``, ``README.md``, ``mining_stats.json``) as a dataset repository in
     one commit with ``huggingface_hub`` (``HF_ENDPOINT`` selects the Hub); with ``dry_run_dir`` write the exact files
-    there instead. Returns the ``CommitInfo`` or the dry-run directory."""
+    there instead (``api``: an ``HfApi`` to use). Returns the ``CommitInfo`` or the dry-run directory."""
     from trl_dsm.hub.push import UploadPlan, execute_plan
 
     plan = UploadPlan(repo_id, "dataset", "main", "Upload mined math corpus (trl-dsm)").add_folder(export_dir)
-    return execute_plan(plan, dry_run_dir=dry_run_dir, private=private)
+    return execute_plan(plan, dry_run_dir=dry_run_dir, private=private, api=api)

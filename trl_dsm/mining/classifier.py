@@ -68,6 +68,8 @@ class FastTextConfig:
     seed: int = 0
     #: Also write a product-quantized ``.ftz`` model and score with it (smaller, slightly less accurate).
     quantize: bool = False
+    #: Rows (words and n-gram buckets with the largest norms) kept by quantization (fastText's ``cutoff``; 0 = all).
+    quantize_cutoff: int = 100_000
     #: Score (and train on) only the first ``max_chars`` characters of each page; None = whole page.
     max_chars: int | None = None
 
@@ -115,13 +117,13 @@ def train_classifier(
     with tempfile.TemporaryDirectory(dir=output_path.parent) as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
-        model = fasttext.train_supervised(input=str(train_file), **config.fasttext_kwargs())
+        model = _train_with_retries(fasttext, str(train_file), config)
         tmp_model = Path(tmp) / "model.bin"
         model.save_model(str(tmp_model))
         os.replace(tmp_model, output_path)  # atomic: a killed run never leaves half a model
         quantized = None
         if config.quantize:
-            model.quantize(input=str(train_file), retrain=False, qnorm=True)
+            model.quantize(input=str(train_file), retrain=False, qnorm=True, cutoff=config.quantize_cutoff)
             tmp_q = Path(tmp) / "model.ftz"
             model.save_model(str(tmp_q))
             quantized = output_path.with_suffix(".ftz")
@@ -129,6 +131,21 @@ def train_classifier(
     classifier = FastTextClassifier(quantized or output_path, max_chars=config.max_chars)
     classifier.training = {"positives": len(pos), "negatives": len(neg), **asdict(config)}
     return classifier
+
+
+def _train_with_retries(fasttext, train_file: str, config: FastTextConfig, attempts: int = 8):
+    # fastText's progress monitor reads the running loss while an epoch resets its example count, and 0/0 makes it
+    # abort with "Encountered NaN" at random on small training files. With one thread the training itself is
+    # deterministic, so a retry gives the same model; a NaN that persists is a real divergence (lower lr).
+    for attempt in range(attempts):
+        try:
+            return fasttext.train_supervised(input=train_file, **config.fasttext_kwargs())
+        except RuntimeError as exc:
+            if "NaN" not in str(exc) or attempt == attempts - 1:
+                raise RuntimeError(
+                    f"fastText training diverged ({exc}) in {attempts} attempts; try a lower classifier.lr"
+                ) from exc
+    raise AssertionError("unreachable")
 
 
 _MODELS: dict[tuple[str, float, int], object] = {}

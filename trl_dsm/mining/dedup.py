@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numba
 import numpy as np
@@ -34,12 +34,20 @@ TRACKING_PARAMS = re.compile(
     re.IGNORECASE,
 )
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
-_UNRESERVED = "-._~"
 
 
-def _normalize_percent(part: str, safe: str) -> str:
-    # Decode then re-encode: unreserved characters lose needless escapes, escapes get upper-case hex.
-    return quote(unquote(part), safe=safe + _UNRESERVED)
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _normalize_percent(part: str) -> str:
+    # RFC 3986 §6.2.2: escapes of unreserved characters are decoded, the others get upper-case hex (an escaped
+    # '/' stays escaped: it is not a path separator).
+    def fix(match: re.Match) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED_CHARS else "%" + match.group(1).upper()
+
+    return _PERCENT.sub(fix, part)
 
 
 def normalize_url(url: str) -> str:
@@ -64,7 +72,7 @@ def normalize_url(url: str) -> str:
         port = None
     scheme = (parts.scheme or "http").lower()
     netloc = host if port is None or str(port) == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
-    path = _normalize_percent(re.sub(r"/{2,}", "/", parts.path), safe="/:@!$&'()*+,;=")
+    path = _normalize_percent(re.sub(r"/{2,}", "/", parts.path))
     path = path.rstrip("/")
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
     query_string = urlencode(sorted(query), doseq=True)
