@@ -1,0 +1,210 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""The mining pipeline end to end on the shared web pages: library API, a killed run that resumes with nothing lost
+or duplicated, manual domain annotation, the CLI with a dry-run push and a push to a local fake Hub, and (slow) the
+datatrove executor with 2 workers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trl_dsm.mining.pipeline import AnnotationPending, MiningConfig, MiningPipeline, mine
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = {
+    "num_shards": 4,
+    "iterations": 2,
+    "classifier": {"bucket": 20_000, "epoch": 10, "n_positives": 300, "n_negatives": 300},
+    "selection": {"threshold": 0.6},
+    "domains": {"auto_accept_score": 0.5, "stop_overlap": None},
+}
+
+
+def _seeds(shared_data, n: int = 300) -> list[str]:
+    with (shared_data / "benchmarks" / "math" / "train.jsonl").open() as f:
+        return [(lambda r: r["problem"] + "\n" + r["solution"])(json.loads(line)) for line, _ in zip(f, range(n))]
+
+
+def _web_docs(shared_data) -> list[dict]:
+    docs = [json.loads(line) for line in (shared_data / "web" / "web_docs.jsonl").open()]
+    # 20 URL duplicates (another scheme and a fragment); the shared file has one more
+    return docs + [dict(d, url=d["url"].replace("https://", "http://") + "#dup") for d in docs[:20]]
+
+
+def test_mine_library_api(shared_data, tmp_path):
+    docs = _web_docs(shared_data)
+    dataset, stats = mine(docs, _seeds(shared_data), SMALL, output_dir=tmp_path / "run")
+    assert stats["documents_in"] == len(docs) == 543
+    assert stats["dedup"]["url_duplicates_removed"] == 21
+    assert stats["dedup"]["kept"] == 543 - 21 - stats["dedup"]["near_duplicates_removed"]
+    assert [r["iteration"] for r in stats["iterations"]] == [1, 2]
+    second = stats["iterations"][1]
+    first_selected = np.load(tmp_path / "run" / "iter_1" / "selected.npy")
+    final_selected = np.load(tmp_path / "run" / "iter_2" / "selected.npy")
+    assert second["collected"] == final_selected.sum() == len(dataset) == stats["documents_out"]
+    assert second["new"] == int((final_selected & ~first_selected).sum())
+    assert second["overlap_with_previous"] == pytest.approx(
+        (final_selected & first_selected).sum() / final_selected.sum()
+    )
+    assert dataset.column_names == ["id", "url", "domain", "title", "text", "source", "math_score"]
+    assert min(dataset["math_score"]) >= 0.6
+    assert len(set(dataset["id"])) == len(dataset)
+    # the math pages lead the ranking
+    hints = {d["id"]: d["category_hint"] for d in docs}
+    assert sum(hints[i] == "math" for i in dataset["id"]) >= 0.7 * len(dataset) > 0
+    export = tmp_path / "run" / "export"
+    assert (export / "README.md").read_text().count("| 2 |") >= 1
+    assert json.loads((export / "mining_stats.json").read_text())["documents_out"] == len(dataset)
+    # a finished run reloads instead of recomputing; the in-memory API needs no directory
+    again, stats2 = mine(docs, _seeds(shared_data), SMALL, output_dir=tmp_path / "run")
+    assert again["id"] == dataset["id"] and stats2 == stats
+    tmp_result, _ = mine(docs, _seeds(shared_data), {**SMALL, "iterations": 1})
+    assert len(tmp_result) == stats["iterations"][0]["collected"]
+
+
+def test_mine_rejects_bad_config(shared_data, tmp_path):
+    with pytest.raises(ValueError, match=r"config.classifier: unknown key\(s\) \['dims'\]"):
+        MiningConfig.from_dict({"classifier": {"dims": 3}})
+    with pytest.raises(ValueError, match="auto_accept_score"):
+        mine(["x"], ["y"], {"iterations": 2})
+    mine(_web_docs(shared_data)[:60], _seeds(shared_data, 50), {**SMALL, "iterations": 1}, output_dir=tmp_path / "r")
+    changed = MiningConfig.from_dict({**SMALL, "iterations": 1, "num_shards": 3, "output_dir": str(tmp_path / "r")})
+    with pytest.raises(ValueError, match=r"different config \(changed: \['num_shards'\]\)"):
+        MiningPipeline(changed, documents=["x"], seed_texts=["y"])
+
+
+def test_killed_run_resumes_with_nothing_lost_or_duplicated(shared_data, tmp_path):
+    config = {
+        **SMALL,
+        "inputs": [{"type": "jsonl", "paths": [str(shared_data / "web" / "web_docs.jsonl")]}],
+        "seeds": [
+            {
+                "type": "jsonl",
+                "paths": [str(shared_data / "benchmarks" / "math" / "train.jsonl")],
+                "fields": ["problem", "solution"],
+                "limit": 300,
+            }
+        ],
+    }
+    script = [sys.executable, str(ROOT / "tests" / "scripts" / "mining_run.py")]
+    env = dict(os.environ, TRL_DSM_MINING_KILL_AFTER="score:2", TQDM_DISABLE="1")
+    killed = subprocess.run(
+        [*script, str(tmp_path / "a"), json.dumps(config)], env=env, capture_output=True, timeout=300
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    scores_dir = tmp_path / "a" / "iter_1" / "scores"
+    assert len(list(scores_dir.glob("shard-*.npy"))) == 2  # killed half-way through iteration 1's scoring
+    assert not (tmp_path / "a" / "export").exists()
+    env.pop("TRL_DSM_MINING_KILL_AFTER")
+    resumed = subprocess.run(
+        [*script, str(tmp_path / "a"), json.dumps(config)], env=env, capture_output=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
+    fresh = subprocess.run(
+        [*script, str(tmp_path / "b"), json.dumps(config)], env=env, capture_output=True, timeout=300
+    )
+    assert fresh.returncode == 0, fresh.stderr.decode()[-2000:]
+
+    def load(run):
+        import pyarrow.parquet as pq
+
+        files = sorted((tmp_path / run / "export" / "data").glob("*.parquet"))
+        return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+    a, b = load("a"), load("b")
+    assert a == b and len(a) > 0
+    assert len({r["id"] for r in a}) == len(a)
+    stats_a = json.loads((tmp_path / "a" / "stats.json").read_text())
+    stats_b = json.loads((tmp_path / "b" / "stats.json").read_text())
+    assert stats_a["iterations"] == stats_b["iterations"] and stats_a["dedup"] == stats_b["dedup"]
+
+
+def test_manual_annotation_pauses_and_resumes(shared_data, tmp_path):
+    config = MiningConfig.from_dict(
+        {**SMALL, "domains": {"auto_accept_score": None, "stop_overlap": None}, "output_dir": str(tmp_path / "m")}
+    )
+    docs, seeds = _web_docs(shared_data), _seeds(shared_data)
+    with pytest.raises(AnnotationPending, match="annotations.jsonl"):
+        MiningPipeline(config, documents=docs, seed_texts=seeds).run()
+    path = tmp_path / "m" / "iter_1" / "annotations.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert rows and all(r["label"] == "" for r in rows)
+    for row in rows:
+        row["label"] = "math" if "stackexchange" in row["prefix"] or "mathjax" in row["prefix"] else "not_math"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = MiningPipeline(config, documents=docs, seed_texts=seeds).run()
+    first = result.stats["iterations"][0]
+    accepted = [r["prefix"] for r in rows if r["label"] == "math"]
+    assert first["prefixes_accepted"] == len(accepted)
+    added = np.load(tmp_path / "m" / "iter_1" / "seeds_added.npy")
+    assert first["seeds_added"] == len(added)
+    assert result.stats["iterations"][1]["seeds"] == 300 + len(added)
+
+
+def _fake_hub():
+    spec = importlib.util.spec_from_file_location("recipe_fake_hub", ROOT / "tests" / "scripts" / "recipe_fake_hub.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FakeHub
+
+
+def test_cli_dry_run_and_push_to_local_hub(shared_data, tmp_path):
+    import yaml
+    from huggingface_hub import HfApi
+
+    from trl_dsm.cli import main
+    from trl_dsm.mining.card import push_export
+
+    recipe = yaml.safe_load((ROOT / "recipes" / "mining" / "shared_web.yaml").read_text())
+    recipe.update(SMALL, iterations=1, selection={"method": "top_tokens", "token_budget": 20_000})
+    recipe["decontamination"]["benchmarks_dir"] = str(shared_data / "benchmarks")
+    for spec in recipe["inputs"] + recipe["seeds"]:
+        spec["paths"] = [str(shared_data / Path(p).relative_to("../shared/data")) for p in spec["paths"]]
+    config_path = tmp_path / "recipe.yaml"
+    config_path.write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "run"
+    argv = ["mine", "--config", str(config_path), "--output-dir", str(out), "--push-to-hub", "me/corpus"]
+    assert main([*argv, "--dry-run", str(tmp_path / "dry")]) == 0
+    target = tmp_path / "dry" / "datasets" / "me" / "corpus" / "main"
+    uploaded = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    exported = sorted(p.relative_to(out / "export").as_posix() for p in (out / "export").rglob("*") if p.is_file())
+    assert uploaded == exported and "README.md" in uploaded and "mining_stats.json" in uploaded
+    assert sum(p.startswith("data/train-") for p in uploaded) >= 1
+    card = (target / "README.md").read_text()
+    assert "pretty_name: Math pages mined from the trl-dsm shared web sample" in card
+    assert "{{" not in card and "decontamination" in card.lower()
+    stats = json.loads((target / "mining_stats.json").read_text())
+    assert stats["documents_in"] == 523 + 17 + 4
+    assert 0 < stats["tokens_out"] <= 20_000 and stats["decontamination"]["documents_in"] >= stats["documents_out"] > 0
+    with _fake_hub()() as hub:
+        push_export(out / "export", "me/corpus", api=HfApi(endpoint=hub.url, token="hf_test"))
+        commits = [r for r in hub.requests if r["path"].endswith("/commit/main")]
+        assert len(commits) == 1
+        pushed = {path: content for (repo, rev, path), content in hub.files.items() if repo.endswith("me/corpus")}
+        assert sorted(pushed) == exported
+        assert pushed["README.md"] == (out / "export" / "README.md").read_bytes()
+
+
+@pytest.mark.slow
+def test_datatrove_executor_two_workers_matches_local(shared_data, tmp_path):
+    docs, seeds = _web_docs(shared_data), _seeds(shared_data)
+    local, local_stats = mine(docs, seeds, SMALL, output_dir=tmp_path / "local")
+    distributed, dt_stats = mine(
+        docs,
+        seeds,
+        {**SMALL, "executor": {"kind": "datatrove-local", "workers": 2, "tasks": 2}},
+        output_dir=tmp_path / "dt",
+    )
+    assert distributed["id"] == local["id"] and distributed["math_score"] == local["math_score"]
+    assert dt_stats["iterations"] == local_stats["iterations"] and dt_stats["dedup"] == local_stats["dedup"]
+    logs = list((tmp_path / "dt" / "datatrove").glob("score-1-*/completions/*"))
+    assert len(logs) == 2  # two datatrove tasks ran the scoring shards
