@@ -82,6 +82,7 @@ def test_mine_rejects_bad_config(shared_data, tmp_path):
         MiningPipeline(changed, documents=["x"], seed_texts=["y"])
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_nothing_lost_or_duplicated(shared_data, tmp_path):
     config = {
         **SMALL,
