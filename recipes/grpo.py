@@ -18,10 +18,10 @@ from pathlib import Path
 from trl import ModelConfig, TrlParser, get_peft_config
 
 from trl_dsm.grpo import GRPOMathConfig, GRPOMathTrainer, arithmetic_step_reward
-from trl_dsm.hub.publish import HubArguments, publish, resume_argument, setup_publishing, stage_card
+from trl_dsm.hub.publish import HubArguments, stage_card, train_and_publish
 from trl_dsm.prompts import COT_INSTRUCTION
 from trl_dsm.rewards import REWARD_FUNCS
-from trl_dsm.sft.questions import load_questions
+from trl_dsm.sft.questions import hub_dataset_id, load_questions
 
 
 #: Step scorers for process supervision, by name (besides dotted paths).
@@ -92,6 +92,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOMathConfig, model_
     step_scorer = None
     if script_args.process_reward_func:
         step_scorer = resolve_callable(script_args.process_reward_func, STEP_REWARDS, "step reward")
+    script_args.take_over_push(training_args)  # before the trainer: a dry run never touches the Hub
     trainer = GRPOMathTrainer(
         model_args.model_name_or_path,
         reward_funcs=rewards,
@@ -114,8 +115,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOMathConfig, model_
             script_args,
             model_name=Path(training_args.hub_model_id or training_args.output_dir).name,
             base_model=model_args.model_name_or_path,
-            datasets=[{"gsm8k": "openai/gsm8k", "math": "EleutherAI/hendrycks_math"}.get(d, d)
-                      for d in script_args.dataset_name],
+            datasets=[hub_dataset_id(d) for d in script_args.dataset_name],
             cot_instruction=COT_INSTRUCTION,
             rl_data=f"{len(dataset):,} chain-of-thought questions from {', '.join(script_args.dataset_name)}.",
             supervision=training_args.supervision
@@ -127,11 +127,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOMathConfig, model_
             beta=training_args.beta,
         )  # fmt: skip
 
-    repo_id = setup_publishing(trainer, script_args, card)
-    trainer.train(resume_from_checkpoint=resume_argument(training_args))
-    trainer.save_model(training_args.output_dir)
-    trainer.save_state()  # trainer_state.json (log history) beside the model
-    publish(trainer, script_args, repo_id, card())
+    train_and_publish(trainer, script_args, card)
 
 
 def make_parser() -> TrlParser:

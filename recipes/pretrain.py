@@ -16,7 +16,7 @@ from transformers import AutoTokenizer
 from trl import ModelConfig, TrlParser
 
 from trl_dsm.hub.cards import markdown_table
-from trl_dsm.hub.publish import HubArguments, publish, resume_argument, setup_publishing, stage_card
+from trl_dsm.hub.publish import HubArguments, stage_card, train_and_publish
 from trl_dsm.pretrain import PretrainConfig, PretrainTrainer, build_causal_lm, build_pretrain_dataset, collate_blocks
 from trl_dsm.pretrain.data import coerce_sources, source_summary
 
@@ -88,6 +88,7 @@ def main(script_args: PretrainScriptArguments, training_args: PretrainConfig, mo
         dtype=model_args.dtype,
         attn_implementation=model_args.attn_implementation,
     )
+    script_args.take_over_push(training_args)  # before the trainer: a dry run never touches the Hub
     trainer = PretrainTrainer(
         model=model,
         args=training_args,
@@ -113,11 +114,7 @@ def main(script_args: PretrainScriptArguments, training_args: PretrainConfig, mo
             schedule=schedule_description(training_args),
         )
 
-    repo_id = setup_publishing(trainer, script_args, card)
-    trainer.train(resume_from_checkpoint=resume_argument(training_args))
-    trainer.save_model(training_args.output_dir)
-    trainer.save_state()  # trainer_state.json (log history) beside the model
-    publish(trainer, script_args, repo_id, card())
+    train_and_publish(trainer, script_args, card)
 
 
 def make_parser() -> TrlParser:

@@ -17,10 +17,10 @@ from datasets import load_dataset
 from transformers import AutoTokenizer
 from trl import ModelConfig, ScriptArguments, SFTConfig, SFTTrainer, TrlParser, get_peft_config
 
-from trl_dsm.hub.publish import HubArguments, publish, resume_argument, setup_publishing, stage_card
+from trl_dsm.hub.publish import HubArguments, stage_card, train_and_publish
 from trl_dsm.prompts import COT_INSTRUCTION, TIR_INSTRUCTION
 from trl_dsm.sft import build_sft_dataset, ensure_chat_template
-from trl_dsm.sft.questions import HUB_SOURCES, load_math_dataset
+from trl_dsm.sft.questions import HUB_SOURCES, hub_dataset_id, load_math_dataset
 
 
 @dataclass
@@ -77,6 +77,7 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
             mask_tool_outputs=script_args.mask_tool_outputs,
             num_proc=training_args.dataset_num_proc,
         )
+    script_args.take_over_push(training_args)  # before the trainer: a dry run never touches the Hub
     trainer = SFTTrainer(
         model=model_args.model_name_or_path,
         args=training_args,
@@ -95,18 +96,14 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
             script_args,
             model_name=Path(training_args.hub_model_id or training_args.output_dir).name,
             base_model=model_args.model_name_or_path,
-            datasets=[script_args.dataset_name] if script_args.dataset_name else None,
+            datasets=[hub_dataset_id(script_args.dataset_name)] if script_args.dataset_name else None,
             formats=fmt,
             cot_instruction=COT_INSTRUCTION,
             tir_instruction=TIR_INSTRUCTION,
             sft_data=f"{len(train_dataset):,} examples from `{source}` ({fmt}).",
         )
 
-    repo_id = setup_publishing(trainer, script_args, card)
-    trainer.train(resume_from_checkpoint=resume_argument(training_args))
-    trainer.save_model(training_args.output_dir)
-    trainer.save_state()  # trainer_state.json (log history) beside the model
-    publish(trainer, script_args, repo_id, card())
+    train_and_publish(trainer, script_args, card)
 
 
 def make_parser() -> TrlParser:

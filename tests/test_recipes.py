@@ -118,8 +118,27 @@ def test_sft_recipe_masks_prompts_and_pushes_card(tmp_path, tiny_model_dir):
     card = (dry / "models/out/main/README.md").read_text()
     meta = validate_card(card, expected_eval_results=1)
     assert meta["model-index"][0]["results"][0]["metrics"][0]["value"] == 0.125
+    assert meta["datasets"] == ["openai/gsm8k"] and "base_model" not in meta  # a local base model: no Hub id
     assert "chain-of-thought" in card and "| learning_rate | 5e-05 |" in card
     assert (dry / "models/out/step-2/model.safetensors").is_file()
+
+
+def test_dry_run_with_push_to_hub_never_touches_the_hub(tmp_path, tiny_model_dir, monkeypatch):
+    """The 7B configs set push_to_hub: true; adding push_dry_run_dir must not let transformers' Trainer create the
+    repository (it does so in __init__) nor push to main on save."""
+    import transformers
+
+    def no_hub(self, *args, **kwargs):
+        raise AssertionError("the Hub was contacted during a dry run")
+
+    monkeypatch.setattr(transformers.Trainer, "init_hf_repo", no_hub)
+    monkeypatch.setattr(transformers.Trainer, "push_to_hub", no_hub)
+    out, dry = tmp_path / "out", tmp_path / "dry"
+    config = tiny_config("sft", tmp_path, output_dir=str(out), push_dry_run_dir=str(dry), push_to_hub=True,
+                         hub_model_id="org/tiny-sft", max_steps=2, save_steps=2)  # fmt: skip
+    run_recipe("sft", config, "--model_name_or_path", str(tiny_model_dir))
+    assert sorted(p.name for p in (dry / "models" / "org" / "tiny-sft").iterdir() if p.is_dir()) == ["main", "step-2"]
+    assert (dry / "models/org/tiny-sft/main/README.md").read_text() == (out / "README.md").read_text()
 
 
 def test_grpo_recipe_rewards_by_name_and_dotted_path(tmp_path, tiny_model_dir):

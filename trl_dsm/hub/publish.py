@@ -60,7 +60,15 @@ class HubArguments:
     model_license: str = field(default="other", metadata={"help": "License in the model card's metadata."})
 
     def publishing(self, training_args) -> bool:
-        return bool(getattr(training_args, "push_to_hub", False) or self.push_dry_run_dir)
+        requested = getattr(self, "_push_requested", False) or getattr(training_args, "push_to_hub", False)
+        return bool(requested or self.push_dry_run_dir)
+
+    def take_over_push(self, training_args) -> None:
+        """Call before building the trainer: ``transformers.Trainer.__init__`` creates the Hub repository when
+        ``push_to_hub`` is set (a dry run must not touch the Hub) and would push ``main`` on every save. The
+        request is remembered here; :func:`setup_publishing` and :func:`publish` push instead."""
+        self._push_requested = self.publishing(training_args) and self.push_dry_run_dir is None
+        training_args.push_to_hub = False
 
 
 def hyperparameters_from_args(args, world_size: int = 1) -> dict[str, Any]:
@@ -101,7 +109,7 @@ def setup_publishing(trainer, hub_args: HubArguments, card_fn: Callable[[], Mode
     args = trainer.args
     if not hub_args.publishing(args):
         return None
-    args.push_to_hub = False  # our callback and `publish` push instead of transformers' Trainer
+    hub_args.take_over_push(args)  # no-op when the recipe called it before building the trainer
     dry_run = hub_args.push_dry_run_dir is not None
     api = None if dry_run else HfApi(token=args.hub_token)
     repo_id = resolve_repo_id(args, api, dry_run) if trainer.accelerator.is_main_process else ""
@@ -155,6 +163,17 @@ def stage_card(
         template=hub_args.card_template,
         **kwargs,
     )
+
+
+def train_and_publish(trainer, hub_args: HubArguments, card_fn: Callable[[], ModelCard]) -> None:
+    """What every recipe does after building its trainer: per-save pushes (:func:`setup_publishing`), training
+    (resumed when ``resume_from_checkpoint`` is set, see :func:`resume_argument`), the final model with
+    ``trainer_state.json`` (the log history) and its card, then the final push (:func:`publish`)."""
+    repo_id = setup_publishing(trainer, hub_args, card_fn)
+    trainer.train(resume_from_checkpoint=resume_argument(trainer.args))
+    trainer.save_model(trainer.args.output_dir)
+    trainer.save_state()
+    publish(trainer, hub_args, repo_id, card_fn())
 
 
 def resume_argument(training_args) -> str | bool | None:

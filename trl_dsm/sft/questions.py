@@ -22,6 +22,12 @@ HUB_SOURCES: dict[str, tuple[str, tuple[str | None, ...]]] = {
     ),
 }  # fmt: skip
 
+
+def hub_dataset_id(source: str) -> str:
+    """The Hub id behind a question source name (``gsm8k`` -> ``openai/gsm8k``); other sources unchanged."""
+    return HUB_SOURCES[source][0] if source in HUB_SOURCES else source
+
+
 QUESTION_COLUMNS = ("question", "problem", "query")
 GOLD_COLUMNS = ("answer", "solution", "golden")
 
