@@ -54,6 +54,18 @@ def test_tool_output_spans_are_what_the_executor_inserts():
     spans = tool_output_spans(TIR)
     assert [TIR[a:b] for a, b in spans] == ["\n42\n```\n", "\n43\n```\n"]
     assert tool_output_spans("```output\n1") == [(9, 11)]  # an open block runs to the end
+    # A trajectory built by the sandbox's TIR loop: the spans are exactly what the executor appended after the
+    # model's ```output stop string (the SFT mask and the evaluation loop agree on the protocol).
+    from trl_dsm.sandbox import run_python
+    from trl_dsm.sandbox.tir import continue_tir, pending_program
+
+    text, inserted = "Compute.\n```python\nx = 6 * 7\nprint(x)\n```\n```output", []
+    for follow_up in ("\nNow x + 1.\n```python\nprint(x + 1)\n```\n```output", "\nSo $\\boxed{43}$."):
+        extended = continue_tir(text, run_python(pending_program(text)))
+        inserted.append(extended[extended.rindex("```output") + len("```output") :])
+        text = extended + follow_up
+    assert inserted == ["\n42\n```\n", "\n43\n```\n"]
+    assert [text[a:b] for a, b in tool_output_spans(text)] == inserted
 
 
 def test_mask_covers_exactly_the_assistant_text_without_tool_outputs(tokenizer):

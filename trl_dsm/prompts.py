@@ -3,8 +3,8 @@
 code / tool-output fences of the chain-of-thought, program-of-thought and tool-integrated formats.
 
 The chain-of-thought and tool-integrated instructions are DeepSeekMath's own (the instruct model's card and the
-``evaluation/`` code of deepseek-ai/DeepSeek-Math); the tool-output block is the exact string its tool-integrated
-evaluation inserts after running a program (``"\\n```output\\n{result}\\n```\\n"``). The program-of-thought
+``evaluation/`` code of deepseek-ai/DeepSeek-Math); the tool-output block, ``"\\n```output\\n{result}\\n```\\n"`` as its
+tool-integrated evaluation inserts it, is written by :func:`trl_dsm.sandbox.tir.continue_tir`. The program-of-thought
 instruction is ours: the paper does not publish the zero-shot one (its PoT evaluation is few-shot, PAL style).
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from typing import Literal
+
+from trl_dsm.sandbox.tir import TIR_OUTPUT_STOP
 
 
 Format = Literal["cot", "pot", "tir"]
@@ -43,12 +45,12 @@ INSTRUCTIONS: dict[tuple[str, str], str] = {
     ("tir", "zh"): TIR_INSTRUCTION_ZH,
 }
 
-#: Fences of a program block and of the tool's output block in PoT and TIR solutions.
+#: Fences of a program block and of the tool's output block in PoT and TIR solutions. The output fence is the
+#: sandbox's TIR stop string (the model asks for execution by opening an output block); the block the executor
+#: appends is :func:`trl_dsm.sandbox.tir.format_output`'s.
 CODE_FENCE = "```python"
-OUTPUT_FENCE = "```output"
+OUTPUT_FENCE = TIR_OUTPUT_STOP
 FENCE_END = "```"
-#: Stop string of tool-integrated generation: the model asks for execution by opening an output block.
-TOOL_STOP = OUTPUT_FENCE
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -77,11 +79,6 @@ def format_question(question: str, fmt: str = "cot", language: str | None = None
 def code_block(code: str) -> str:
     """A program block as the PoT and TIR formats write it."""
     return f"{CODE_FENCE}\n{code.strip()}\n{FENCE_END}"
-
-
-def output_block(result: str) -> str:
-    """The tool-output block inserted after a program runs (DeepSeekMath's TIR evaluation writes exactly this)."""
-    return f"\n{OUTPUT_FENCE}\n{result.strip()}\n{FENCE_END}\n"
 
 
 def tool_output_spans(text: str) -> list[tuple[int, int]]:
