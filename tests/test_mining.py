@@ -307,6 +307,15 @@ def test_normalize_text_splits_latex_and_cjk():
     assert normalize_text("abcdef", max_chars=3) == "abc"
 
 
+def test_fast_normalization_equals_reference(shared_data):
+    from trl_dsm.mining.classifier import normalize_text_reference
+
+    texts = [json.loads(line)["text"] for line in (shared_data / "web" / "web_docs.jsonl").open()]
+    texts += ["Ünïcode ∑ 数学 x\ud800y", "", "\n", "a\x00b", "ｶﾀｶﾅ 한국어 ひらがな 가", "😀 \U0010ffff", "ÀÉ\u3000。"]
+    for text in texts:
+        assert normalize_text(text) == normalize_text_reference(text)
+
+
 def test_classifier_ranks_math_pages_above_news(shared_data, tmp_path):
     """2-fold by domain: a page is never scored by a model that saw it (as a random negative)."""
     docs = [json.loads(line) for line in (shared_data / "web" / "web_docs.jsonl").open()]

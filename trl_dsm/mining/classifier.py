@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 
 
@@ -40,12 +41,76 @@ _TABLE = str.maketrans(
 )
 
 
-def normalize_text(text: str, max_chars: int | None = None) -> str:
-    """The classifier's view of a page: lower-cased, on one line, punctuation split into tokens (C-speed
-    ``str.translate``); the first ``max_chars`` characters when given."""
+def normalize_text_reference(text: str, max_chars: int | None = None) -> str:
+    """:func:`normalize_text` with ``str.translate`` (the specification; about 3x slower)."""
     if max_chars is not None:
         text = text[:max_chars]
     return text.lower().translate(_TABLE)
+
+
+_PUNCT = np.zeros(128, dtype=np.bool_)
+_PUNCT[[ord(c) for c in string.punctuation]] = True
+_SPACE = np.zeros(128, dtype=np.bool_)
+_SPACE[[ord(c) for c in "\n\r\t\x0b\x0c\x00"]] = True
+_CJK_LO = np.array([lo for lo, _ in _CJK_RANGES], dtype=np.int64)
+_CJK_HI = np.array([hi for _, hi in _CJK_RANGES], dtype=np.int64)
+
+
+@numba.njit(cache=True)
+def _normalize_utf8(src, out, punct, space, cjk_lo, cjk_hi) -> int:
+    n = src.shape[0]
+    i = 0
+    j = 0
+    while i < n:
+        c = src[i]
+        if c < 128:
+            if punct[c]:
+                out[j] = 32
+                out[j + 1] = c
+                out[j + 2] = 32
+                j += 3
+            elif space[c]:
+                out[j] = 32
+                j += 1
+            else:
+                out[j] = c
+                j += 1
+            i += 1
+            continue
+        length = 2 if c < 0xE0 else (3 if c < 0xF0 else 4)
+        if length > n - i:
+            length = n - i
+        split = False
+        if length == 3:
+            cp = ((c & 0x0F) << 12) | ((src[i + 1] & 0x3F) << 6) | (src[i + 2] & 0x3F)
+            for r in range(cjk_lo.shape[0]):
+                if cjk_lo[r] <= cp <= cjk_hi[r]:
+                    split = True
+        if split:
+            out[j] = 32
+            j += 1
+        for k in range(length):
+            out[j] = src[i + k]
+            j += 1
+        if split:
+            out[j] = 32
+            j += 1
+        i += length
+    return j
+
+
+def normalize_text(text: str, max_chars: int | None = None) -> str:
+    """The classifier's view of a page: lower-cased, on one line, ASCII punctuation and each CJK character split
+    into tokens; the first ``max_chars`` characters when given. A numba pass over the UTF-8 bytes, equal to
+    :func:`normalize_text_reference`."""
+    if max_chars is not None:
+        text = text[:max_chars]
+    src = np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    if not len(src):
+        return ""
+    out = np.empty(3 * len(src), dtype=np.uint8)
+    n = _normalize_utf8(src, out, _PUNCT, _SPACE, _CJK_LO, _CJK_HI)
+    return out[:n].tobytes().decode("utf-8", "surrogatepass")
 
 
 @dataclass
