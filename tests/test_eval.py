@@ -301,3 +301,29 @@ def test_evaluate_model_in_memory_is_reproducible(tiny_model_dir):
     assert first.samples[0]["prompt"].startswith("Question: What is 1 + 2?")
     assert all(len(r["samples"]) == 4 for r in first.samples)
     assert round(first.metrics["pass@4"] * 3, 9) in (0, 1, 2, 3)  # a mean of three 0/1 values
+
+
+def test_hf_generator_batches_map_back_to_their_prompts(tiny_model_dir):
+    """Left padding, length sorting and num_return_sequences chunking give each prompt its own completions: batched
+    greedy decoding equals one prompt at a time, and n > batch_size still yields n samples per prompt."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trl_dsm.eval.generation import HFGenerator
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    with torch.no_grad():  # sharpen the random model so that its continuations depend on the prompt
+        for parameter in model.parameters():
+            parameter.mul_(8)
+    prompts = ["1 + 2 =", "3 + 4 = 7. The answer is 7. 5 + 5 =", "8 +", "2 + 2 = 4. The"]
+    one_by_one = [HFGenerator(model, tokenizer, max_new_tokens=8, batch_size=1).generate([p])[0] for p in prompts]
+    batched = HFGenerator(model, tokenizer, max_new_tokens=8, batch_size=4).generate(prompts)
+    assert batched == one_by_one and len({c[0] for c in batched}) == len(prompts)
+    assert tokenizer.padding_side == "right"  # restored after generating
+    sampled = HFGenerator(model, tokenizer, max_new_tokens=4, batch_size=3).generate(prompts, n=7, temperature=1.0)
+    assert [len(group) for group in sampled] == [7, 7, 7, 7]
+    again = HFGenerator(model, tokenizer, max_new_tokens=4, batch_size=3).generate(prompts, n=7, temperature=1.0)
+    assert again == sampled  # seeded per call
+    with pytest.raises(ValueError, match="greedy decoding"):
+        HFGenerator(model, tokenizer).generate(prompts, n=2, temperature=0.0)

@@ -80,6 +80,17 @@ def test_callbacks_log_during_grpo_without_disturbing_its_logging(tiny_path, tmp
     assert [h["step"] for h in train_logs] == [1, 2] and all("reward" in h and "maj@4" in h for h in train_logs)
 
 
+def test_shards_are_padded_to_equal_length_and_cover_every_problem_once():
+    from trl_dsm.eval.callback import shard_for_rank
+
+    items = list("abcde")
+    for world in (1, 2, 3, 8):
+        shards = [shard_for_rank(items, rank, world) for rank in range(world)]
+        assert len({len(shard) for _, shard in shards}) == 1  # same work on every rank
+        assert sorted(x for own, shard in shards for x in shard[:own]) == items  # each problem scored once
+    assert shard_for_rank(items, 6, 8) == (0, ["a"])  # more ranks than problems: a rank with none still generates
+
+
 def test_callback_rejects_empty_problem_sets(tiny_path, tmp_path):
     from trl_dsm.eval.callback import MathEvalCallback
 
@@ -97,6 +108,9 @@ def test_callback_on_two_accelerate_ranks(tiny_path, tmp_path):
     # Each rank evaluated its own shard (3 and 2 problems, twice per evaluation: greedy and sampling passes)...
     shards = [set(r["evaluated"]) for r in reports]
     assert shards[0] == {"0+1", "2+1", "4+1"} and shards[1] == {"1+1", "3+1"}
+    # ...padded to the same length (rank 1 repeats "3+1"), so both ranks generate in lockstep (FSDP / ZeRO-3).
+    assert len(reports[0]["evaluated"]) == len(reports[1]["evaluated"]) == 3 * 2 * 2  # 2 evaluations x 2 passes
+    assert reports[1]["evaluated"][:3] == ["1+1", "3+1", "3+1"]
     # ...and both computed the same metrics over all five problems: right when the first operand is even.
     assert reports[0]["history"] == reports[1]["history"]
     assert [h["step"] for h in reports[0]["history"]] == [1, 2]

@@ -5,13 +5,17 @@ and Pass@K; TRL logs neither).
 
 Under ``accelerate launch`` every rank evaluates its own shard of the problems (``problems[rank::world_size]``) with
 its own copy of the model, the per-problem scores are gathered on every rank, and every rank computes the same
-means, so no rank waits on another except in the one ``gather_object``.
+means. Shards are padded to the same length (a rank repeats its last problem and drops the repeat's scores), so every
+rank makes the same number of ``generate`` calls: under FSDP and DeepSpeed ZeRO-3 ``transformers`` generates in
+lockstep across ranks (``synced_gpus``), and a rank with fewer batches, or none, would hang the others. (TIR mode
+runs a data-dependent number of generation rounds per rank: under FSDP / ZeRO-3 use CoT or PoT in the callback.)
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,20 @@ from trl_dsm.eval.generation import Generator, HFGenerator
 
 
 logger = logging.getLogger(__name__)
+
+
+def shard_for_rank(items: Sequence, rank: int, world_size: int) -> tuple[int, list]:
+    """``(n_own, shard)``: rank ``rank``'s problems ``items[rank::world_size]`` (``n_own`` of them) padded to
+    ``ceil(len(items) / world_size)`` by repeating its last one (or the first problem for a rank with none), so every
+    rank does the same amount of generation.
+
+    >>> shard_for_rank(["a", "b", "c", "d", "e"], 1, 2), shard_for_rank(["a"], 1, 2)
+    ((2, ['b', 'd', 'd']), (0, ['a']))
+    """
+    own = list(items[rank::world_size])
+    size = math.ceil(len(items) / world_size)
+    filler = own[-1] if own else items[0]
+    return len(own), own + [filler] * (size - len(own))
 
 
 class MathEvalCallback(TrainerCallback):
@@ -97,7 +115,7 @@ class MathEvalCallback(TrainerCallback):
 
         trainer = self.trainer
         accelerator = trainer.accelerator
-        shard = self.items[accelerator.process_index :: accelerator.num_processes]
+        own, shard = shard_for_rank(self.items, accelerator.process_index, accelerator.num_processes)
         records: list[dict] = []
         with unwrap_model_for_generation(trainer.model_wrapped, accelerator) as model:
             if shard:
@@ -116,7 +134,7 @@ class MathEvalCallback(TrainerCallback):
                     generator, shard, self.config, name=self.name, answer_type=self.answer_type,
                     tokenizer=trainer.processing_class,
                 )  # fmt: skip
-                records = [dict(r, step=step) for r in result.samples]
+                records = [dict(r, step=step) for r in result.samples[:own]]  # the padding repeats are dropped
         records = gather_object(records)
         keys = [*(["greedy"] if self.config.greedy else []), *(f"{m}@{k}" for k in k_values(
             self.config.num_samples) for m in ("pass", "maj"))]  # fmt: skip
