@@ -32,6 +32,7 @@ def test_multistep_schedule_matches_the_paper_by_hand():
     assert [paper(s) for s in (7999, 8000, 8999, 9000, 9999, 10_000)] == [1.0, 0.316, 0.316, 0.1, 0.1, 0.1]
     assert milestone_steps(50_000) == [40_000, 45_000]  # the 7B run: 500B tokens / 10M per step
     assert milestone_steps(7) == [5, 6]  # floor(5.6), floor(6.3)
+    assert milestone_steps(100, (0.29, 0.57)) == [29, 57]  # not int(0.29 * 100) == 28 (binary rounding)
 
 
 def test_multistep_schedule_drop_inside_warmup_and_custom_milestones():

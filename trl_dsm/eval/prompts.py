@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from trl_dsm.eval.benchmarks import EvalItem
-from trl_dsm.prompts import CODE_FENCE, FENCE_END, OUTPUT_FENCE, format_question
+from trl_dsm.prompts import FENCE_END, OUTPUT_FENCE, code_block, format_question
 
 
 #: Added after the question of multiple-choice benchmarks.
@@ -36,10 +36,6 @@ class Exemplar:
     question: str
     solution: str  # in the format of the mode: reasoning, a program, or reasoning with programs and outputs
     answer: str | None = None  # the final answer the solution reaches (checked by the tests)
-
-
-def _code(program: str) -> str:
-    return f"{CODE_FENCE}\n{program.strip()}\n{FENCE_END}"
 
 
 def _out(output: str) -> str:
@@ -95,29 +91,29 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
         Exemplar(
             "A baker makes 48 muffins and sells them in boxes of 6. Each box costs $5. How much money does the "
             "baker earn if every box is sold?",
-            _code("muffins = 48\nper_box = 6\nprice = 5\nboxes = muffins // per_box\nprint(boxes * price)"),
+            code_block("muffins = 48\nper_box = 6\nprice = 5\nboxes = muffins // per_box\nprint(boxes * price)"),
             answer="40",
         ),
         Exemplar(
             "What is the value of $x$ if $3x - 7 = 11$?",
-            _code("from sympy import symbols, solve\n\nx = symbols('x')\nprint(solve(3 * x - 7 - 11, x)[0])"),
+            code_block("from sympy import symbols, solve\n\nx = symbols('x')\nprint(solve(3 * x - 7 - 11, x)[0])"),
             answer="6",
         ),
         Exemplar(
             "What is the sum of all positive divisors of 36?",
-            _code("print(sum(d for d in range(1, 37) if 36 % d == 0))"),
+            code_block("print(sum(d for d in range(1, 37) if 36 % d == 0))"),
             answer="91",
         ),
     ),
     ("pot", "zh"): (
         Exemplar(
             "小明有 15 支铅笔，送给同学 6 支，又买了 8 支。小明现在有多少支铅笔？",
-            _code("pencils = 15\npencils -= 6\npencils += 8\nprint(pencils)"),
+            code_block("pencils = 15\npencils -= 6\npencils += 8\nprint(pencils)"),
             answer="17",
         ),
         Exemplar(
             "每箱苹果重 25 千克，4 箱苹果一共卖了 300 元。每千克苹果卖多少元？",
-            _code("weight = 25 * 4\nprint(300 // weight)"),
+            code_block("weight = 25 * 4\nprint(300 // weight)"),
             answer="3",
         ),
     ),
@@ -125,7 +121,7 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
         Exemplar(
             "What is the sum of all positive divisors of 36?",
             "I will list the divisors of 36 with a program and add them.\n"
-            + _code("divisors = [d for d in range(1, 37) if 36 % d == 0]\nprint(divisors, sum(divisors))")
+            + code_block("divisors = [d for d in range(1, 37) if 36 % d == 0]\nprint(divisors, sum(divisors))")
             + "\n"
             + _out("[1, 2, 3, 4, 6, 9, 12, 18, 36] 91")
             + "\nThe divisors of 36 add up to 91, so the answer is $\\boxed{91}$.",
@@ -134,7 +130,7 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
         Exemplar(
             "What is the value of $x$ if $3x - 7 = 11$?",
             "Let me solve the linear equation with SymPy.\n"
-            + _code("from sympy import symbols, solve\n\nx = symbols('x')\nprint(solve(3 * x - 7 - 11, x))")
+            + code_block("from sympy import symbols, solve\n\nx = symbols('x')\nprint(solve(3 * x - 7 - 11, x))")
             + "\n"
             + _out("[6]")
             + "\nThe equation has the single solution $x = 6$. The answer is $\\boxed{6}$.",
@@ -145,7 +141,7 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
         Exemplar(
             "每箱苹果重 25 千克，4 箱苹果一共卖了 300 元。每千克苹果卖多少元？",
             "先算出苹果的总重量，再用总价除以总重量。\n"
-            + _code("weight = 25 * 4\nprint(weight, 300 / weight)")
+            + code_block("weight = 25 * 4\nprint(weight, 300 / weight)")
             + "\n"
             + _out("100 3.0")
             + "\n4 箱苹果共重 100 千克，每千克卖 3 元。答案是 $\\boxed{3}$。",
@@ -154,7 +150,7 @@ BUILTIN_EXEMPLARS: dict[tuple[str, str], tuple[Exemplar, ...]] = {
         Exemplar(
             "36 的所有正因数之和是多少？",
             "用程序列出 36 的正因数并求和。\n"
-            + _code("divisors = [d for d in range(1, 37) if 36 % d == 0]\nprint(sum(divisors))")
+            + code_block("divisors = [d for d in range(1, 37) if 36 % d == 0]\nprint(sum(divisors))")
             + "\n"
             + _out("91")
             + "\n36 的所有正因数之和是 91。答案是 $\\boxed{91}$。",

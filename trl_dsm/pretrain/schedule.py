@@ -9,7 +9,9 @@ process."
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
+from fractions import Fraction
 from functools import partial
 
 from torch.optim import Optimizer
@@ -23,8 +25,9 @@ PAPER_WARMUP_STEPS = 2000
 
 
 def milestone_steps(num_training_steps: int, milestones: Sequence[float] = PAPER_MILESTONES) -> list[int]:
-    """Optimizer steps at which each drop happens: ``floor(fraction * num_training_steps)``."""
-    return [int(fraction * num_training_steps) for fraction in milestones]
+    """Optimizer steps at which each drop happens: ``floor(fraction * num_training_steps)``, with the fraction taken
+    as written (``0.29 * 100`` is 28.999... in binary floating point; the drop is at step 29)."""
+    return [math.floor(Fraction(repr(float(fraction))) * num_training_steps) for fraction in milestones]
 
 
 def multistep_lr_lambda(
