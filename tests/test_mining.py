@@ -342,11 +342,11 @@ def test_classifier_save_load_quantize_and_map_step(shared_data, tmp_path):
     positives = _benchmark_positives(shared_data, 300, 100)
     docs = [json.loads(line)["text"] for line in (shared_data / "web" / "web_docs.jsonl").open()]
     config = FastTextConfig(
-        bucket=20_000, n_positives=400, n_negatives=400, epoch=5, quantize=True, quantize_cutoff=2000
+        bucket=10_000, n_positives=200, n_negatives=200, epoch=5, quantize=True, quantize_cutoff=1000
     )
     clf = train_classifier(positives, docs, tmp_path / "model.bin", config)
     assert clf.path.suffix == ".ftz" and (tmp_path / "model.bin").is_file()
-    assert clf.training["positives"] == 400 and clf.training["negatives"] == 400
+    assert clf.training["positives"] == 200 and clf.training["negatives"] == 200
     full = FastTextClassifier(tmp_path / "model.bin")
     again = train_classifier(positives, docs, tmp_path / "again.bin", config)  # one thread: deterministic
     assert np.array_equal(
