@@ -15,6 +15,7 @@ ASCII punctuation and each CJK character split off as its own token, so LaTeX su
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import string
@@ -166,8 +167,6 @@ def train_classifier(
 ) -> FastTextClassifier:
     """Train on up to ``n_positives`` seed texts vs up to ``n_negatives`` random pages (sampled with ``seed``),
     save to ``output_path`` (``.bin``; plus ``.ftz`` when ``quantize``) and return the classifier."""
-    import fasttext
-
     config = config or FastTextConfig()
     rng = random.Random(config.seed)
     pos = _sample(positives, config.n_positives, rng)
@@ -182,35 +181,58 @@ def train_classifier(
     with tempfile.TemporaryDirectory(dir=output_path.parent) as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
-        model = _train_with_retries(fasttext, str(train_file), config)
-        tmp_model = Path(tmp) / "model.bin"
-        model.save_model(str(tmp_model))
-        os.replace(tmp_model, output_path)  # atomic: a killed run never leaves half a model
+        _train_with_retries(str(train_file), Path(tmp), config)
+        os.replace(Path(tmp) / "model.bin", output_path)  # atomic: a killed run never leaves half a model
         quantized = None
         if config.quantize:
-            model.quantize(input=str(train_file), retrain=False, qnorm=True, cutoff=config.quantize_cutoff)
-            tmp_q = Path(tmp) / "model.ftz"
-            model.save_model(str(tmp_q))
             quantized = output_path.with_suffix(".ftz")
-            os.replace(tmp_q, quantized)
+            os.replace(Path(tmp) / "model.ftz", quantized)
     classifier = FastTextClassifier(quantized or output_path, max_chars=config.max_chars)
     classifier.training = {"positives": len(pos), "negatives": len(neg), **asdict(config)}
     return classifier
 
 
-def _train_with_retries(fasttext, train_file: str, config: FastTextConfig, attempts: int = 8):
-    # fastText's progress monitor reads the running loss while an epoch resets its example count, and 0/0 makes it
-    # abort with "Encountered NaN" at random on small training files. With one thread the training itself is
-    # deterministic, so a retry gives the same model; a NaN that persists is a real divergence (lower lr).
-    for attempt in range(attempts):
-        try:
-            return fasttext.train_supervised(input=train_file, **config.fasttext_kwargs())
-        except RuntimeError as exc:
-            if "NaN" not in str(exc) or attempt == attempts - 1:
-                raise RuntimeError(
-                    f"fastText training diverged ({exc}) in {attempts} attempts; try a lower classifier.lr"
-                ) from exc
-    raise AssertionError("unreachable")
+_TRAIN_SCRIPT = """
+import json, sys
+import fasttext
+args = json.loads(sys.argv[1])
+model = fasttext.train_supervised(input=args["input"], **args["kwargs"])
+model.save_model(args["bin"])
+if args["quantize"]:
+    model.quantize(input=args["input"], retrain=False, qnorm=True, cutoff=args["cutoff"])
+    model.save_model(args["ftz"])
+"""
+
+
+def _train_with_retries(train_file: str, out_dir: Path, config: FastTextConfig, attempts: int = 5) -> None:
+    # fasttext-numpy2 0.10 reads uninitialized heap memory during supervised training: in a process that has
+    # already trained (or otherwise reused its heap) it aborts with "Encountered NaN" at random, whatever the lr;
+    # in a fresh process (zeroed pages) it does not. So each training runs in a fresh Python process (a plain
+    # subprocess: no re-import of the caller's __main__), and a rare failure is retried in another one.
+    import subprocess
+    import sys
+
+    args = {
+        "input": train_file,
+        "kwargs": config.fasttext_kwargs(),
+        "bin": str(out_dir / "model.bin"),
+        "ftz": str(out_dir / "model.ftz"),
+        "quantize": config.quantize,
+        "cutoff": config.quantize_cutoff,
+    }
+    errors = ""
+    for _ in range(attempts):
+        for name in ("model.bin", "model.ftz"):
+            (out_dir / name).unlink(missing_ok=True)
+        proc = subprocess.run([sys.executable, "-c", _TRAIN_SCRIPT, json.dumps(args)], capture_output=True, text=True)
+        done = (out_dir / "model.bin").is_file() and (not config.quantize or (out_dir / "model.ftz").is_file())
+        if proc.returncode == 0 and done:
+            return
+        errors = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit code {proc.returncode}"
+    raise RuntimeError(
+        f"fastText training failed in {attempts} fresh processes: {errors} "
+        "(an 'Encountered NaN' that persists: try a lower classifier.lr)"
+    )
 
 
 _MODELS: dict[tuple[str, float, int], object] = {}
