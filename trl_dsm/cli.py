@@ -127,11 +127,18 @@ def _add_mine(subparsers: argparse._SubParsersAction) -> None:
     add_parser(subparsers)
 
 
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    from trl_dsm.demo.cli import add_parser
+
+    add_parser(subparsers)
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_grade,
     _add_decontaminate,
     _add_evaluate,
     _add_mine,
+    _add_demo,
 ]
 
 

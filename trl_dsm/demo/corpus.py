@@ -111,9 +111,12 @@ def generate_web_pages(
     pool = list(problems)
     rng.shuffle(pool)
     planted = list(contaminated)
+    if len(planted) > n_math:
+        raise ValueError(f"cannot plant {len(planted)} contaminated problems in {n_math} math pages")
+    spacing = max(1, n_math // max(1, len(planted)))
     for i in range(n_math):
         chunk = [pool[(i * problems_per_page + j) % len(pool)] for j in range(problems_per_page)] if pool else []
-        if planted and i % max(1, n_math // max(1, len(planted))) == 0:
+        if planted and i % spacing == 0:
             chunk[rng.randrange(len(chunk))] = planted.pop()
         title, text = _worksheet(chunk, rng)
         if i % 5 == 4:  # the mixed domain's math section

@@ -1,0 +1,172 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""The miniature run: its generated data, its report logic, and (slow) the whole quick run through the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trl_dsm.demo.corpus import generate_web_pages
+from trl_dsm.demo.problems import generate_problems, make_problem, split_problems
+from trl_dsm.demo.report import findings, seeds_summary, verdicts
+from trl_dsm.grading import grade
+from trl_dsm.grpo.process import check_arithmetic
+
+
+def test_every_generated_step_is_true_and_the_answer_is_graded_correct():
+    problems = generate_problems(500, seed=3, min_steps=2, max_steps=4, max_value=99, max_operand=12, max_factor=15)
+    assert len({p.question for p in problems}) == 500
+    for p in problems:
+        lines = p.solution.split("\n")
+        assert len(lines) == p.steps + 1 and 2 <= p.steps <= 4
+        assert all(check_arithmetic(line) is True for line in lines[:-1])
+        assert check_arithmetic(lines[-1]) is None  # "The answer is N." makes no claim
+        assert lines[-1] == f"The answer is {p.answer}."
+        assert lines[-2].endswith(f"= {p.answer}")
+        values = [int(line.rsplit("= ", 1)[1]) for line in lines[:-1]]
+        assert all(0 <= v <= 99 for v in values)
+        assert grade(p.solution, str(p.answer))
+    assert generate_problems(20, seed=3) == generate_problems(20, seed=3)
+    assert generate_problems(20, seed=3) != generate_problems(20, seed=4)
+
+
+def test_operands_respect_their_bounds():
+    rng = random.Random(0)
+    for _ in range(300):
+        p = make_problem(rng, max_value=50, max_operand=5, max_factor=10)
+        for line in p.solution.split("\n")[:-1]:
+            a, op, b, _, _ = line.split()
+            if op in "+-":
+                assert int(b) <= 5
+            else:
+                assert int(a) <= 10 and int(b) in (2, 3)
+
+
+def test_split_keeps_heldout_computations_out_of_training():
+    problems = generate_problems(2000, seed=0)
+    train, heldout = split_problems(problems, 200, seed=0)
+    assert len(heldout) == 200
+    assert not {p.solution for p in heldout} & {p.solution for p in train}
+    assert not {p.question for p in heldout} & {p.question for p in train}
+    assert len(train) + len(heldout) <= len(problems)
+
+
+def test_generated_crawl():
+    problems = generate_problems(100, seed=0)
+    planted = generate_problems(3, seed=99)
+    pages = generate_web_pages(problems, n_math=30, n_other=50, contaminated=planted, n_duplicates=10, seed=0)
+    assert len(pages) == 90
+    kinds = [p["kind"] for p in pages]
+    assert kinds.count("math") + kinds.count("other") == 90
+    text = "\n".join(p["text"] for p in pages)
+    assert all(q.question in text for q in planted)  # each held-out problem copied into some page
+    urls = [p["url"] for p in pages]
+    assert sum("utm_source" in u for u in urls) == 5 and sum("-mirror" in u for u in urls) == 5
+    assert any("/math/" in u for u in urls) and any(u.startswith("https://learninghub.example.org/news") for u in urls)
+    assert generate_web_pages(problems, n_math=5, n_other=5, seed=1) == generate_web_pages(
+        problems, n_math=5, n_other=5, seed=1
+    )
+
+
+def _results(seed: int, sft: float, outcome: float, process: float) -> dict:
+    def metrics(greedy: float, p8: float, m8: float) -> dict:
+        return {"greedy": greedy, "pass@1": greedy - 0.1, "pass@2": p8 - 0.1, "pass@8": p8, "maj@8": m8}
+
+    return {
+        "config": {"seed": seed},
+        "eval": {
+            "pretrained": metrics(0.3, 0.5, 0.3),
+            "sft": metrics(sft, 0.8, 0.5),
+            "grpo_outcome": metrics(outcome, 0.82, 0.6),
+            "grpo_process": metrics(process, 0.78, 0.7),
+        },
+    }
+
+
+def test_findings_and_verdicts_are_computed_from_the_numbers():
+    f = findings(_results(0, 0.5, 0.6, 0.55))
+    assert f["k"] == 8
+    outcome, process = f["arms"]["grpo_outcome"], f["arms"]["grpo_process"]
+    assert outcome["greedy_gain"] == pytest.approx(0.1)
+    assert outcome["pass_gain"] == pytest.approx(0.02) and outcome["maj_gain"] == pytest.approx(0.1)
+    assert outcome["maj_gained_more_than_pass"] is True
+    assert process["pass_gain"] == pytest.approx(-0.02) and process["maj_gain"] == pytest.approx(0.2)
+    assert f["process_minus_outcome_greedy"] == pytest.approx(-0.05)
+    assert f["process_at_least_outcome"] is False
+    text = " ".join(verdicts(_results(0, 0.5, 0.6, 0.55)))
+    assert "maj@k gained more than pass@k" in text
+    assert "Process supervision did worse than outcome supervision" in text and "(-5.0 pts)" in text
+    text = " ".join(verdicts(_results(0, 0.5, 0.6, 0.6)))
+    assert "at least as well as" in text
+
+
+def test_seeds_summary():
+    runs = [_results(0, 0.50, 0.60, 0.62), _results(1, 0.54, 0.61, 0.60), _results(2, 0.52, 0.63, 0.64)]
+    s = seeds_summary(runs)
+    assert s["seeds"] == [0, 1, 2]
+    assert s["sft_spread"] == pytest.approx(0.04)
+    assert s["greedy"]["sft"]["mean"] == pytest.approx(0.52)
+    assert s["grpo_outcome"]["gains"] == pytest.approx([0.10, 0.07, 0.11])
+    assert s["grpo_outcome"]["mean_gain"] == pytest.approx(0.28 / 3)
+    assert s["grpo_outcome"]["gain_exceeds_spread"] is True
+    assert s["grpo_process"]["min_gain"] == pytest.approx(0.06)
+    flat = seeds_summary([_results(0, 0.5, 0.51, 0.5), _results(1, 0.6, 0.6, 0.6)])
+    assert flat["grpo_outcome"]["gain_exceeds_spread"] is False and flat["grpo_process"]["every_seed_gains"] is False
+
+
+def test_cli_rejects_bad_overrides():
+    from trl_dsm.demo.cli import _parse_overrides
+
+    assert _parse_overrides(["grpo_steps=40", 'arms=["outcome"]', "beta=0"]) == {
+        "grpo_steps": 40,
+        "arms": ("outcome",),
+        "beta": 0,
+    }
+    with pytest.raises(SystemExit, match="FIELD=VALUE with FIELD one of"):
+        _parse_overrides(["no_such_field=1"])
+    with pytest.raises(SystemExit, match="not a valid value"):
+        _parse_overrides(["grpo_steps=forty"])
+
+
+@pytest.mark.slow
+def test_quick_demo_end_to_end(tmp_path, shared_data):
+    """``trl-dsm demo --quick`` runs every stage offline and writes the report, results and plots."""
+    out = tmp_path / "demo"
+    web_docs = shared_data / "web" / "web_docs.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trl_dsm.cli",
+            "demo",
+            "--quick",
+            "--output-dir",
+            str(out),
+            "--web-docs",
+            str(web_docs),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["eval"]) == {"pretrained", "sft", "grpo_outcome", "grpo_process"}
+    for metrics in results["eval"].values():
+        assert {"greedy", "pass@1", "pass@4", "maj@4"} <= set(metrics)
+        assert all(0.0 <= metrics[k] <= 1.0 for k in ("greedy", "pass@4", "maj@4"))
+    mining = results["mining"]
+    assert mining["pages"] > mining["selected"] > 0
+    assert mining["selected_real"] >= 0 and mining["mining"]["dedup"]["url_duplicates_removed"] > 0
+    assert [step for step, *_ in results["reward_curves"]["process"]] == [1, 2]
+    report = (out / "report.md").read_text()
+    assert "maj@k gained" in report and "Process supervision did" in report
+    for png in ("reward_curve.png", "accuracy_by_stage.png", "pass_maj_at_k.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    assert "| stage | greedy |" in done.stdout

@@ -1,0 +1,404 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""The whole DeepSeekMath recipe in miniature, offline, on one CPU (``trl-dsm demo``).
+
+1. **Mining (§2.1)**: a generated crawl (worksheet pages among news/sport/recipe/travel pages, duplicates, pages
+   that copy held-out problems; plus real pages with ``--web-docs``) goes through the fastText mining pipeline
+   (URL + MinHash dedup, classifier, selection, domain discovery), then 10-gram decontamination against the
+   held-out problems.
+2. **Pretraining (§2.2)**: a tiny Llama from scratch on the mined corpus mixed with generated word problems with
+   worked steps, packed into blocks, with the paper's multi-step learning-rate schedule.
+3. **SFT (§3)**: chain-of-thought solutions in DeepSeekMath's chat format, loss on the completion only.
+4. **GRPO (§4)**: ``GRPOMathTrainer`` with outcome supervision and, in a second arm, process supervision whose step
+   rewards check each arithmetic step.
+5. **Evaluation (§5)**: greedy accuracy, pass@k and maj@k on held-out problems after SFT and after each RL arm.
+
+Everything is built from the library (``trl_dsm.mining``, ``.decontamination``, ``.pretrain``, ``.sft``, ``.grpo``,
+``.eval``); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from trl_dsm.demo.corpus import generate_web_pages
+from trl_dsm.demo.problems import Problem, generate_problems, split_problems
+
+
+logger = logging.getLogger(__name__)
+
+ARMS = ("outcome", "process")
+
+
+@dataclass
+class DemoConfig:
+    """Sizes and hyperparameters of the miniature run; the defaults finish in about 15 minutes on 2 CPU cores."""
+
+    output_dir: str = "trl-dsm-demo"
+    seed: int = 0
+    web_docs: str | None = None  # JSONL of real pages (url, text) mixed into the generated crawl
+    # problems (a held-out set never seen in mining, pretraining, SFT or RL)
+    n_problems: int = 9000
+    n_heldout: int = 500
+    n_pretrain_problems: int = 3000
+    n_sft_problems: int = 1000
+    min_steps: int = 2
+    max_steps: int = 4
+    max_value: int = 99
+    max_operand: int = 12
+    max_factor: int = 15
+    # crawl and mining
+    n_math_pages: int = 300
+    n_other_pages: int = 600
+    n_contaminated: int = 8
+    mining_iterations: int = 2
+    # tokenizer and model (a 4-layer Llama, ~0.9M parameters)
+    vocab_size: int = 512
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_layers: int = 4
+    num_heads: int = 4
+    block_size: int = 128
+    # pretraining
+    pretrain_steps: int = 1000
+    pretrain_batch_size: int = 16
+    pretrain_lr: float = 3e-3
+    pretrain_warmup_steps: int = 50
+    corpus_weight: float = 0.3  # share of pretraining tokens from the mined corpus (the rest: worked problems)
+    # SFT
+    sft_steps: int = 300
+    sft_batch_size: int = 16
+    sft_lr: float = 3e-4
+    # GRPO
+    arms: tuple[str, ...] = ARMS
+    grpo_steps: int = 80
+    grpo_prompts_per_step: int = 8
+    num_generations: int = 8
+    grpo_lr: float = 1e-3
+    beta: float = 0.04
+    max_completion_length: int = 64
+    temperature: float = 1.0
+    # evaluation
+    eval_samples: int = 8
+    eval_temperature: float = 1.0
+    threads: int = 0  # torch threads (0: all cores)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def quick(cls, **overrides) -> DemoConfig:
+        """A run of about a minute for tests: everything tiny, the same code paths."""
+        values = dict(
+            n_problems=900, n_heldout=40, n_pretrain_problems=300, n_sft_problems=100, n_math_pages=40,
+            n_other_pages=60, n_contaminated=3, mining_iterations=1, hidden_size=32, intermediate_size=64,
+            num_layers=2, num_heads=2, vocab_size=300, pretrain_steps=20, sft_steps=10, grpo_steps=2,
+            grpo_prompts_per_step=2, num_generations=4, max_completion_length=24, eval_samples=4,
+        )  # fmt: skip
+        values.update(overrides)
+        return cls(**values)
+
+
+# -- data ----------------------------------------------------------------------------------------------------------
+def make_problem_splits(cfg: DemoConfig) -> dict[str, list[Problem]]:
+    """Held-out, pretraining, SFT and RL problems; the same for every seed (the seed varies the training)."""
+    problems = generate_problems(
+        cfg.n_problems, seed=1234, min_steps=cfg.min_steps, max_steps=cfg.max_steps, max_value=cfg.max_value,
+        max_operand=cfg.max_operand, max_factor=cfg.max_factor,
+    )  # fmt: skip
+    train, heldout = split_problems(problems, cfg.n_heldout, seed=1234)
+    a, b = cfg.n_pretrain_problems, cfg.n_pretrain_problems + cfg.n_sft_problems
+    if len(train) <= b:
+        raise ValueError(f"n_problems={cfg.n_problems} leaves {len(train)} training problems; need more than {b}")
+    return {"heldout": heldout, "pretrain": train[:a], "sft": train[a:b], "rl": train[b:]}
+
+
+def _read_web_docs(path: str | None) -> list[dict]:
+    if not path:
+        return []
+    pages = []
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if not isinstance(row.get("text"), str):
+                raise ValueError(f"{path}:{line_no}: a web page needs a string `text` field")
+            pages.append({"url": row.get("url") or f"local://{line_no}", "title": row.get("title") or "",
+                          "text": row["text"], "kind": row.get("label") or row.get("kind") or "real"})  # fmt: skip
+    return pages
+
+
+def _problem_text(problem: Problem) -> str:
+    return f"Problem. {problem.question}\nSolution.\n{problem.solution}"
+
+
+# -- 1. mining and decontamination -----------------------------------------------------------------------------------
+def mine_corpus(cfg: DemoConfig, splits: dict[str, list[Problem]], workdir: Path) -> tuple[Any, dict]:
+    from datasets import Dataset
+
+    from trl_dsm.decontamination.benchmarks import BenchmarkText
+    from trl_dsm.decontamination.pipeline import build_index, decontaminate_dataset
+    from trl_dsm.mining.pipeline import mine
+
+    rng = random.Random(cfg.seed)
+    heldout = splits["heldout"]
+    contaminated = rng.sample(heldout, min(cfg.n_contaminated, len(heldout)))
+    pages = generate_web_pages(
+        splits["pretrain"], n_math=cfg.n_math_pages, n_other=cfg.n_other_pages, contaminated=contaminated,
+        n_duplicates=max(4, cfg.n_math_pages // 8), seed=cfg.seed,
+    )  # fmt: skip
+    pages += _read_web_docs(cfg.web_docs)
+    # The seed corpus (the paper's OpenWebMath): worked solutions, not pages of the crawl.
+    seeds = [_problem_text(p) for p in splits["sft"]]
+    config = {
+        "num_shards": 2,
+        "iterations": cfg.mining_iterations,
+        "classifier": {"epoch": 3, "min_count": 1, "bucket": 100_000},  # the paper's settings, a smaller hash table
+        "selection": {"threshold": 0.5},
+        "domains": {"auto_accept_score": 0.5},
+        "dedup": {"threshold": 0.8},
+        "executor": {"kind": "local", "workers": 1},
+    }
+    config.update(cfg.extra.get("mining", {}))
+    documents = Dataset.from_list(pages)
+    selected, stats = mine(documents, seeds=seeds, config=config, output_dir=workdir / "mining", overwrite=True)
+    index = build_index(
+        benchmarks=[],
+        extra=[BenchmarkText("demo-heldout", str(i), "question", p.question) for i, p in enumerate(heldout)],
+    )
+    clean, report = decontaminate_dataset(selected, "text", index=index)
+    kind_of = {page["url"]: page["kind"] for page in pages}
+    kinds = [kind_of.get(url, "real") for url in selected["url"]]
+    math_total = sum(1 for p in pages if p["kind"] == "math")
+    clean_text = "\n".join(clean["text"])
+    selected_text = "\n".join(selected["text"])
+    stats = {
+        "pages": len(pages),
+        "math_pages": math_total,
+        "selected": len(selected),
+        "selected_math": sum(k == "math" for k in kinds),
+        "selected_other": sum(k == "other" for k in kinds),
+        "selected_real": sum(k not in ("math", "other") for k in kinds),
+        "decontaminated_documents": report.summary.get("documents_contaminated", 0),
+        "decontaminated_chars": report.summary.get("chars_removed", 0),
+        "planted_contaminated": sum(p.question in selected_text for p in contaminated),
+        "planted_removed": sum(p.question in selected_text and p.question not in clean_text for p in contaminated),
+        "corpus_pages": len(clean),
+        "corpus_chars": sum(len(t) for t in clean["text"]),
+        "mining": _json_safe(stats),
+        "decontamination": _json_safe(report.summary),
+    }
+    return clean, stats
+
+
+def _json_safe(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=str))
+
+
+# -- 2. tokenizer and pretraining --------------------------------------------------------------------------------------
+def build_tokenizer(texts: list[str], vocab_size: int):
+    """A byte-level BPE with one token per digit (arithmetic needs digits) and DeepSeekMath's chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from trl_dsm.sft.chat_templates import ensure_chat_template
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<pad>", "<eos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(texts + ["User: ", "\n\nAssistant: "], trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>")
+    tokenizer.bos_token = None
+    return ensure_chat_template(tokenizer, "deepseek-math")
+
+
+def _common_args(cfg: DemoConfig, output_dir: Path) -> dict:
+    return dict(
+        output_dir=str(output_dir), report_to="none", use_cpu=True, bf16=False, save_strategy="no", seed=cfg.seed,
+        logging_steps=10, disable_tqdm=True, dataloader_num_workers=0,
+        gradient_checkpointing=False,  # TRL turns it on by default; a tiny model only pays its recomputation
+    )  # fmt: skip
+
+
+def pretrain(cfg: DemoConfig, corpus, splits, tokenizer, workdir: Path):
+    from datasets import Dataset
+
+    from trl_dsm.pretrain import (
+        PretrainConfig,
+        PretrainTrainer,
+        build_causal_lm,
+        build_pretrain_dataset,
+        collate_blocks,
+    )
+
+    problems = Dataset.from_dict({"text": [_problem_text(p) for p in splits["pretrain"]]})
+    sources = [
+        {"path": "demo/mined-corpus", "weight": cfg.corpus_weight},
+        {"path": "demo/word-problems", "weight": 1 - cfg.corpus_weight},
+    ]
+    blocks = build_pretrain_dataset(
+        sources,
+        tokenizer,
+        block_size=cfg.block_size,
+        seed=cfg.seed,
+        datasets=[corpus.select_columns(["text"]), problems],
+    )
+    model = build_causal_lm(
+        from_scratch=True,
+        model_config={
+            "model_type": "llama", "hidden_size": cfg.hidden_size, "intermediate_size": cfg.intermediate_size,
+            "num_hidden_layers": cfg.num_layers, "num_attention_heads": cfg.num_heads,
+            "num_key_value_heads": cfg.num_heads, "max_position_embeddings": 256, "tie_word_embeddings": True,
+        },
+        tokenizer=tokenizer,
+        seed=cfg.seed,
+    )  # fmt: skip
+    args = PretrainConfig(
+        **_common_args(cfg, workdir / "pretrain"), max_steps=cfg.pretrain_steps,
+        per_device_train_batch_size=cfg.pretrain_batch_size, learning_rate=cfg.pretrain_lr,
+        warmup_steps=cfg.pretrain_warmup_steps, max_grad_norm=1.0,
+    )  # fmt: skip
+    trainer = PretrainTrainer(model=model, args=args, train_dataset=blocks, data_collator=collate_blocks)
+    trainer.train()
+    return trainer.model, _losses(trainer.state.log_history), len(blocks)
+
+
+def _losses(history: list[dict]) -> list[tuple[int, float]]:
+    return [(h["step"], float(h["loss"])) for h in history if "loss" in h]
+
+
+# -- 3. SFT ---------------------------------------------------------------------------------------------------------
+def _chat_prompt(problem: Problem) -> list[dict]:
+    return [{"role": "user", "content": problem.question}]
+
+
+def sft(cfg: DemoConfig, model, splits, tokenizer, workdir: Path):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from trl_dsm.sft import build_sft_dataset
+
+    rows = [{"question": p.question, "solution": p.solution} for p in splits["sft"]]
+    data = build_sft_dataset(
+        Dataset.from_list(rows), tokenizer, fmt="cot", response_column="solution", add_instruction=False
+    )
+    args = SFTConfig(
+        **_common_args(cfg, workdir / "sft"), max_steps=cfg.sft_steps, per_device_train_batch_size=cfg.sft_batch_size,
+        learning_rate=cfg.sft_lr, lr_scheduler_type="cosine", warmup_steps=10, completion_only_loss=True,
+        max_length=256,
+    )  # fmt: skip
+    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
+    trainer.train()
+    return trainer.model, _losses(trainer.state.log_history)
+
+
+# -- 4. GRPO ---------------------------------------------------------------------------------------------------------
+def grpo(cfg: DemoConfig, arm: str, sft_dir: Path, splits, tokenizer, workdir: Path):
+    from datasets import Dataset
+
+    from trl_dsm.grpo import GRPOMathConfig, GRPOMathTrainer, arithmetic_step_reward
+    from trl_dsm.rewards import math_accuracy_reward
+
+    rows = [{"prompt": _chat_prompt(p), "answer": str(p.answer)} for p in splits["rl"]]
+    args = GRPOMathConfig(
+        **_common_args(cfg, workdir / f"grpo-{arm}"), max_steps=cfg.grpo_steps,
+        per_device_train_batch_size=cfg.grpo_prompts_per_step * cfg.num_generations,
+        num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
+        learning_rate=cfg.grpo_lr, beta=cfg.beta, temperature=cfg.temperature, lr_scheduler_type="constant",
+        warmup_steps=0, supervision=arm, step_separator="\n",
+    )  # fmt: skip
+    args.logging_steps = 1
+    trainer = GRPOMathTrainer(
+        model=str(sft_dir), reward_funcs=[math_accuracy_reward], args=args, train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer, process_reward_func=arithmetic_step_reward if arm == "process" else None,
+    )  # fmt: skip
+    trainer.train()
+    curve = [
+        (h["step"], float(h["reward"]), float(h.get(f"pass@{cfg.num_generations}", "nan")))
+        for h in trainer.state.log_history
+        if "reward" in h
+    ]
+    return trainer.model, curve
+
+
+# -- 5. evaluation ---------------------------------------------------------------------------------------------------
+def evaluate(cfg: DemoConfig, model, tokenizer, problems: list[Problem]) -> dict:
+    from trl_dsm.eval import EvalConfig, evaluate_model
+
+    records = [{"prompt": _chat_prompt(p), "answer": str(p.answer)} for p in problems]
+    config = EvalConfig(
+        mode="cot", num_samples=cfg.eval_samples, temperature=cfg.eval_temperature, top_p=1.0, greedy=True,
+        max_new_tokens=cfg.max_completion_length, batch_size=64, chat_template=True, fallback="last_number",
+        seed=cfg.seed,
+    )  # fmt: skip
+    result = evaluate_model(model, tokenizer, records, config, name="heldout")
+    return {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
+
+
+# -- the whole run ------------------------------------------------------------------------------------------------------
+def run_demo(cfg: DemoConfig) -> dict:
+    """Run the five stages; write ``results.json``, ``report.md`` and plots to ``cfg.output_dir``."""
+    import torch
+
+    from trl_dsm.demo.report import write_report
+
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    timings: dict[str, float] = {}
+    results: dict[str, Any] = {"config": asdict(cfg)}
+
+    def stage(name: str, fn, *args):
+        tic = time.perf_counter()
+        logger.info("stage %s", name)
+        value = fn(*args)
+        timings[name] = round(time.perf_counter() - tic, 1)
+        print(f"[trl-dsm demo] {name}: {timings[name]:.0f} s", flush=True)
+        return value
+
+    splits = make_problem_splits(cfg)
+    corpus, results["mining"] = stage("mining + decontamination", mine_corpus, cfg, splits, out)
+    tokenizer = stage(
+        "tokenizer", build_tokenizer, list(corpus["text"]) + [_problem_text(p) for p in splits["pretrain"]],
+        cfg.vocab_size,
+    )  # fmt: skip
+    model, results["pretrain_loss"], results["pretrain_blocks"] = stage(
+        "pretraining", pretrain, cfg, corpus, splits, tokenizer, out
+    )
+    results["eval"] = {"pretrained": stage("eval pretrained", evaluate, cfg, model, tokenizer, splits["heldout"])}
+    model, results["sft_loss"] = stage("sft", sft, cfg, model, splits, tokenizer, out)
+    sft_dir = out / "sft-model"
+    model.save_pretrained(sft_dir)
+    tokenizer.save_pretrained(sft_dir)
+    results["eval"]["sft"] = stage("eval sft", evaluate, cfg, model, tokenizer, splits["heldout"])
+    results["reward_curves"] = {}
+    for arm in cfg.arms:
+        rl_model, results["reward_curves"][arm] = stage(f"grpo {arm}", grpo, cfg, arm, sft_dir, splits, tokenizer, out)
+        results["eval"][f"grpo_{arm}"] = stage(
+            f"eval grpo {arm}", evaluate, cfg, rl_model, tokenizer, splits["heldout"]
+        )
+    results["timings"] = timings
+    results["total_seconds"] = round(sum(timings.values()), 1)
+    (out / "results.json").write_text(json.dumps(_json_safe(results), indent=2))
+    write_report(results, out)
+    return results
+
+
+def config_for(quick: bool, **overrides) -> DemoConfig:
+    return DemoConfig.quick(**overrides) if quick else replace(DemoConfig(), **overrides)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    run_demo(DemoConfig())
