@@ -157,6 +157,50 @@ def test_write_outside_sandbox_dir(pool, tmp_path):
     assert not Path(pool._base_dir, "escaped.txt").exists()
 
 
+def test_audit_hook_cannot_be_disarmed_from_python(pool, tmp_path):
+    """The program shares the interpreter with the audit hook: rebinding what the hook uses (the server module's
+    globals, builtins, os.path), dir_fd-relative paths, chdir and gc introspection must not open a way out."""
+    tmp_path.chmod(0o777)
+    t = str(tmp_path)
+    escaped_base = Path(pool._base_dir, "escaped-dirfd")
+    disarm = (
+        "import sys\nm = sys.modules['__main__']\n"
+        "m._AUDIT_BLOCKED = m._AUDIT_PATH_EVENTS = m._AUDIT_TWO_PATH_EVENTS = frozenset()\nm._WRITE_FLAGS = 0\n"
+    )
+    programs = [
+        disarm + f"open({t!r} + '/globals', 'w').write('pwned')",
+        disarm + "import socket\ns = socket.socket()\nprint('socket', s)",
+        disarm + "import ctypes, os\nassert ctypes.CDLL(None).kill(os.getppid(), 9) == 0, 'refused'\nprint('ctypes')",
+        f"import os.path\nos.path.realpath = lambda p, strict=False: os.getcwd()\nopen({t!r} + '/realpath', 'w')",
+        f"import builtins\nbuiltins.any = lambda it: False\nopen({t!r} + '/builtins', 'w').write('pwned')",
+        f"import os\nfd = os.open({t!r}, os.O_RDONLY)\nos.write(os.open('dirfd', os.O_WRONLY | os.O_CREAT, dir_fd=fd), b'x')",
+        f"import os\nos.mkdir('mkdir', dir_fd=os.open({t!r}, os.O_RDONLY))",
+        "import os\nos.makedirs('a/b')\nfd = os.open('.', os.O_RDONLY)\nos.chdir('a/b')\n"
+        "os.write(os.open('../../escaped-dirfd', os.O_WRONLY | os.O_CREAT, dir_fd=fd), b'x')",
+        "import gc\nfor f in gc.get_objects():\n    if getattr(f, '__name__', '') == 'hook':\n"
+        "        print('found the hook')\n"
+        f"open({t!r} + '/gc', 'w').write('pwned')",
+        f"import os\nos.symlink({t!r}, 'l')\nos.write(os.open('l/symlink', os.O_WRONLY | os.O_CREAT), b'x')",
+    ]
+    replaced = pool.replaced
+    results = pool.map(programs)
+    for code, r in zip(programs, results):
+        assert r.status == "error", (code, r)
+        assert "socket <" not in r.stdout and "ctypes" not in r.stdout and "found the hook" not in r.stdout, r
+    assert not list(tmp_path.iterdir())
+    assert not escaped_base.exists()
+    assert pool.replaced == replaced and pool.run("print('alive')").stdout == "alive\n"
+
+
+def test_a_program_cannot_return_into_the_server(pool):
+    """Rebinding os._exit must not let the forked child fall back into the server loop."""
+    r = pool.run("import sys, types\nsys.modules['__main__'].os = types.SimpleNamespace()\nprint('done')")
+    assert r.stdout == "done\n" and r.status == "ok"
+    r = pool.run("import os\nos._exit = lambda code: None\nraise SystemExit(5)")
+    assert r.exit_code == 5
+    assert pool.run("print('alive')").stdout == "alive\n"
+
+
 def test_environment_secrets_do_not_leak(pool):
     code = (
         "import os\n"

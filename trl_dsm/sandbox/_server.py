@@ -89,39 +89,121 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 def _install_audit_hook(workdir: str) -> None:
-    """Refuse, from Python, what the program must not do (a second layer over the OS limits)."""
-    root = os.path.realpath(workdir)
+    """Refuse, from Python, what the program must not do (a second layer over the OS limits).
+
+    The program runs in this interpreter, so everything the hook looks at is bound here, at install time: it
+    can rebind ``os.path.realpath``, builtins or this module's globals (``sys.modules["__main__"]``) without
+    effect. Paths are resolved by :func:`_resolver` from ``posix`` functions, not ``os.path``; ``os.chdir`` and
+    opening a directory outside the working directory are refused, since the "open" event does not carry the
+    ``dir_fd`` a path is relative to; ``gc`` introspection, the way to reach this closure, is refused.
+    """
+    resolve = _resolver()
+    root = resolve(workdir)
+    prefix, proc_self = root + "/", f"/proc/{os.getpid()}/"
+    blocked = _AUDIT_BLOCKED | {"os.chdir", "gc.get_objects", "gc.get_referrers", "gc.get_referents"}
+    path_events, two_path_events, write_flags = _AUDIT_PATH_EVENTS, _AUDIT_TWO_PATH_EVENTS, _WRITE_FLAGS
+    denied, str_, bytes_, int_, type_, fspath = PermissionError, str, bytes, int, type, os.fspath
+    is_dir, fs_encoding = _is_dir_function(), sys.getfilesystemencoding()
+
+    def real(path) -> str | None:
+        """The resolved path as a str, None for an fd the program already holds."""
+        kind = type_(path)
+        if kind is int_:
+            return None
+        if kind is not str_ and kind is not bytes_:
+            path = fspath(path)  # a PathLike: its __fspath__ runs again here
+            kind = type_(path)
+        if kind is bytes_:
+            path = bytes_.decode(path, fs_encoding, "surrogateescape")
+        elif kind is not str_:
+            raise denied(f"sandbox: path {path!r} is not a str or bytes")
+        return resolve(path)
 
     def inside(path) -> bool:
-        if isinstance(path, int):
-            return True  # an fd the program already holds
-        try:
-            real = os.path.realpath(os.fsdecode(path))
-        except (TypeError, ValueError):
-            return False
-        return real == root or real.startswith(root + os.sep)
+        resolved = real(path)
+        return resolved is None or resolved == root or str_.startswith(resolved, prefix)
 
     def hook(event: str, args: tuple) -> None:
-        if event in _AUDIT_BLOCKED:
-            raise PermissionError(f"sandbox: {event} is not allowed")
+        if event in blocked:
+            raise denied(f"sandbox: {event} is not allowed")
         if event == "open":
             path, mode, flags = args
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool((flags or 0) & _WRITE_FLAGS)
             if path is None:
                 return
-            if writing and not inside(path):
-                raise PermissionError(f"sandbox: writing {path!r} outside the working directory is not allowed")
-            if not writing and isinstance(path, str | bytes):  # other processes' /proc entries (environ...)
-                real = os.path.realpath(os.fsdecode(path))
-                if real.startswith("/proc/") and not real.startswith(f"/proc/{os.getpid()}/"):
-                    raise PermissionError(f"sandbox: reading {path!r} is not allowed")
-        elif event in _AUDIT_PATH_EVENTS:
+            writing = bool((flags or 0) & write_flags)
+            if type_(mode) is str_:
+                writing = writing or "w" in mode or "a" in mode or "x" in mode or "+" in mode
+            resolved = real(path)
+            if resolved is None or resolved == root or str_.startswith(resolved, prefix):
+                return
+            if writing:
+                raise denied(f"sandbox: writing {path!r} outside the working directory is not allowed")
+            if mode is None and is_dir(resolved):  # an fd a later os.open(..., dir_fd=fd) would write through
+                raise denied(f"sandbox: opening the directory {path!r} is not allowed")
+            if str_.startswith(resolved, "/proc/") and not str_.startswith(resolved, proc_self):
+                raise denied(f"sandbox: reading {path!r} is not allowed")  # other processes' environ...
+        elif event in path_events:
             if args and not inside(args[0]):
-                raise PermissionError(f"sandbox: {event} outside the working directory is not allowed")
-        elif event in _AUDIT_TWO_PATH_EVENTS and len(args) >= 2 and not (inside(args[0]) and inside(args[1])):
-            raise PermissionError(f"sandbox: {event} outside the working directory is not allowed")
+                raise denied(f"sandbox: {event} outside the working directory is not allowed")
+        elif event in two_path_events and len(args) >= 2 and not (inside(args[0]) and inside(args[1])):
+            raise denied(f"sandbox: {event} outside the working directory is not allowed")
 
     sys.addaudithook(hook)
+
+
+def _resolver():
+    """``os.path.realpath`` (non-strict) built only from ``posix`` functions bound now, immune to a program
+    rebinding ``os`` or ``os.path`` attributes."""
+    import posix
+
+    lstat, readlink, getcwd, oserror, reversed_ = posix.lstat, posix.readlink, posix.getcwd, OSError, reversed
+    link_bits, file_type_mask, max_links = stat.S_IFLNK, 0o170000, 40
+
+    def resolve(path: str) -> str:
+        if not path.startswith("/"):
+            path = getcwd() + "/" + path
+        pending = list(reversed_(path.split("/")))
+        resolved, links = "", 0
+        while pending:
+            name = pending.pop()
+            if name in ("", "."):
+                continue
+            if name == "..":
+                resolved = resolved.rpartition("/")[0]
+                continue
+            candidate = resolved + "/" + name
+            try:
+                mode = lstat(candidate).st_mode
+            except oserror:
+                resolved = candidate  # does not exist (yet): the rest is taken as written
+                continue
+            if mode & file_type_mask != link_bits:
+                resolved = candidate
+                continue
+            links += 1
+            if links > max_links:
+                return "/\0loop"  # never inside the working directory
+            target = readlink(candidate)
+            if target.startswith("/"):
+                resolved = ""
+            pending.extend(reversed_(target.split("/")))
+        return resolved or "/"
+
+    return resolve
+
+
+def _is_dir_function():
+    import posix
+
+    stat_, oserror, dir_bits = posix.stat, OSError, stat.S_IFDIR
+
+    def is_dir(path: str) -> bool:
+        try:
+            return stat_(path).st_mode & 0o170000 == dir_bits
+        except oserror:
+            return False
+
+    return is_dir
 
 
 class _Server:
@@ -213,12 +295,13 @@ class _Server:
         out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         started = time.monotonic()
+        exit_now = os._exit  # bound before the program can rebind os._exit: the child never returns to serve()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child; its exit status is what the tests observe
             try:
-                self._child(code, timeout, out_fd, err_fd)
+                self._child(code, timeout, out_fd, err_fd, exit_now)
             finally:
-                os._exit(70)
+                exit_now(70)
         os.close(out_fd)
         os.close(err_fd)
         status, exit_code = self._wait(pid, started + timeout)
@@ -270,7 +353,7 @@ class _Server:
         truncated = len(data) > limit
         return data[:limit].decode("utf-8", errors="replace"), truncated
 
-    def _child(self, code: str, timeout: float, out_fd: int, err_fd: int) -> None:  # pragma: no cover
+    def _child(self, code: str, timeout: float, out_fd: int, err_fd: int, exit_now) -> None:  # pragma: no cover
         cfg = self.config
         os.setsid()
         null = os.open("/dev/null", os.O_RDONLY)
@@ -321,8 +404,7 @@ class _Server:
         sys.argv = ["<program>"]
         if cfg.get("audit_hook", True):
             _install_audit_hook(self.workdir)
-        exit_code = _execute(code)
-        os._exit(exit_code)
+        exit_now(_execute(code))
 
     def serve(self, inbox: Connection, outbox: Connection) -> int:
         outbox.send(("ready", self.capabilities()))
