@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from trl_dsm.sandbox import ExecutionResult, SandboxConfig, SandboxPool, run_python
+from trl_dsm.sandbox import ExecutionResult, SandboxConfig, SandboxError, SandboxPool, run_python
 
 
 SECRET = f"s3cr3t-{uuid.uuid4().hex}"
@@ -339,6 +339,43 @@ def test_a_server_that_dies_is_replaced(full_pool):
     assert results and results[0].status == "killed"
     assert full_pool.run("print('next')").stdout == "next\n"
     assert _no_sandbox_processes(full_pool)  # the orphaned program died with its server
+
+
+def test_a_forked_child_cannot_use_or_close_the_parents_pool(full_pool):
+    full_pool.warm_up()
+    servers = {s.proc.pid for s in full_pool._idle}
+    pid = os.fork()
+    if pid == 0:  # the child: a clear error, and closing its copy leaves the parent's servers alone
+        status = 3
+        try:
+            try:
+                full_pool.run("print(1)")
+            except SandboxError as exc:
+                status = 0 if "forked child" in str(exc) else 2
+            full_pool.close()
+        finally:
+            os._exit(status)
+    _, wait_status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(wait_status) and os.WEXITSTATUS(wait_status) == 0
+    assert {s.proc.pid for s in full_pool._idle} == servers and all(s.alive() for s in full_pool._idle)
+    assert Path(full_pool._base_dir).is_dir()
+    assert full_pool.run("print('parent')").stdout == "parent\n"
+
+
+def test_servers_that_fail_to_start_free_their_slots(monkeypatch):
+    from trl_dsm.sandbox import executor
+
+    with SandboxPool(max_workers=2) as pool:
+        monkeypatch.setattr(executor.sys, "executable", "/bin/false")
+        with pytest.raises(SandboxError, match="did not start"):
+            pool.warm_up()
+        with pytest.raises(SandboxError, match="did not start"):
+            pool.run("print(1)")
+        assert sorted(pool._free_slots) == [0, 1] and not pool._slots and not pool._idle
+        assert pool.replaced == 0
+        monkeypatch.undo()
+        assert pool.map(["print(1)", "print(2)"])[1].stdout == "2\n"
+        assert len(pool._idle) <= 2 and sorted(pool._free_slots + list(pool._slots.values())) == [0, 1]
 
 
 def _server_pids() -> list[int]:

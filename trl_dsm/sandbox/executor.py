@@ -200,6 +200,7 @@ class SandboxPool:
         self._slots: dict[int, int] = {}  # id(server) -> slot
         self._cond = threading.Condition()
         self._closed = False
+        self._pid = os.getpid()  # the servers' pipes belong to this process; a forked child must not use them
         self.replaced = 0  # servers killed and replaced (a program that broke its server, or a server crash)
 
     def __enter__(self) -> SandboxPool:
@@ -210,6 +211,11 @@ class SandboxPool:
 
     # -- checkout ----------------------------------------------------------------------------------
     def _acquire(self) -> _Server:
+        if os.getpid() != self._pid:
+            raise SandboxError(
+                f"this SandboxPool belongs to process {self._pid}; a forked child (e.g. a DataLoader worker) "
+                "must create its own pool or use default_pool()"
+            )
         with self._cond:
             while True:
                 if self._closed:
@@ -241,13 +247,13 @@ class SandboxPool:
         self._free_slots.append(self._slots.pop(id(server)))
         self._cond.notify()
 
-    def _release(self, server: _Server) -> None:
+    def _release(self, server: _Server, started: bool = True) -> None:
         with self._cond:
-            if server.alive() and not self._closed:
+            if server.alive() and started and not self._closed:
                 self._idle.append(server)
                 self._cond.notify()
             else:
-                if not self._closed:
+                if not self._closed and started:
                     self.replaced += 1
                 self._retire(server)
 
@@ -260,11 +266,15 @@ class SandboxPool:
                 server = _Server(self.config, slot, self._base_dir)
                 self._slots[id(server)] = slot
                 servers.append(server)
-        for server in servers:
+        error: BaseException | None = None
+        for server in servers:  # every server is waited for and released, even after one failed to start
             try:
                 server.wait_ready()
-            finally:
-                self._release(server)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                error = error or exc
+            self._release(server, started=server.capabilities is not None)
+        if error is not None:
+            raise error
         return self
 
     @property
@@ -328,6 +338,8 @@ class SandboxPool:
             self._closed = True
             idle, self._idle = self._idle, []
             self._cond.notify_all()
+        if os.getpid() != self._pid:  # a forked child's copy: the servers and directory are the parent's
+            return
         for server in idle:
             server.kill()
         shutil.rmtree(self._base_dir, ignore_errors=True)
@@ -347,6 +359,14 @@ def default_max_workers() -> int:
 _POOL: SandboxPool | None = None
 _POOL_PID: int | None = None
 _POOL_LOCK = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()  # another thread may have held it at fork time
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def default_pool() -> SandboxPool:
