@@ -82,6 +82,29 @@ def test_mine_rejects_bad_config(shared_data, tmp_path):
         MiningPipeline(changed, documents=["x"], seed_texts=["y"])
 
 
+def test_yaml_config_errors_name_the_file_and_key(tmp_path):
+    bad_key = tmp_path / "bad_key.yaml"
+    bad_key.write_text("dedup:\n  thresold: 0.7\n")
+    with pytest.raises(ValueError, match=r"bad_key.yaml: config.dedup: unknown key\(s\) \['thresold'\]"):
+        MiningConfig.from_yaml(bad_key)
+    bad_type = tmp_path / "bad_type.yaml"
+    bad_type.write_text("iterations: four\n")
+    with pytest.raises(ValueError, match=r"bad_type.yaml: config.iterations must be of type int, got 'four'"):
+        MiningConfig.from_yaml(bad_type)
+    bad_value = tmp_path / "bad_value.yaml"
+    bad_value.write_text("num_shards: 0\n")
+    with pytest.raises(ValueError, match=r"bad_value.yaml: config: num_shards must be >= 1, got 0"):
+        MiningConfig.from_yaml(bad_value)
+    not_section = tmp_path / "not_section.yaml"
+    not_section.write_text("selection: 0.5\n")
+    with pytest.raises(ValueError, match=r"not_section.yaml: config.selection must be a mapping"):
+        MiningConfig.from_yaml(not_section)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("dedup:\n  threshold: 1\ndecontamination:\n  benchmarks: [gsm8k]\n")
+    config = MiningConfig.from_yaml(ok)
+    assert config.dedup.threshold == 1 and config.decontamination.benchmarks == ["gsm8k"]
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_with_nothing_lost_or_duplicated(shared_data, tmp_path):
     config = {

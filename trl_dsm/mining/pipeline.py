@@ -127,7 +127,10 @@ class MiningConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: the config must be a mapping of sections")
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,8 +149,29 @@ def _build(cls, data, where: str):
     for name, value in data.items():
         factory = known[name].default_factory
         sub = factory() if factory is not MISSING else None
-        kwargs[name] = _build(type(sub), value, f"{where}.{name}") if is_dataclass(sub) else value
-    return cls(**kwargs)
+        if is_dataclass(sub):
+            kwargs[name] = _build(type(sub), value, f"{where}.{name}")
+            continue
+        if not any(t in str(known[name].type) for t in ("list", "dict", "tuple", "Sequence")):
+            _check_type(known[name].default, value, f"{where}.{name}")
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _check_type(default, value, where: str) -> None:
+    """A value of the default's scalar type (an int where a float is expected is fine; None is left to the
+    field, as for defaults of None)."""
+    if value is None or default is MISSING or default is None or not isinstance(default, int | float | str):
+        return
+    expected = type(default)
+    ok = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        raise ValueError(f"{where} must be of type {expected.__name__}, got {value!r}")
 
 
 #: Config sections that may change between a run and its resumption (they do not change results).
