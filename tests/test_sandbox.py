@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -363,10 +364,8 @@ def test_a_forked_child_cannot_use_or_close_the_parents_pool(full_pool):
 
 
 def test_servers_that_fail_to_start_free_their_slots(monkeypatch):
-    from trl_dsm.sandbox import executor
-
     with SandboxPool(max_workers=2) as pool:
-        monkeypatch.setattr(executor.sys, "executable", "/bin/false")
+        monkeypatch.setattr(sys, "executable", "/bin/false")
         with pytest.raises(SandboxError, match="did not start"):
             pool.warm_up()
         with pytest.raises(SandboxError, match="did not start"):

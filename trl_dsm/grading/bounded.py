@@ -17,16 +17,15 @@ the run.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
+
+from trl_dsm._pipeworker import PACKAGE_ROOT, PipeWorker
 
 
 logger = logging.getLogger(__name__)
@@ -61,73 +60,21 @@ class WorkerStartupError(RuntimeError):
     """A grading worker process could not be started."""
 
 
-class _Worker:
+class _Worker(PipeWorker):
     """One child process running :mod:`trl_dsm.grading._worker`."""
 
+    startup_error = WorkerStartupError
+    debug_env = "TRL_DSM_GRADER_DEBUG"
+
     def __init__(self, max_memory_bytes: int) -> None:
-        parent_read, child_write = os.pipe()
-        child_read, parent_write = os.pipe()
-        debug = os.environ.get("TRL_DSM_GRADER_DEBUG", "") not in ("", "0")
         env = dict(os.environ)
         # The child must import this very package, wherever the parent imported it from.
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
         env.setdefault("OMP_NUM_THREADS", "1")
-        try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "trl_dsm.grading._worker",
-                    str(child_read),
-                    str(child_write),
-                    str(max_memory_bytes),
-                ],
-                pass_fds=(child_read, child_write),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=None if debug else subprocess.DEVNULL,
-                env=env,
-                close_fds=True,
-            )
-        finally:
-            os.close(child_read)
-            os.close(child_write)
-        self.inbox = Connection(parent_read, writable=False)
-        self.outbox = Connection(parent_write, readable=False)
-        self.ready = False
-        self.started_at = time.monotonic()
+        super().__init__("trl_dsm.grading._worker", [str(max_memory_bytes)], env)
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
-        if self.ready:
-            return
-        remaining = self.started_at + timeout - time.monotonic()
-        try:
-            if self.inbox.poll(max(remaining, 0.0)):
-                message = self.inbox.recv()
-                if message[0] == "ready":
-                    self.ready = True
-                    return
-        except (EOFError, OSError):
-            pass
-        self.kill()
-        raise WorkerStartupError(
-            f"the grading worker process ({sys.executable} -m trl_dsm.grading._worker) did not start within "
-            f"{timeout:.0f}s (exit code {self.proc.poll()}); set TRL_DSM_GRADER_DEBUG=1 to see its stderr"
-        )
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill(self) -> None:
-        for conn in (self.inbox, self.outbox):
-            with contextlib.suppress(OSError):
-                conn.close()
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                self.proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored; 5 s is a safety net
-            self.proc.wait(timeout=5)
+        super().wait_ready(timeout)
 
 
 class WorkerPool:

@@ -12,19 +12,17 @@ that fails to answer is killed and replaced, and the program is reported ``kille
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from multiprocessing.connection import Connection
 from typing import Any
+
+from trl_dsm._pipeworker import PACKAGE_ROOT, PipeWorker
 
 
 #: Default wall-clock limit of one program, seconds.
@@ -80,12 +78,13 @@ class SandboxError(RuntimeError):
     """The sandbox itself could not run (a server failed to start)."""
 
 
-class _Server:
+class _Server(PipeWorker):
     """One sandbox server process and its two pipes."""
 
+    startup_error = SandboxError
+    debug_env = "TRL_DSM_SANDBOX_DEBUG"
+
     def __init__(self, config: SandboxConfig, slot: int, base_dir: str) -> None:
-        parent_read, child_write = os.pipe()
-        child_read, parent_write = os.pipe()
         payload = asdict(config)
         payload.update(
             memory_bytes=config.memory_mb * 1024 * 1024,
@@ -93,61 +92,24 @@ class _Server:
             base_dir=os.path.join(base_dir, f"server-{slot}-{os.getpid()}-{time.monotonic_ns()}"),
         )
         self.base_dir = payload["base_dir"]
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         # A clean environment: nothing of the caller's (tokens, credentials) reaches a server or its programs.
         env = {
             "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": package_root,
+            "PYTHONPATH": PACKAGE_ROOT,
             "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONNOUSERSITE": "1",
             **{k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")},
         }
-        debug = os.environ.get("TRL_DSM_SANDBOX_DEBUG", "") not in ("", "0")
-        try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "trl_dsm.sandbox._server",
-                    str(child_read),
-                    str(child_write),
-                    json.dumps(payload),
-                ],
-                pass_fds=(child_read, child_write),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=None if debug else subprocess.DEVNULL,
-                env=env,
-                close_fds=True,
-                cwd="/",
-            )
-        finally:
-            os.close(child_read)
-            os.close(child_write)
-        self.inbox = Connection(parent_read, writable=False)
-        self.outbox = Connection(parent_write, readable=False)
-        self.capabilities: dict[str, Any] | None = None
-        self.started_at = time.monotonic()
+        super().__init__("trl_dsm.sandbox._server", [json.dumps(payload)], env, cwd="/")
         self.jobs = 0
 
+    @property
+    def capabilities(self) -> dict[str, Any] | None:
+        return self.ready_payload
+
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
-        if self.capabilities is not None:
-            return
-        remaining = self.started_at + timeout - time.monotonic()
-        try:
-            if self.inbox.poll(max(remaining, 0.0)):
-                kind, capabilities = self.inbox.recv()
-                if kind == "ready":
-                    self.capabilities = capabilities
-                    return
-        except (EOFError, OSError):
-            pass
-        self.kill()
-        raise SandboxError(
-            f"the sandbox server ({sys.executable} -m trl_dsm.sandbox._server) did not start within {timeout:.0f}s "
-            f"(exit code {self.proc.poll()}); set TRL_DSM_SANDBOX_DEBUG=1 to see its stderr"
-        )
+        super().wait_ready(timeout)
 
     def execute(self, code: str, timeout: float) -> ExecutionResult:
         """Run one program; a server that breaks or overruns is killed (the caller replaces it)."""
@@ -165,18 +127,8 @@ class _Server:
         self.kill()
         return ExecutionResult("", detail, "killed", time.monotonic() - tic, None)
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def kill(self) -> None:
-        for conn in (self.inbox, self.outbox):
-            with contextlib.suppress(OSError):
-                conn.close()
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                self.proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
+        super().kill()
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
