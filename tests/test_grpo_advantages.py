@@ -127,3 +127,22 @@ def test_arithmetic_step_reward():
     steps = [["3 + 4 = 7", "7 * 2 = 15", "So it is 14."], []]
     assert arithmetic_step_reward(steps) == [[1.0, 0.0, 0.0], []]
     assert arithmetic_step_reward([["no claim"]], no_claim=0.5) == [[0.5]]
+
+
+def test_with_final_answer_reward_scores_the_last_step_by_the_outcome():
+    from trl_dsm.grpo import arithmetic_step_reward, with_final_answer_reward
+
+    scorer = with_final_answer_reward(arithmetic_step_reward)
+    steps = [
+        ["3 + 4 = 7", "7 * 2 = 14", "The answer is 14."],  # right
+        ["3 + 4 = 7", "7 * 2 = 15", "The answer is 15."],  # a false step, wrong answer
+        ["3 + 4 = 7", "7 * 2 = 14", "The answer is 15."],  # true steps, wrong answer
+        ["The answer is 14."],  # one step: the answer, right
+        [],  # no steps
+    ]
+    completions = ["\n".join(s) for s in steps]
+    scores = scorer(steps=steps, completions=completions, answer=["14", "14", "14", "14", "14"], prompts=[""] * 5)
+    assert scores == [[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0], []]
+    assert with_final_answer_reward(arithmetic_step_reward, correct=2.0)(
+        steps=[["1 + 1 = 2", "The answer is 2."]], completions=["1 + 1 = 2\nThe answer is 2."], solution=["$2$"]
+    ) == [[1.0, 2.0]]

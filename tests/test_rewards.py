@@ -91,7 +91,7 @@ def test_completion_text_shapes():
     assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}]) == "hi"
     with pytest.raises(TypeError, match="a completion must be a string"):
         completion_text(42)
-    assert set(REWARD_FUNCS) == {"math_accuracy", "format"}
+    assert set(REWARD_FUNCS) == {"math_accuracy", "format", "pot_accuracy"}
     chat_prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
     assert prompt_text(chat_prompt) == "Be brief.\nWhat is 2 + 2?" and prompt_text("q") == "q"
     assert completion_text(chat_prompt) == ""  # completions keep only what the model wrote

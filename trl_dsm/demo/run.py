@@ -49,10 +49,10 @@ class DemoConfig:
     n_pretrain_problems: int = 3000
     n_sft_problems: int = 1000
     min_steps: int = 2
-    max_steps: int = 4
-    max_value: int = 99
-    max_operand: int = 12
-    max_factor: int = 15
+    max_steps: int = 3
+    max_value: int = 60
+    max_operand: int = 10
+    max_factor: int = 12
     # crawl and mining
     n_math_pages: int = 300
     n_other_pages: int = 600
@@ -74,20 +74,20 @@ class DemoConfig:
     # SFT
     sft_steps: int = 300
     sft_batch_size: int = 16
-    sft_lr: float = 3e-4
+    sft_lr: float = 1e-3
     # GRPO
     arms: tuple[str, ...] = ARMS
-    grpo_steps: int = 80
+    grpo_steps: int = 150
     grpo_prompts_per_step: int = 8
     num_generations: int = 8
-    grpo_lr: float = 1e-3
+    grpo_lr: float = 2e-4
     beta: float = 0.04
-    max_completion_length: int = 64
-    temperature: float = 1.0
+    max_completion_length: int = 48
+    temperature: float = 0.7  # sampling temperature of the RL rollouts
     # evaluation
     eval_samples: int = 8
-    eval_temperature: float = 1.0
-    threads: int = 0  # torch threads (0: all cores)
+    eval_temperature: float = 0.7  # DeepSeekMath's sampling temperature for maj@k
+    threads: int = 1  # torch threads; more than one oversubscribes a 2-core machine next to the grading workers
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -306,7 +306,7 @@ def sft(cfg: DemoConfig, model, splits, tokenizer, workdir: Path):
 def grpo(cfg: DemoConfig, arm: str, sft_dir: Path, splits, tokenizer, workdir: Path):
     from datasets import Dataset
 
-    from trl_dsm.grpo import GRPOMathConfig, GRPOMathTrainer, arithmetic_step_reward
+    from trl_dsm.grpo import GRPOMathConfig, GRPOMathTrainer, arithmetic_step_reward, with_final_answer_reward
     from trl_dsm.rewards import math_accuracy_reward
 
     rows = [{"prompt": _chat_prompt(p), "answer": str(p.answer)} for p in splits["rl"]]
@@ -320,7 +320,9 @@ def grpo(cfg: DemoConfig, arm: str, sft_dir: Path, splits, tokenizer, workdir: P
     args.logging_steps = 1
     trainer = GRPOMathTrainer(
         model=str(sft_dir), reward_funcs=[math_accuracy_reward], args=args, train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer, process_reward_func=arithmetic_step_reward if arm == "process" else None,
+        processing_class=tokenizer,
+        # every "a op b = c" line checked; the last line ("The answer is N.") scored by the final answer
+        process_reward_func=with_final_answer_reward(arithmetic_step_reward) if arm == "process" else None,
     )  # fmt: skip
     trainer.train()
     curve = [
@@ -342,7 +344,14 @@ def evaluate(cfg: DemoConfig, model, tokenizer, problems: list[Problem]) -> dict
         seed=cfg.seed,
     )  # fmt: skip
     result = evaluate_model(model, tokenizer, records, config, name="heldout")
-    return {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
+    metrics = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
+    k = cfg.eval_samples
+    print(
+        f"[trl-dsm demo]   held-out greedy {metrics['greedy']:.1%}, pass@{k} {metrics.get(f'pass@{k}', 0):.1%}, "
+        f"maj@{k} {metrics.get(f'maj@{k}', 0):.1%}",
+        flush=True,
+    )
+    return metrics
 
 
 # -- the whole run ------------------------------------------------------------------------------------------------------
@@ -376,6 +385,8 @@ def run_demo(cfg: DemoConfig) -> dict:
     model, results["pretrain_loss"], results["pretrain_blocks"] = stage(
         "pretraining", pretrain, cfg, corpus, splits, tokenizer, out
     )
+    model.save_pretrained(out / "pretrained-model")
+    tokenizer.save_pretrained(out / "pretrained-model")
     results["eval"] = {"pretrained": stage("eval pretrained", evaluate, cfg, model, tokenizer, splits["heldout"])}
     model, results["sft_loss"] = stage("sft", sft, cfg, model, splits, tokenizer, out)
     sft_dir = out / "sft-model"

@@ -8,6 +8,7 @@ from trl_dsm.grpo.process import (
     check_arithmetic,
     split_steps,
     step_texts,
+    with_final_answer_reward,
 )
 
 
@@ -28,6 +29,7 @@ __all__ = [
     "process_advantages",
     "split_steps",
     "step_texts",
+    "with_final_answer_reward",
 ]
 
 

@@ -87,6 +87,35 @@ def arithmetic_step_reward(steps: list[list[str]], no_claim: float = 0.0, **kwar
     return out
 
 
+def with_final_answer_reward(
+    step_reward: Callable[..., list[list[float]]], gold_column: str | None = None, correct: float = 1.0
+) -> Callable[..., list[list[float]]]:
+    """A step scorer whose last step is scored by the outcome: ``correct`` if the completion's final answer equals
+    the gold (the trl_dsm grader, gold from ``gold_column``, default ``answer`` then ``solution``), else 0.0; the
+    other steps keep ``step_reward``'s scores. Without it a rule that only checks arithmetic rewards true but
+    irrelevant steps as much as a solved problem (§4.1.3's PRM scores the final step too).
+
+    >>> scorer = with_final_answer_reward(arithmetic_step_reward)
+    >>> scorer(steps=[["3 + 4 = 7", "The answer is 7."], ["3 + 4 = 7", "The answer is 8."]],
+    ...        completions=["3 + 4 = 7\\nThe answer is 7.", "3 + 4 = 7\\nThe answer is 8."], answer=["7", "7"])
+    [[1.0, 1.0], [1.0, 0.0]]
+    """
+    from trl_dsm.grading import grade_batch
+    from trl_dsm.rewards.math import _gold_text, _gold_values, completion_text
+
+    def scorer(steps: list[list[str]], completions: list, **kwargs) -> list[list[float]]:
+        rewards = [list(row) for row in step_reward(steps=steps, completions=completions, **kwargs)]
+        golds = _gold_values(gold_column, kwargs, len(completions))
+        results = grade_batch([completion_text(c) for c in completions], [_gold_text(g) for g in golds])
+        for row, result in zip(rewards, results):
+            if row:
+                row[-1] = correct if result.correct else 0.0
+        return rewards
+
+    scorer.__name__ = f"{getattr(step_reward, '__name__', 'step_reward')}_with_final_answer"
+    return scorer
+
+
 # --------------------------------------------------------------------------------------------------------
 # A transformers process reward model
 # --------------------------------------------------------------------------------------------------------
