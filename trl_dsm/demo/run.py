@@ -75,6 +75,8 @@ class DemoConfig:
     sft_steps: int = 300
     sft_batch_size: int = 16
     sft_lr: float = 1e-3
+    sft_scheduler: str = "constant"
+    sft_warmup_steps: int = 0
     # GRPO
     arms: tuple[str, ...] = ARMS
     grpo_steps: int = 150
@@ -87,7 +89,7 @@ class DemoConfig:
     # evaluation
     eval_samples: int = 8
     eval_temperature: float = 0.7  # DeepSeekMath's sampling temperature for maj@k
-    threads: int = 1  # torch threads; more than one oversubscribes a 2-core machine next to the grading workers
+    threads: int = 0  # torch threads (0: torch default, all cores); use 1 per run when runs share the machine
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -294,7 +296,8 @@ def sft(cfg: DemoConfig, model, splits, tokenizer, workdir: Path):
     )
     args = SFTConfig(
         **_common_args(cfg, workdir / "sft"), max_steps=cfg.sft_steps, per_device_train_batch_size=cfg.sft_batch_size,
-        learning_rate=cfg.sft_lr, lr_scheduler_type="cosine", warmup_steps=10, completion_only_loss=True,
+        learning_rate=cfg.sft_lr, lr_scheduler_type=cfg.sft_scheduler, warmup_steps=cfg.sft_warmup_steps,
+        completion_only_loss=True,
         max_length=256,
     )  # fmt: skip
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
