@@ -324,7 +324,8 @@ def test_exit_tricks(pool):
 
 def test_a_server_that_dies_is_replaced(full_pool):
     results: list[ExecutionResult] = []
-    thread = threading.Thread(target=lambda: results.append(full_pool.run("import time\ntime.sleep(5)")))
+    program = "import time\ntime.sleep(60)"  # outlives any delay in finding and killing its server
+    thread = threading.Thread(target=lambda: results.append(full_pool.run(program, timeout=120)))
     thread.start()
     deadline = time.monotonic() + 10
     busy = []
@@ -336,7 +337,7 @@ def test_a_server_that_dies_is_replaced(full_pool):
     pids = [p for p in _server_pids() if p not in {s.proc.pid for s in full_pool._idle}]
     assert pids, "no busy sandbox server found"
     os.kill(pids[0], 9)
-    thread.join(15)
+    thread.join(30)
     assert results and results[0].status == "killed"
     assert full_pool.run("print('next')").stdout == "next\n"
     assert _no_sandbox_processes(full_pool)  # the orphaned program died with its server

@@ -22,6 +22,7 @@ thread or process, and never raises on any string input: a pair that runs out of
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -34,8 +35,23 @@ from trl_dsm.grading.extract import Fallback, extract_answer, math_spans, strip_
 
 logger = logging.getLogger(__name__)
 
-#: Default hard time bound per pair, seconds (issue #2: at most 2 s).
-DEFAULT_TIMEOUT = 2.0
+
+def _default_timeout() -> float:
+    raw = os.environ.get("TRL_DSM_GRADE_TIMEOUT", "").strip()
+    if not raw:
+        return 2.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"TRL_DSM_GRADE_TIMEOUT must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"TRL_DSM_GRADE_TIMEOUT must be positive, got {raw!r}")
+    return value
+
+
+#: Default hard time bound per pair, seconds: 2, or ``$TRL_DSM_GRADE_TIMEOUT`` (raise it on slow or overloaded
+#: machines, where a symbolic comparison can take longer than 2 s of wall time).
+DEFAULT_TIMEOUT = _default_timeout()
 #: Answers longer than this are compared as strings only (SymPy on them is never worth the time).
 MAX_SYMBOLIC_CHARS = 4000
 #: Batches with at least this many symbolic pairs are spread over several worker processes.
