@@ -334,7 +334,8 @@ def test_a_server_that_dies_is_replaced(full_pool):
         busy = [s for s in list(full_pool._slots) if s not in idle]
         time.sleep(0.05)
     time.sleep(0.3)
-    pids = [p for p in _server_pids() if p not in {s.proc.pid for s in full_pool._idle}]
+    # this pool's servers (other pools of this test process are alive too), minus the idle ones
+    pids = [p for p in _server_pids(full_pool._base_dir) if p not in {s.proc.pid for s in full_pool._idle}]
     assert pids, "no busy sandbox server found"
     os.kill(pids[0], 9)
     thread.join(30)
@@ -378,7 +379,7 @@ def test_servers_that_fail_to_start_free_their_slots(monkeypatch):
         assert len(pool._idle) <= 2 and sorted(pool._free_slots + list(pool._slots.values())) == [0, 1]
 
 
-def _server_pids() -> list[int]:
+def _server_pids(base_dir: str = "") -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -386,7 +387,11 @@ def _server_pids() -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"trl_dsm.sandbox._server" in cmdline and int(entry.name) != os.getpid():
+            if (
+                b"trl_dsm.sandbox._server" in cmdline
+                and base_dir.encode() in cmdline
+                and int(entry.name) != os.getpid()
+            ):
                 try:
                     if int((entry / "stat").read_text().split()[3]) == os.getpid():  # our own servers only
                         pids.append(int(entry.name))
