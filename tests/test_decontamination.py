@@ -288,3 +288,19 @@ def test_cli_decontaminate(tmp_path, shared_data):
     bad = subprocess.run([*cmd[:5], str(tmp_path / "missing.jsonl"), *cmd[6:]], capture_output=True, text=True)
     assert bad.returncode == 2 and "trl-dsm decontaminate: error:" in bad.stderr and "not found" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_decontaminate_empty_dataset():
+    from datasets import Dataset
+
+    from trl_dsm.decontamination.benchmarks import BenchmarkText
+    from trl_dsm.decontamination.pipeline import build_index, decontaminate_dataset
+
+    index = build_index(
+        benchmarks=[],
+        extra=[BenchmarkText("b", "0", "question", "one two three four five six seven eight nine ten eleven")],
+    )
+    empty = Dataset.from_dict({"text": []})
+    clean, report = decontaminate_dataset(empty, "text", index=index)
+    assert len(clean) == 0 and report.findings == []
+    assert report.summary["documents_in"] == 0 and report.summary["documents_out"] == 0

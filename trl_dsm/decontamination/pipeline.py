@@ -122,6 +122,8 @@ def decontaminate_dataset(
         raise KeyError(f"column {column!r} not in the dataset (columns: {dataset.column_names})")
     if index is None:
         index = build_index(benchmarks, benchmarks_dir)
+    if len(dataset) == 0:  # `map` does not run on an empty dataset, so there is nothing to mark
+        return dataset, DecontaminationReport(summarize([], 0, mode, 0) | {"documents_out": 0}, [], index.stats())
     step = Decontaminator(index, mode=mode, segment_by=segment_by).map_fn(column)
     marked = dataset.map(
         step,

@@ -58,6 +58,7 @@ class DemoConfig:
     n_other_pages: int = 600
     n_contaminated: int = 8
     mining_iterations: int = 2
+    classifier_epochs: int = 3  # the paper's 3
     # tokenizer and model (a 4-layer Llama, ~0.9M parameters)
     vocab_size: int = 512
     hidden_size: int = 128
@@ -97,7 +98,8 @@ class DemoConfig:
         """A run of about a minute for tests: everything tiny, the same code paths."""
         values = dict(
             n_problems=900, n_heldout=40, n_pretrain_problems=300, n_sft_problems=100, n_math_pages=40,
-            n_other_pages=60, n_contaminated=3, mining_iterations=1, hidden_size=32, intermediate_size=64,
+            n_other_pages=60, n_contaminated=3, mining_iterations=1, classifier_epochs=20, hidden_size=32,
+            intermediate_size=64,
             num_layers=2, num_heads=2, vocab_size=300, pretrain_steps=20, sft_steps=10, grpo_steps=2,
             grpo_prompts_per_step=2, num_generations=4, max_completion_length=24, eval_samples=4,
         )  # fmt: skip
@@ -160,7 +162,8 @@ def mine_corpus(cfg: DemoConfig, splits: dict[str, list[Problem]], workdir: Path
     config = {
         "num_shards": 2,
         "iterations": cfg.mining_iterations,
-        "classifier": {"epoch": 3, "min_count": 1, "bucket": 100_000},  # the paper's settings, a smaller hash table
+        # the paper's settings but a smaller hash table (and more epochs in quick mode, whose seed set is tiny)
+        "classifier": {"epoch": cfg.classifier_epochs, "min_count": 1, "bucket": 100_000},
         "selection": {"threshold": 0.5},
         "domains": {"auto_accept_score": 0.5},
         "dedup": {"threshold": 0.8},
@@ -169,6 +172,11 @@ def mine_corpus(cfg: DemoConfig, splits: dict[str, list[Problem]], workdir: Path
     config.update(cfg.extra.get("mining", {}))
     documents = Dataset.from_list(pages)
     selected, stats = mine(documents, seeds=seeds, config=config, output_dir=workdir / "mining", overwrite=True)
+    if len(selected) == 0:
+        raise ValueError(
+            f"mining selected no page out of {len(pages)}: the classifier scores stayed under the threshold; "
+            "train it longer (--set classifier_epochs=20) or give more seed text (n_sft_problems)"
+        )
     index = build_index(
         benchmarks=[],
         extra=[BenchmarkText("demo-heldout", str(i), "question", p.question) for i, p in enumerate(heldout)],
