@@ -165,7 +165,8 @@ def write_report(results: dict, out: Path) -> Path:
         f"- crawl: {mining.get('pages')} pages ({mining.get('math_pages')} generated math pages)",
         f"- selected by the classifier after dedup: {mining.get('selected')} "
         f"({mining.get('selected_math')} math, {mining.get('selected_other')} other, "
-        f"{mining.get('selected_real')} real pages)",
+        f"{mining.get('selected_real')} real pages, of which {mining.get('selected_real_math', '-')} of the "
+        f"{mining.get('real_math_pages', '-')} real math pages)",
         f"- 10-gram decontamination against the held-out problems removed {mining.get('decontaminated_chars')} "
         f"characters from {mining.get('decontaminated_documents')} pages (templated problems share 10-grams); "
         f"held-out problems copied into selected pages: {mining.get('planted_removed')}/"

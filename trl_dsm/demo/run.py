@@ -132,8 +132,9 @@ def _read_web_docs(path: str | None) -> list[dict]:
             row = json.loads(line)
             if not isinstance(row.get("text"), str):
                 raise ValueError(f"{path}:{line_no}: a web page needs a string `text` field")
+            hint = row.get("category_hint") or row.get("label") or row.get("kind")
             pages.append({"url": row.get("url") or f"local://{line_no}", "title": row.get("title") or "",
-                          "text": row["text"], "kind": row.get("label") or row.get("kind") or "real"})  # fmt: skip
+                          "text": row["text"], "kind": "real-math" if hint == "math" else "real"})  # fmt: skip
     return pages
 
 
@@ -193,7 +194,9 @@ def mine_corpus(cfg: DemoConfig, splits: dict[str, list[Problem]], workdir: Path
         "selected": len(selected),
         "selected_math": sum(k == "math" for k in kinds),
         "selected_other": sum(k == "other" for k in kinds),
-        "selected_real": sum(k not in ("math", "other") for k in kinds),
+        "selected_real": sum(k.startswith("real") for k in kinds),
+        "selected_real_math": sum(k == "real-math" for k in kinds),
+        "real_math_pages": sum(1 for p in pages if p["kind"] == "real-math"),
         "decontaminated_documents": report.summary.get("documents_contaminated", 0),
         "decontaminated_chars": report.summary.get("chars_removed", 0),
         "planted_contaminated": sum(p.question in selected_text for p in contaminated),
