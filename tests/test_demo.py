@@ -163,10 +163,31 @@ def test_quick_demo_end_to_end(tmp_path, shared_data):
         assert all(0.0 <= metrics[k] <= 1.0 for k in ("greedy", "pass@4", "maj@4"))
     mining = results["mining"]
     assert mining["pages"] > mining["selected"] > 0
-    assert mining["selected_real"] >= 0 and mining["mining"]["dedup"]["url_duplicates_removed"] > 0
+    real_pages = sum(1 for line in web_docs.read_text().splitlines() if line.strip())
+    generated = mining["pages"] - real_pages  # the crawl is the generated pages plus every real page
+    assert generated >= 100 and mining["selected_real"] <= real_pages
+    assert mining["selected_math"] + mining["selected_other"] + mining["selected_real"] == mining["selected"]
+    assert mining["mining"]["dedup"]["url_duplicates_removed"] > 0
     assert [step for step, *_ in results["reward_curves"]["process"]] == [1, 2]
     report = (out / "report.md").read_text()
     assert "maj@k gained" in report and "Process supervision did" in report
     for png in ("reward_curve.png", "accuracy_by_stage.png", "pass_maj_at_k.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert "| stage | greedy |" in done.stdout
+
+
+def test_web_docs_errors_name_file_and_line(tmp_path):
+    from trl_dsm.demo.run import _read_web_docs
+
+    path = tmp_path / "pages.jsonl"
+    path.write_text('{"url": "u", "text": "ok"}\n\n{"url": "v", "text": 5}\n')
+    with pytest.raises(ValueError, match=r"pages.jsonl:3: a web page needs a string `text` field"):
+        _read_web_docs(str(path))
+    path.write_text('{"url": "u", "text": "ok"}\nnot json\n')
+    with pytest.raises(ValueError, match=r"pages.jsonl:2: not valid JSON"):
+        _read_web_docs(str(path))
+    path.write_text("[1, 2]\n")
+    with pytest.raises(ValueError, match=r"pages.jsonl:1: expected a JSON object"):
+        _read_web_docs(str(path))
+    path.write_text('{"url": "u", "text": "a page", "category_hint": "math"}\n')
+    assert _read_web_docs(str(path)) == [{"url": "u", "title": "", "text": "a page", "kind": "real-math"}]

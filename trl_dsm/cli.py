@@ -34,19 +34,18 @@ def _add_grade(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
+    from trl_dsm._jsonl import iter_jsonl_numbered
+
     records = []
     with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SystemExit(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
-            missing = [field for field in fields if field not in record]
-            if missing:
-                raise SystemExit(f"{path}:{line_no}: missing field(s) {missing}; the record has {sorted(record)}")
-            records.append(record)
+        try:
+            for line_no, record in iter_jsonl_numbered(f, str(path)):
+                missing = [field for field in fields if field not in record]
+                if missing:
+                    raise SystemExit(f"{path}:{line_no}: missing field(s) {missing}; the record has {sorted(record)}")
+                records.append(record)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
     return records
 
 

@@ -13,11 +13,12 @@ exemplars are drawn from.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from trl_dsm._jsonl import iter_jsonl
 
 
 @dataclass(frozen=True)
@@ -172,12 +173,7 @@ def _records_local(spec: BenchmarkSpec, benchmarks_dir: Path) -> Iterator[dict]:
             f"benchmark {spec.name!r}: {path} not found (benchmarks_dir should hold {spec.local_file})"
         )
     with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
+        yield from iter_jsonl(f, str(path))
 
 
 def _records_hub(spec: BenchmarkSpec, split: str | None = None) -> Iterator[dict]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import datasets
+
+from trl_dsm._jsonl import iter_jsonl
 
 
 FEATURES = datasets.Features(
@@ -283,12 +284,7 @@ def iter_table(
 
         def _rows():
             with _open(path) as raw, gzip.open(raw, "rt") if name.endswith(".gz") else _text(raw) as f:
-                for line_no, line in enumerate(f, 1):
-                    if line.strip():
-                        try:
-                            yield json.loads(line)
-                        except json.JSONDecodeError as exc:
-                            raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
+                yield from iter_jsonl(f, str(path))
 
         rows = _rows()
     else:
