@@ -113,8 +113,15 @@ def test_seeds_summary():
     assert s["greedy"]["sft"]["mean"] == pytest.approx(0.52)
     assert s["grpo_outcome"]["gains"] == pytest.approx([0.10, 0.07, 0.11])
     assert s["grpo_outcome"]["mean_gain"] == pytest.approx(0.28 / 3)
-    assert s["grpo_outcome"]["gain_exceeds_spread"] is True
+    assert s["grpo_outcome"]["gain_exceeds_spread"] is True  # min gain 0.07 > spread 0.04
     assert s["grpo_process"]["min_gain"] == pytest.approx(0.06)
+    assert s["greedy"]["grpo_process"]["spread"] == pytest.approx(0.04)
+    # mean gain (0.10) above the spread (0.06) but one seed's gain (0.03) below it: the strict bar fails
+    mixed = seeds_summary([_results(0, 0.50, 0.65, 0.6), _results(1, 0.56, 0.59, 0.6), _results(2, 0.53, 0.65, 0.6)])
+    assert mixed["sft_spread"] == pytest.approx(0.06)
+    assert mixed["grpo_outcome"]["mean_gain"] == pytest.approx(0.10)
+    assert mixed["grpo_outcome"]["mean_gain_exceeds_spread"] is True
+    assert mixed["grpo_outcome"]["gain_exceeds_spread"] is False
     flat = seeds_summary([_results(0, 0.5, 0.51, 0.5), _results(1, 0.6, 0.6, 0.6)])
     assert flat["grpo_outcome"]["gain_exceeds_spread"] is False and flat["grpo_process"]["every_seed_gains"] is False
 

@@ -192,15 +192,20 @@ def write_report(results: dict, out: Path) -> Path:
 
 
 def seeds_summary(all_results: list[dict]) -> dict[str, Any]:
-    """Across seeds: each stage's greedy accuracy (mean, min, max), each arm's gain over SFT, and whether the gain
-    exceeds the seed-to-seed spread (max - min) of SFT's greedy accuracy in every seed."""
+    """Across seeds: each stage's greedy accuracy (mean, min, max, spread = max - min) and each arm's gain over SFT.
+
+    The issue's bar, "GRPO raises held-out greedy accuracy over SFT by more than the seed-to-seed spread", is read
+    strictly: ``gain_exceeds_spread`` holds when the *smallest* per-seed gain exceeds the spread of SFT's greedy
+    accuracy across seeds (the paired gain must beat the variation that changing the seed alone produces).
+    ``mean_gain_exceeds_spread`` is the looser reading, reported alongside."""
     stages = [s for s in STAGES if all(s in r["eval"] for r in all_results)]
     greedy = {s: [r["eval"][s]["greedy"] for r in all_results] for s in stages}
     spread = max(greedy["sft"]) - min(greedy["sft"]) if "sft" in greedy else 0.0
     out: dict[str, Any] = {
         "seeds": [r["config"]["seed"] for r in all_results],
         "greedy": {
-            s: {"values": v, "mean": statistics.fmean(v), "min": min(v), "max": max(v)} for s, v in greedy.items()
+            s: {"values": v, "mean": statistics.fmean(v), "min": min(v), "max": max(v), "spread": max(v) - min(v)}
+            for s, v in greedy.items()
         },
         "sft_spread": spread,
     }
@@ -211,7 +216,8 @@ def seeds_summary(all_results: list[dict]) -> dict[str, Any]:
                 "gains": gains,
                 "mean_gain": statistics.fmean(gains),
                 "min_gain": min(gains),
-                "gain_exceeds_spread": statistics.fmean(gains) > spread,
+                "gain_exceeds_spread": min(gains) > spread,
+                "mean_gain_exceeds_spread": statistics.fmean(gains) > spread,
                 "every_seed_gains": min(gains) > 0,
             }
     return out
@@ -232,8 +238,10 @@ def write_seeds_summary(all_results: list[dict], out: Path) -> dict[str, Any]:
         if arm in summary:
             a = summary[arm]
             text += (
-                f"\n{arm}: mean gain over SFT {_signed(a['mean_gain'])} (min {_signed(a['min_gain'])}); "
-                f"{'exceeds' if a['gain_exceeds_spread'] else 'does not exceed'} the spread"
+                f"\n{arm}: gain over SFT per seed "
+                + ", ".join(_signed(g) for g in a["gains"])
+                + f" (mean {_signed(a['mean_gain'])}, min {_signed(a['min_gain'])}); the smallest gain "
+                f"{'exceeds' if a['gain_exceeds_spread'] else 'does not exceed'} the SFT spread"
             )
     (Path(out) / "seeds_summary.md").write_text(text + "\n", encoding="utf-8")
     print(text)

@@ -44,13 +44,13 @@ class DemoConfig:
     seed: int = 0
     web_docs: str | None = None  # JSONL of real pages (url, text) mixed into the generated crawl
     # problems (a held-out set never seen in mining, pretraining, SFT or RL)
-    n_problems: int = 9000
+    n_problems: int = 12000
     n_heldout: int = 500
-    n_pretrain_problems: int = 3000
+    n_pretrain_problems: int = 6000
     n_sft_problems: int = 1000
     min_steps: int = 2
     max_steps: int = 3
-    max_value: int = 60
+    max_value: int = 40
     max_operand: int = 10
     max_factor: int = 12
     # crawl and mining
@@ -67,7 +67,7 @@ class DemoConfig:
     num_heads: int = 4
     block_size: int = 128
     # pretraining
-    pretrain_steps: int = 1000
+    pretrain_steps: int = 1300
     pretrain_batch_size: int = 16
     pretrain_lr: float = 3e-3
     pretrain_warmup_steps: int = 50  # §2.2.1 warms up 2000 steps of a long run; the 0.8/0.9 drops are kept
@@ -84,6 +84,7 @@ class DemoConfig:
     grpo_prompts_per_step: int = 8
     num_generations: int = 8  # G; §4.2 samples 64 per question, too many for one CPU
     grpo_lr: float = 2e-4  # §4.2 uses 1e-6 for the 7B policy; a 0.9M model needs far more
+    grpo_warmup_steps: int = 0
     beta: float = 0.04  # the KL coefficient of §4.2
     max_completion_length: int = 48
     temperature: float = 0.7  # sampling temperature of the RL rollouts
@@ -327,8 +328,8 @@ def grpo(cfg: DemoConfig, arm: str, sft_dir: Path, splits, tokenizer, workdir: P
         **_common_args(cfg, workdir / f"grpo-{arm}"), max_steps=cfg.grpo_steps,
         per_device_train_batch_size=cfg.grpo_prompts_per_step * cfg.num_generations,
         num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
-        learning_rate=cfg.grpo_lr, beta=cfg.beta, temperature=cfg.temperature, lr_scheduler_type="constant",
-        warmup_steps=0, supervision=arm, step_separator="\n",
+        learning_rate=cfg.grpo_lr, beta=cfg.beta, temperature=cfg.temperature, lr_scheduler_type="constant_with_warmup",
+        warmup_steps=cfg.grpo_warmup_steps, supervision=arm, step_separator="\n",
     )  # fmt: skip
     args.logging_steps = 1
     trainer = GRPOMathTrainer(
