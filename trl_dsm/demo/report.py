@@ -233,7 +233,7 @@ def write_seeds_summary(all_results: list[dict], out: Path) -> dict[str, Any]:
     for stage, g in summary["greedy"].items():
         lines.append(f"| {stage} | " + " | ".join(_pct(v) for v in g["values"]) + f" | {_pct(g['mean'])} |")
     text = "\n".join(lines)
-    text += f"\n\nSFT seed-to-seed spread (max - min): {_signed(summary['sft_spread'])}"
+    text += f"\n\nSFT seed-to-seed spread (max - min): {100 * summary['sft_spread']:.1f} pts"
     for arm in ("grpo_outcome", "grpo_process"):
         if arm in summary:
             a = summary[arm]
@@ -241,7 +241,8 @@ def write_seeds_summary(all_results: list[dict], out: Path) -> dict[str, Any]:
                 f"\n{arm}: gain over SFT per seed "
                 + ", ".join(_signed(g) for g in a["gains"])
                 + f" (mean {_signed(a['mean_gain'])}, min {_signed(a['min_gain'])}); the smallest gain "
-                f"{'exceeds' if a['gain_exceeds_spread'] else 'does not exceed'} the SFT spread"
+                f"{'exceeds' if a['gain_exceeds_spread'] else 'does not exceed'} the SFT spread (the mean gain "
+                f"{'does' if a['mean_gain_exceeds_spread'] else 'does not'})"
             )
     (Path(out) / "seeds_summary.md").write_text(text + "\n", encoding="utf-8")
     print(text)
