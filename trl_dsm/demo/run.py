@@ -85,7 +85,7 @@ class DemoConfig:
     grpo_prompts_per_step: int = 8
     num_generations: int = 8  # G; §4.2 samples 64 per question, too many for one CPU
     grpo_lr: float = 2e-4  # §4.2 uses 1e-6 for the 7B policy; a 0.9M model needs far more
-    grpo_warmup_steps: int = 0  # linear warmup of the RL learning rate (helps from a converged SFT model)
+    grpo_warmup_steps: int = 0  # steps of linear warmup of the RL learning rate (0: none)
     beta: float = 0.04  # the KL coefficient of §4.2
     max_completion_length: int = 48
     temperature: float = 0.7  # sampling temperature of the RL rollouts
