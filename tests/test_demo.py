@@ -138,6 +138,32 @@ def test_cli_rejects_bad_overrides():
         _parse_overrides(["no_such_field=1"])
     with pytest.raises(SystemExit, match="not a valid value"):
         _parse_overrides(["grpo_steps=forty"])
+    with pytest.raises(SystemExit, match="grpo_steps: '1.5' is not of type int"):
+        _parse_overrides(["grpo_steps=1.5"])
+    with pytest.raises(SystemExit, match="threads: 'true' is not of type int"):
+        _parse_overrides(["threads=true"])
+    assert _parse_overrides(["grpo_lr=1"]) == {"grpo_lr": 1}  # an int is a valid float
+    with pytest.raises(SystemExit, match=r"DemoConfig.arms: a non-empty selection"):
+        _parse_overrides(['arms=["outcom"]'])
+    with pytest.raises(SystemExit, match=r"DemoConfig.sft_scheduler: one of"):
+        _parse_overrides(["sft_scheduler=cosin"])
+
+
+def test_demo_config_rejects_bad_values_before_any_stage():
+    from trl_dsm.demo.run import DemoConfig
+
+    assert DemoConfig(arms=["process"]).arms == ("process",)
+    for bad, match in [
+        ({"arms": ()}, "DemoConfig.arms"),
+        ({"arms": ("outcome", "outcome")}, "DemoConfig.arms"),
+        ({"grpo_steps": 0}, "DemoConfig.grpo_steps: a positive integer"),
+        ({"n_heldout": 2.5}, "DemoConfig.n_heldout: a positive integer"),
+        ({"min_steps": 3, "max_steps": 2}, "max_steps"),
+        ({"num_generations": 1}, "at least 2 completions"),
+        ({"corpus_weight": 1.0}, "corpus_weight"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            DemoConfig(**bad)
 
 
 @pytest.mark.slow

@@ -182,12 +182,25 @@ def test_audit_hook_cannot_be_disarmed_from_python(pool, tmp_path):
         "        print('found the hook')\n"
         f"open({t!r} + '/gc', 'w').write('pwned')",
         f"import os\nos.symlink({t!r}, 'l')\nos.write(os.open('l/symlink', os.O_WRONLY | os.O_CREAT), b'x')",
+        # builtins the hook would look up at call time
+        "import builtins\nbuiltins.bool = lambda x: False\nbuiltins.len = lambda x: 0\nbuiltins.list = lambda x: []\n"
+        f"open({t!r} + '/bool', 'w').write('pwned')",
+        # the hook's own frame, reached through the traceback of the error it raised: change what it holds
+        "import types\ntry:\n    open('/outside-probe', 'w')\nexcept PermissionError as e:\n    tb = e.__traceback__\n"
+        "frames = []\nwhile tb is not None:\n    frames.append(tb.tb_frame)\n    tb = tb.tb_next\ncells = 0\n"
+        "for frame in frames:\n    for value in list(frame.f_locals.values()):\n"
+        "        if isinstance(value, types.FunctionType):\n            cells += len(value.__closure__ or ())\n"
+        "            for cell in value.__closure__ or ():\n                cell.cell_contents = ''\n"
+        "            value.__defaults__ = tuple(lambda *a: True for _ in value.__defaults__ or ())\n"
+        f"print('cells', cells)\nopen({t!r} + '/frame', 'w').write('pwned')",
     ]
     replaced = pool.replaced
     results = pool.map(programs)
     for code, r in zip(programs, results):
         assert r.status == "error", (code, r)
         assert "socket <" not in r.stdout and "ctypes" not in r.stdout and "found the hook" not in r.stdout, r
+    if pool.layer != "os_only":  # the hook's frame holds no closure cell, and its defaults cannot be replaced
+        assert results[-1].stdout == "" and "replacing a function's __defaults__ is not allowed" in results[-1].stderr
     assert not list(tmp_path.iterdir())
     assert not escaped_base.exists()
     assert pool.replaced == replaced and pool.run("print('alive')").stdout == "alive\n"

@@ -53,7 +53,16 @@ def _parse_overrides(items: list[str]) -> dict:
             raise SystemExit(f"trl-dsm demo: --set {name}: {raw!r} is not a valid value") from None
         if isinstance(default, tuple):
             value = tuple(value) if isinstance(value, list) else (value,)
+        expected = (int, float) if isinstance(default, float) else type(default)
+        if default is not None and (
+            not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool)
+        ):
+            raise SystemExit(f"trl-dsm demo: --set {name}: {raw!r} is not of type {type(default).__name__}")
         out[name] = value
+    try:
+        DemoConfig(**out)  # the field checks of DemoConfig, before any stage runs
+    except ValueError as exc:
+        raise SystemExit(f"trl-dsm demo: --set: {exc}") from None
     return out
 
 

@@ -95,6 +95,33 @@ class DemoConfig:
     threads: int = 0  # torch threads (0: torch default, all cores); use 1 per run when runs share the machine
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Checked here, not minutes later when the stage that reads the field starts.
+        self.arms = tuple(self.arms)
+        if not self.arms or not set(self.arms) <= set(ARMS) or len(set(self.arms)) != len(self.arms):
+            raise ValueError(f"DemoConfig.arms: a non-empty selection of {ARMS} without repeats, got {self.arms!r}")
+        from transformers.trainer_utils import SchedulerType
+
+        schedulers = [s.value for s in SchedulerType]
+        if self.sft_scheduler not in schedulers:
+            raise ValueError(f"DemoConfig.sft_scheduler: one of {schedulers}, got {self.sft_scheduler!r}")
+        positive = (
+            "n_problems", "n_heldout", "n_pretrain_problems", "n_sft_problems", "min_steps", "vocab_size",
+            "hidden_size", "num_layers", "num_heads", "block_size", "pretrain_steps", "pretrain_batch_size",
+            "sft_steps", "sft_batch_size", "grpo_steps", "grpo_prompts_per_step", "num_generations",
+            "max_completion_length", "eval_samples",
+        )  # fmt: skip
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"DemoConfig.{name}: a positive integer, got {value!r}")
+        if self.max_steps < self.min_steps:
+            raise ValueError(f"DemoConfig.max_steps ({self.max_steps}) < min_steps ({self.min_steps})")
+        if self.num_generations < 2:
+            raise ValueError("DemoConfig.num_generations: GRPO needs at least 2 completions per group")
+        if not 0.0 < self.corpus_weight < 1.0:
+            raise ValueError(f"DemoConfig.corpus_weight: a share strictly between 0 and 1, got {self.corpus_weight}")
+
     @classmethod
     def quick(cls, **overrides) -> DemoConfig:
         """A run of about a minute for tests: everything tiny, the same code paths."""

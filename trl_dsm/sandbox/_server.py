@@ -91,102 +91,114 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 def _install_audit_hook(workdir: str) -> None:
     """Refuse, from Python, what the program must not do (a second layer over the OS limits).
 
-    The program runs in this interpreter, so everything the hook looks at is bound here, at install time: it
-    can rebind ``os.path.realpath``, builtins or this module's globals (``sys.modules["__main__"]``) without
-    effect. Paths are resolved by :func:`_resolver` from ``posix`` functions, not ``os.path``; ``os.chdir`` and
-    opening a directory outside the working directory are refused, since the "open" event does not carry the
-    ``dir_fd`` a path is relative to; ``gc`` introspection, the way to reach this closure, is refused.
+    The program runs in this interpreter, so the hook holds no state the program could change: everything it uses
+    is bound at install time as a *default argument* (no closure cells, whose contents are writable, and no
+    globals or builtins looked up at call time), and replacing a function's ``__code__``, ``__defaults__`` or
+    ``__kwdefaults__`` is refused. A program that reaches the hook's frame (through the traceback of an error the
+    hook raised, or from a ``__fspath__``/``__repr__`` the hook calls) finds only immutable values there. Paths are
+    resolved by :func:`_resolver` from ``posix`` functions, not ``os.path``; ``os.chdir`` and opening a directory
+    outside the working directory are refused, since the "open" event does not carry the ``dir_fd`` a path is
+    relative to; ``gc`` introspection is refused.
     """
     resolve = _resolver()
     root = resolve(workdir)
-    prefix, proc_self = root + "/", f"/proc/{os.getpid()}/"
     blocked = _AUDIT_BLOCKED | {"os.chdir", "gc.get_objects", "gc.get_referrers", "gc.get_referents"}
-    path_events, two_path_events, write_flags = _AUDIT_PATH_EVENTS, _AUDIT_TWO_PATH_EVENTS, _WRITE_FLAGS
-    denied, str_, bytes_, int_, type_, fspath = PermissionError, str, bytes, int, type, os.fspath
-    is_dir, fs_encoding = _is_dir_function(), sys.getfilesystemencoding()
+    encoding, proc_self, is_dir = sys.getfilesystemencoding(), f"/proc/{os.getpid()}/", _is_dir_function()
 
-    def real(path) -> str | None:
+    def real(
+        path, _resolve=resolve, _denied=PermissionError, _str=str, _bytes=bytes, _int=int, _type=type,
+        _fspath=os.fspath, _encoding=encoding,
+    ) -> str | None:  # fmt: skip
         """The resolved path as a str, None for an fd the program already holds."""
-        kind = type_(path)
-        if kind is int_:
+        kind = _type(path)
+        if kind is _int:
             return None
-        if kind is not str_ and kind is not bytes_:
-            path = fspath(path)  # a PathLike: its __fspath__ runs again here
-            kind = type_(path)
-        if kind is bytes_:
-            path = bytes_.decode(path, fs_encoding, "surrogateescape")
-        elif kind is not str_:
-            raise denied(f"sandbox: path {path!r} is not a str or bytes")
-        return resolve(path)
+        if kind is not _str and kind is not _bytes:
+            path = _fspath(path)  # a PathLike: its __fspath__ runs again here
+            kind = _type(path)
+        if kind is _bytes:
+            path = _bytes.decode(path, _encoding, "surrogateescape")
+        elif kind is not _str:
+            raise _denied("sandbox: a path is not a str or bytes")
+        return _resolve(path)
 
-    def inside(path) -> bool:
-        resolved = real(path)
-        return resolved is None or resolved == root or str_.startswith(resolved, prefix)
+    def inside(path, _real=real, _root=root, _prefix=root + "/", _startswith=str.startswith) -> bool:
+        resolved = _real(path)
+        return resolved is None or resolved == _root or _startswith(resolved, _prefix)
 
-    def hook(event: str, args: tuple) -> None:
-        if event in blocked:
-            raise denied(f"sandbox: {event} is not allowed")
-        if event == "open":
+    def hook(
+        event: str, args: tuple, _blocked=blocked, _path_events=_AUDIT_PATH_EVENTS,
+        _two_path_events=_AUDIT_TWO_PATH_EVENTS, _write_flags=_WRITE_FLAGS, _real=real, _inside=inside, _root=root,
+        _prefix=root + "/", _proc_self=proc_self, _is_dir=is_dir, _denied=PermissionError,
+        _str=str, _type=type, _startswith=str.startswith, _len=len,
+        _function_attributes=frozenset({"__code__", "__defaults__", "__kwdefaults__"}),
+    ) -> None:  # fmt: skip
+        if event in _blocked:
+            raise _denied(f"sandbox: {event} is not allowed")
+        if event == "object.__setattr__":
+            if _len(args) >= 2 and _type(args[1]) is _str and args[1] in _function_attributes:
+                raise _denied(f"sandbox: replacing a function's {args[1]} is not allowed")
+        elif event == "open":
             path, mode, flags = args
             if path is None:
                 return
-            writing = bool((flags or 0) & write_flags)
-            if type_(mode) is str_:
+            writing = ((flags or 0) & _write_flags) != 0
+            if _type(mode) is _str:
                 writing = writing or "w" in mode or "a" in mode or "x" in mode or "+" in mode
-            resolved = real(path)
-            if resolved is None or resolved == root or str_.startswith(resolved, prefix):
+            resolved = _real(path)
+            if resolved is None or resolved == _root or _startswith(resolved, _prefix):
                 return
             if writing:
-                raise denied(f"sandbox: writing {path!r} outside the working directory is not allowed")
-            if mode is None and is_dir(resolved):  # an fd a later os.open(..., dir_fd=fd) would write through
-                raise denied(f"sandbox: opening the directory {path!r} is not allowed")
-            if str_.startswith(resolved, "/proc/") and not str_.startswith(resolved, proc_self):
-                raise denied(f"sandbox: reading {path!r} is not allowed")  # other processes' environ...
-        elif event in path_events:
-            if args and not inside(args[0]):
-                raise denied(f"sandbox: {event} outside the working directory is not allowed")
-        elif event in two_path_events and len(args) >= 2 and not (inside(args[0]) and inside(args[1])):
-            raise denied(f"sandbox: {event} outside the working directory is not allowed")
+                raise _denied("sandbox: writing outside the working directory is not allowed")
+            if mode is None and _is_dir(resolved):  # an fd a later os.open(..., dir_fd=fd) would write through
+                raise _denied("sandbox: opening a directory outside the working directory is not allowed")
+            if _startswith(resolved, "/proc/") and not _startswith(resolved, _proc_self):
+                raise _denied("sandbox: reading another process's /proc entries is not allowed")  # environ...
+        elif event in _path_events:
+            if args and not _inside(args[0]):
+                raise _denied(f"sandbox: {event} outside the working directory is not allowed")
+        elif event in _two_path_events and _len(args) >= 2 and not (_inside(args[0]) and _inside(args[1])):
+            raise _denied(f"sandbox: {event} outside the working directory is not allowed")
 
     sys.addaudithook(hook)
 
 
 def _resolver():
-    """``os.path.realpath`` (non-strict) built only from ``posix`` functions bound now, immune to a program
-    rebinding ``os`` or ``os.path`` attributes."""
+    """``os.path.realpath`` (non-strict) built only from ``posix`` functions, every name bound as a default
+    argument: immune to a program rebinding ``os``, ``os.path`` or builtins."""
     import posix
 
-    lstat, readlink, getcwd, oserror, reversed_ = posix.lstat, posix.readlink, posix.getcwd, OSError, reversed
-    link_bits, file_type_mask, max_links = stat.S_IFLNK, 0o170000, 40
-
-    def resolve(path: str) -> str:
-        if not path.startswith("/"):
-            path = getcwd() + "/" + path
-        pending = list(reversed_(path.split("/")))
+    def resolve(
+        path: str, _lstat=posix.lstat, _readlink=posix.readlink, _getcwd=posix.getcwd, _oserror=OSError,
+        _reversed=reversed, _list=list, _link_bits=stat.S_IFLNK, _max_links=40, _str=str,
+    ) -> str:  # fmt: skip
+        if not _str.startswith(path, "/"):
+            path = _getcwd() + "/" + path
+        pending = _list(_reversed(_str.split(path, "/")))
         resolved, links = "", 0
         while pending:
             name = pending.pop()
-            if name in ("", "."):
+            if name == "" or name == ".":
                 continue
             if name == "..":
-                resolved = resolved.rpartition("/")[0]
+                resolved = _str.rpartition(resolved, "/")[0]
                 continue
             candidate = resolved + "/" + name
             try:
-                mode = lstat(candidate).st_mode
-            except oserror:
+                mode = _lstat(candidate).st_mode
+            except _oserror:
                 resolved = candidate  # does not exist (yet): the rest is taken as written
                 continue
-            if mode & file_type_mask != link_bits:
+            if mode & 0o170000 != _link_bits:
                 resolved = candidate
                 continue
             links += 1
-            if links > max_links:
+            if links > _max_links:
                 return "/\0loop"  # never inside the working directory
-            target = readlink(candidate)
-            if target.startswith("/"):
+            target = _readlink(candidate)
+            if _str.startswith(target, "/"):
                 resolved = ""
-            pending.extend(reversed_(target.split("/")))
+            pending.extend(_reversed(_str.split(target, "/")))
         return resolved or "/"
 
     return resolve
@@ -195,12 +207,10 @@ def _resolver():
 def _is_dir_function():
     import posix
 
-    stat_, oserror, dir_bits = posix.stat, OSError, stat.S_IFDIR
-
-    def is_dir(path: str) -> bool:
+    def is_dir(path: str, _stat=posix.stat, _oserror=OSError, _dir_bits=stat.S_IFDIR) -> bool:
         try:
-            return stat_(path).st_mode & 0o170000 == dir_bits
-        except oserror:
+            return _stat(path).st_mode & 0o170000 == _dir_bits
+        except _oserror:
             return False
 
     return is_dir
