@@ -146,3 +146,10 @@ def test_with_final_answer_reward_scores_the_last_step_by_the_outcome():
     assert with_final_answer_reward(arithmetic_step_reward, correct=2.0)(
         steps=[["1 + 1 = 2", "The answer is 2."]], completions=["1 + 1 = 2\nThe answer is 2."], solution=["$2$"]
     ) == [[1.0, 2.0]]
+    # a row without a gold keeps the step rule's scores; a named gold column is read
+    assert with_final_answer_reward(arithmetic_step_reward)(
+        steps=[["1 + 1 = 3", "The answer is 3."]], completions=["1 + 1 = 3\nThe answer is 3."], answer=[None]
+    ) == [[0.0, 0.0]]
+    assert with_final_answer_reward(arithmetic_step_reward, gold_column="gold", fallback="none")(
+        steps=[["1 + 1 = 2", "2"]], completions=["1 + 1 = 2\n2"], gold=["2"]
+    ) == [[1.0, 0.0]]  # no marked answer and no fallback: the last step scores 0

@@ -82,27 +82,34 @@ def test_mine_rejects_bad_config(shared_data, tmp_path):
         MiningPipeline(changed, documents=["x"], seed_texts=["y"])
 
 
-def test_yaml_config_errors_name_the_file_and_key(tmp_path):
-    bad_key = tmp_path / "bad_key.yaml"
-    bad_key.write_text("dedup:\n  thresold: 0.7\n")
-    with pytest.raises(ValueError, match=r"bad_key.yaml: config.dedup: unknown key\(s\) \['thresold'\]"):
-        MiningConfig.from_yaml(bad_key)
-    bad_type = tmp_path / "bad_type.yaml"
-    bad_type.write_text("iterations: four\n")
-    with pytest.raises(ValueError, match=r"bad_type.yaml: config.iterations must be of type int, got 'four'"):
-        MiningConfig.from_yaml(bad_type)
-    bad_value = tmp_path / "bad_value.yaml"
-    bad_value.write_text("num_shards: 0\n")
-    with pytest.raises(ValueError, match=r"bad_value.yaml: config: num_shards must be >= 1, got 0"):
-        MiningConfig.from_yaml(bad_value)
-    not_section = tmp_path / "not_section.yaml"
-    not_section.write_text("selection: 0.5\n")
-    with pytest.raises(ValueError, match=r"not_section.yaml: config.selection must be a mapping"):
-        MiningConfig.from_yaml(not_section)
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("bad_key", "dedup:\n  thresold: 0.7\n", r"bad_key.yaml: config.dedup: unknown key\(s\) \['thresold'\]"),
+        ("bad_type", "iterations: four\n", r"bad_type.yaml: config.iterations must be of type int, got 'four'"),
+        (
+            "bad_float",
+            "executor:\n  timeout_s: soon\n",
+            r"config.executor.timeout_s must be of type float, got 'soon'",
+        ),
+        ("bad_value", "num_shards: 0\n", r"bad_value.yaml: config: num_shards must be >= 1, got 0"),
+        ("not_section", "selection: 0.5\n", r"not_section.yaml: config.selection must be a mapping"),
+    ],
+)
+def test_yaml_config_errors_name_the_file_and_key(tmp_path, name, text, message):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        MiningConfig.from_yaml(path)
+
+
+def test_yaml_config_accepts_what_the_fields_declare(tmp_path):
     ok = tmp_path / "ok.yaml"
-    ok.write_text("dedup:\n  threshold: 1\ndecontamination:\n  benchmarks: [gsm8k]\n")
+    # an int for a float threshold, a float for a float field whose default is an int (7 * 24 * 3600)
+    ok.write_text("dedup:\n  threshold: 1\nexecutor:\n  timeout_s: 3600.5\ndecontamination:\n  benchmarks: [gsm8k]\n")
     config = MiningConfig.from_yaml(ok)
     assert config.dedup.threshold == 1 and config.decontamination.benchmarks == ["gsm8k"]
+    assert config.executor.timeout_s == 3600.5
 
 
 @pytest.mark.slow

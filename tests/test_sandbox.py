@@ -8,6 +8,7 @@ hook only (no network namespace, Landlock or separate user), so each layer is sh
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import threading
@@ -371,7 +372,14 @@ def test_a_forked_child_cannot_use_or_close_the_parents_pool(full_pool):
             full_pool.close()
         finally:
             os._exit(status)
-    _, wait_status = os.waitpid(pid, 0)
+    deadline = time.monotonic() + 60  # a hang in the child must fail the test, not stall the suite
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    wait_status = done[1]
     assert os.WIFEXITED(wait_status) and os.WEXITSTATUS(wait_status) == 0
     assert {s.proc.pid for s in full_pool._idle} == servers and all(s.alive() for s in full_pool._idle)
     assert Path(full_pool._base_dir).is_dir()

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import random
 import signal
+import sys
 import threading
 import time
 
@@ -614,3 +615,29 @@ def test_parallel_batch_matches_sequential():
     assert [r.correct for r in parallel] == list(expected)
     assert all(r.status == "ok" for r in parallel)
     assert sum(r.method == "symbolic" for r in parallel) >= 16  # enough to spread over workers
+
+
+def test_grade_timeout_environment_variable(monkeypatch):
+    """The grader's default bound: 2 s, or a positive finite ``$TRL_DSM_GRADE_TIMEOUT`` (read at import)."""
+    from trl_dsm.grading.compare import _default_timeout
+
+    monkeypatch.delenv("TRL_DSM_GRADE_TIMEOUT", raising=False)
+    assert _default_timeout() == 2.0
+    monkeypatch.setenv("TRL_DSM_GRADE_TIMEOUT", " 7.5 ")
+    assert _default_timeout() == 7.5
+    for raw in ("abc", "0", "-1", "nan", "inf"):
+        monkeypatch.setenv("TRL_DSM_GRADE_TIMEOUT", raw)
+        with pytest.raises(ValueError, match="TRL_DSM_GRADE_TIMEOUT must be"):
+            _default_timeout()
+
+
+def test_worker_that_cannot_start_leaks_no_descriptor(monkeypatch):
+    """A missing interpreter: one clear startup error and no pipe left open."""
+    from trl_dsm._pipeworker import PipeWorker
+
+    fds = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="could not start /nonexistent/python -m trl_dsm"):
+            PipeWorker("trl_dsm.grading._worker", [], env={})
+    assert len(os.listdir("/proc/self/fd")) == fds

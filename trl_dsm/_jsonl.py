@@ -11,7 +11,17 @@ from collections.abc import Iterable, Iterator
 def iter_jsonl_numbered(lines: Iterable[str], label: str) -> Iterator[tuple[int, dict]]:
     """``(line number, record)`` for each record of an open JSONL text stream; ``label`` (the path) names it in
     errors."""
-    for line_no, line in enumerate(lines, 1):
+    line_no = 0
+    iterator = iter(lines)
+    while True:
+        try:
+            line = next(iterator)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            # text streams decode ahead in chunks: the bad byte is at or after this line, not necessarily on it
+            raise ValueError(f"{label}: not UTF-8 after line {line_no} ({exc.reason})") from None
+        line_no += 1
         if not line.strip():
             continue
         try:

@@ -32,7 +32,12 @@ class PipeWorker:
 
     def __init__(self, module: str, args: list[str], env: dict[str, str], cwd: str | None = None) -> None:
         parent_read, child_write = os.pipe()
-        child_read, parent_write = os.pipe()
+        try:
+            child_read, parent_write = os.pipe()
+        except OSError:
+            os.close(parent_read)
+            os.close(child_write)
+            raise
         self.module = module
         debug = os.environ.get(self.debug_env, "") not in ("", "0")
         try:
@@ -46,6 +51,10 @@ class PipeWorker:
                 close_fds=True,
                 cwd=cwd,
             )
+        except OSError as exc:  # the interpreter or cwd cannot be used: no fd may leak
+            os.close(parent_read)
+            os.close(parent_write)
+            raise self.startup_error(f"could not start {sys.executable} -m {module}: {exc}") from exc
         finally:
             os.close(child_read)
             os.close(child_write)
@@ -63,15 +72,16 @@ class PipeWorker:
         try:
             if self.inbox.poll(max(remaining, 0.0)):
                 message = self.inbox.recv()
-                if message[0] == "ready":
+                if isinstance(message, tuple) and len(message) == 2 and message[0] == "ready":
                     self.ready, self.ready_payload = True, message[1]
                     return self.ready_payload
         except (EOFError, OSError):
             pass
+        code = self.proc.poll()
         self.kill()
+        what = f"exited with code {code}" if code is not None else f"did not start within {timeout:.0f}s"
         raise self.startup_error(
-            f"the worker process ({sys.executable} -m {self.module}) did not start within {timeout:.0f}s "
-            f"(exit code {self.proc.poll()}); set {self.debug_env}=1 to see its stderr"
+            f"the worker process ({sys.executable} -m {self.module}) {what}; set {self.debug_env}=1 to see its stderr"
         )
 
     def alive(self) -> bool:

@@ -22,6 +22,7 @@ thread or process, and never raises on any string input: a pair that runs out of
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
@@ -44,8 +45,8 @@ def _default_timeout() -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"TRL_DSM_GRADE_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    if not value > 0:
-        raise ValueError(f"TRL_DSM_GRADE_TIMEOUT must be positive, got {raw!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"TRL_DSM_GRADE_TIMEOUT must be a positive, finite number of seconds, got {raw!r}")
     return value
 
 

@@ -88,28 +88,37 @@ def arithmetic_step_reward(steps: list[list[str]], no_claim: float = 0.0, **kwar
 
 
 def with_final_answer_reward(
-    step_reward: Callable[..., list[list[float]]], gold_column: str | None = None, correct: float = 1.0
+    step_reward: Callable[..., list[list[float]]],
+    gold_column: str | None = None,
+    correct: float = 1.0,
+    **accuracy_options,
 ) -> Callable[..., list[list[float]]]:
     """A step scorer whose last step is scored by the outcome: ``correct`` if the completion's final answer equals
-    the gold (the trl_dsm grader, gold from ``gold_column``, default ``answer`` then ``solution``), else 0.0; the
-    other steps keep ``step_reward``'s scores. Without it a rule that only checks arithmetic rewards true but
-    irrelevant steps as much as a solved problem (§4.1.3's PRM scores the final step too).
+    the gold, else 0.0 (graded by :func:`trl_dsm.rewards.make_math_accuracy_reward` with ``gold_column`` and
+    ``accuracy_options``: ``timeout``, ``fallback``, ``num_workers``...); the other steps keep ``step_reward``'s
+    scores. A row without a usable gold keeps ``step_reward``'s scores unchanged.
+
+    This is trl-dsm's rule, not the paper's: §4.1.3's process reward model never sees the gold answer. It exists
+    because a rule that only checks arithmetic rewards true but irrelevant steps as much as a solved problem (in
+    the miniature run such a reward collapsed the policy, docs/demo.md).
 
     >>> scorer = with_final_answer_reward(arithmetic_step_reward)
     >>> scorer(steps=[["3 + 4 = 7", "The answer is 7."], ["3 + 4 = 7", "The answer is 8."]],
     ...        completions=["3 + 4 = 7\\nThe answer is 7.", "3 + 4 = 7\\nThe answer is 8."], answer=["7", "7"])
     [[1.0, 1.0], [1.0, 0.0]]
     """
-    from trl_dsm.grading import grade_batch
-    from trl_dsm.rewards.math import _gold_text, _gold_values, completion_text
+    from trl_dsm.rewards.math import make_math_accuracy_reward
+
+    accuracy = make_math_accuracy_reward(gold_column, correct_reward=correct, incorrect_reward=0.0, **accuracy_options)
 
     def scorer(steps: list[list[str]], completions: list, **kwargs) -> list[list[float]]:
         rewards = [list(row) for row in step_reward(steps=steps, completions=completions, **kwargs)]
-        golds = _gold_values(gold_column, kwargs, len(completions))
-        results = grade_batch([completion_text(c) for c in completions], [_gold_text(g) for g in golds])
-        for row, result in zip(rewards, results):
-            if row:
-                row[-1] = correct if result.correct else 0.0
+        outcomes = accuracy(completions=completions, **kwargs)
+        if len(rewards) != len(completions):
+            raise ValueError(f"the step reward returned {len(rewards)} rows for {len(completions)} completions")
+        for row, outcome in zip(rewards, outcomes, strict=True):
+            if row and outcome is not None:
+                row[-1] = outcome
         return rewards
 
     scorer.__name__ = f"{getattr(step_reward, '__name__', 'step_reward')}_with_final_answer"

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from trl_dsm._jsonl import iter_jsonl_numbered
 from trl_dsm.mining.readers import url_domain
 
 
@@ -179,14 +180,8 @@ def read_annotations(path: str | Path) -> tuple[list[str], list[str], int]:
         with path.open(encoding="utf-8", newline="") as f:
             rows = [(i + 2, row) for i, row in enumerate(csv.DictReader(f))]
     else:
-        rows = []
         with path.open(encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        rows.append((line_no, json.loads(line)))
-                    except json.JSONDecodeError as exc:
-                        raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
+            rows = list(iter_jsonl_numbered(f, str(path)))
     accepted, rejected, unlabelled = [], [], 0
     for line_no, row in rows:
         if "prefix" not in row or "label" not in row:

@@ -153,7 +153,7 @@ def _build(cls, data, where: str):
             kwargs[name] = _build(type(sub), value, f"{where}.{name}")
             continue
         if not any(t in str(known[name].type) for t in ("list", "dict", "tuple", "Sequence")):
-            _check_type(known[name].default, value, f"{where}.{name}")
+            _check_type(known[name].default, value, f"{where}.{name}", str(known[name].type))
         kwargs[name] = value
     try:
         return cls(**kwargs)
@@ -161,12 +161,13 @@ def _build(cls, data, where: str):
         raise ValueError(f"{where}: {exc}") from None
 
 
-def _check_type(default, value, where: str) -> None:
-    """A value of the default's scalar type (an int where a float is expected is fine; None is left to the
-    field, as for defaults of None)."""
+def _check_type(default, value, where: str, annotation: str = "") -> None:
+    """A value of the field's scalar type, read from its annotation when it says ``float`` (a default of
+    ``7 * 24 * 3600`` is an int) and from the default otherwise; an int where a float is expected is fine; None
+    is left to the field, as for defaults of None."""
     if value is None or default is MISSING or default is None or not isinstance(default, int | float | str):
         return
-    expected = type(default)
+    expected = float if annotation.split("|")[0].strip() == "float" else type(default)
     ok = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         ok = True

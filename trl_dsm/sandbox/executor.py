@@ -286,12 +286,13 @@ class SandboxPool:
         return results  # type: ignore[return-value]
 
     def close(self) -> None:
+        if os.getpid() != self._pid:  # a forked child's copy: the servers and directory are the parent's, and
+            self._closed = True  # the lock may have been held by another thread at fork time: do not take it
+            return
         with self._cond:
             self._closed = True
             idle, self._idle = self._idle, []
             self._cond.notify_all()
-        if os.getpid() != self._pid:  # a forked child's copy: the servers and directory are the parent's
-            return
         for server in idle:
             server.kill()
         shutil.rmtree(self._base_dir, ignore_errors=True)
