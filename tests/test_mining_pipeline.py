@@ -92,6 +92,7 @@ def test_mine_rejects_bad_config(shared_data, tmp_path):
             "executor:\n  timeout_s: soon\n",
             r"config.executor.timeout_s must be of type float, got 'soon'",
         ),
+        ("null", "iterations:\n", r"null.yaml: config.iterations must be of type int, got null"),
         ("bad_value", "num_shards: 0\n", r"bad_value.yaml: config: num_shards must be >= 1, got 0"),
         ("not_section", "selection: 0.5\n", r"not_section.yaml: config.selection must be a mapping"),
     ],

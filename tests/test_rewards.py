@@ -136,7 +136,15 @@ def test_cli_grade_pair_and_file(tmp_path):
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"completion": "x"}\n')
     res = subprocess.run([*run, "--input", str(broken)], capture_output=True, text=True)
-    assert res.returncode != 0 and "broken.jsonl:1: missing field(s) ['answer']" in res.stderr
+    assert res.returncode == 2 and "trl-dsm grade: error: " in res.stderr
+    assert "broken.jsonl:1: missing field(s) ['answer']" in res.stderr
+    broken.write_text('{"completion": "x", "answer": "1"}\n[1]\n')
+    res = subprocess.run([*run, "--input", str(broken)], capture_output=True, text=True)
+    assert (
+        res.returncode == 2
+        and "trl-dsm grade: error: " in res.stderr
+        and "broken.jsonl:2: expected a JSON object" in res.stderr
+    )
 
 
 def test_grpo_trainer_runs_with_our_rewards(tmp_path):

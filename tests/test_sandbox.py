@@ -388,10 +388,14 @@ def test_a_forked_child_cannot_use_or_close_the_parents_pool(full_pool):
 
 def test_servers_that_fail_to_start_free_their_slots(monkeypatch):
     with SandboxPool(max_workers=2) as pool:
-        monkeypatch.setattr(sys, "executable", "/bin/false")
-        with pytest.raises(SandboxError, match="did not start"):
+        monkeypatch.setattr(sys, "executable", "/nonexistent/python")  # cannot even be spawned
+        with pytest.raises(SandboxError, match="could not start /nonexistent/python"):
             pool.warm_up()
-        with pytest.raises(SandboxError, match="did not start"):
+        assert sorted(pool._free_slots) == [0, 1] and not pool._slots and not pool._idle
+        monkeypatch.setattr(sys, "executable", "/bin/false")  # spawned, exits at once
+        with pytest.raises(SandboxError, match="exited with code 1"):
+            pool.warm_up()
+        with pytest.raises(SandboxError, match="exited with code 1"):
             pool.run("print(1)")
         assert sorted(pool._free_slots) == [0, 1] and not pool._slots and not pool._idle
         assert pool.replaced == 0

@@ -641,3 +641,23 @@ def test_worker_that_cannot_start_leaks_no_descriptor(monkeypatch):
         with pytest.raises(RuntimeError, match="could not start /nonexistent/python -m trl_dsm"):
             PipeWorker("trl_dsm.grading._worker", [], env={})
     assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_grader_pool_warm_up_failure_leaves_no_phantom_worker(monkeypatch):
+    """Workers that cannot start are not counted: the pool starts real ones once the interpreter is back."""
+    from trl_dsm.grading.bounded import WorkerPool, WorkerStartupError
+
+    pool = WorkerPool(max_workers=2)
+    try:
+        monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+        with pytest.raises(WorkerStartupError, match="could not start"):
+            pool.warm_up(2)
+        monkeypatch.setattr(sys, "executable", "/bin/false")
+        with pytest.raises(WorkerStartupError, match="exited with code 1"):
+            pool.warm_up(2)
+        assert pool._count == 0 and not pool._idle
+        monkeypatch.undo()
+        pool.warm_up(2)
+        assert pool._count == 2 and len(pool._idle) == 2
+    finally:
+        pool.close()

@@ -69,6 +69,7 @@ class PipeWorker:
         if self.ready:
             return self.ready_payload
         remaining = self.started_at + timeout - time.monotonic()
+        closed = False
         try:
             if self.inbox.poll(max(remaining, 0.0)):
                 message = self.inbox.recv()
@@ -76,8 +77,11 @@ class PipeWorker:
                     self.ready, self.ready_payload = True, message[1]
                     return self.ready_payload
         except (EOFError, OSError):
-            pass
+            closed = True  # the child closed its end: it is exiting
         code = self.proc.poll()
+        if code is None and closed:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self.proc.wait(timeout=2)
         self.kill()
         what = f"exited with code {code}" if code is not None else f"did not start within {timeout:.0f}s"
         raise self.startup_error(

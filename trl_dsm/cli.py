@@ -36,16 +36,13 @@ def _add_grade(subparsers: argparse._SubParsersAction) -> None:
 def _read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
     from trl_dsm._jsonl import iter_jsonl_numbered
 
-    records = []
+    records = []  # bad records raise ValueError: main() prints "trl-dsm grade: error: ..." and exits with 2
     with path.open(encoding="utf-8") as f:
-        try:
-            for line_no, record in iter_jsonl_numbered(f, str(path)):
-                missing = [field for field in fields if field not in record]
-                if missing:
-                    raise SystemExit(f"{path}:{line_no}: missing field(s) {missing}; the record has {sorted(record)}")
-                records.append(record)
-        except ValueError as exc:
-            raise SystemExit(str(exc)) from None
+        for line_no, record in iter_jsonl_numbered(f, str(path)):
+            missing = [field for field in fields if field not in record]
+            if missing:
+                raise ValueError(f"{path}:{line_no}: missing field(s) {missing}; the record has {sorted(record)}")
+            records.append(record)
     return records
 
 

@@ -163,13 +163,28 @@ class WorkerPool:
     def warm_up(self, n: int = 1) -> None:
         """Start ``n`` workers now (they import SymPy in parallel) instead of on first use."""
         workers = []
+        error: BaseException | None = None
         with self._cond:
             while self._count < min(n, self.max_workers):
+                try:
+                    workers.append(_Worker(self.max_memory_bytes))
+                except BaseException as exc:  # noqa: BLE001 - re-raised below, after the started ones are released
+                    error = exc
+                    break
                 self._count += 1
-                workers.append(_Worker(self.max_memory_bytes))
-        for worker in workers:
-            worker.wait_ready()
+        for worker in workers:  # every worker is waited for, then released or retired, even after a failure
+            try:
+                worker.wait_ready()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                error = error or exc
+                worker.kill()
+                with self._cond:
+                    self._count -= 1
+                    self._cond.notify()
+                continue
             self._release(worker)
+        if error is not None:
+            raise error
 
     # -- running ----------------------------------------------------------------------------------
     def run(self, jobs: Sequence[SymbolicJob], max_parallel: int | None = None) -> list[JobResult]:
@@ -311,6 +326,14 @@ def default_max_workers() -> int:
 _POOL: WorkerPool | None = None
 _POOL_PID: int | None = None
 _POOL_LOCK = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()  # another thread may have held it at fork time
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def get_pool() -> WorkerPool:

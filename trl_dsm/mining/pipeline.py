@@ -165,6 +165,8 @@ def _check_type(default, value, where: str, annotation: str = "") -> None:
     """A value of the field's scalar type, read from its annotation when it says ``float`` (a default of
     ``7 * 24 * 3600`` is an int) and from the default otherwise; an int where a float is expected is fine; None
     is left to the field, as for defaults of None."""
+    if value is None and default is not MISSING and default is not None and annotation and "None" not in annotation:
+        raise ValueError(f"{where} must be of type {annotation}, got null")
     if value is None or default is MISSING or default is None or not isinstance(default, int | float | str):
         return
     expected = float if annotation.split("|")[0].strip() == "float" else type(default)

@@ -212,13 +212,18 @@ class SandboxPool:
     def warm_up(self, n: int | None = None) -> SandboxPool:
         """Start ``n`` servers now (default: all) instead of on first use; they start in parallel."""
         servers = []
+        error: BaseException | None = None
         with self._cond:
             while len(servers) < min(n or self.max_workers, len(self._free_slots)):
                 slot = self._free_slots.pop()
-                server = _Server(self.config, slot, self._base_dir)
+                try:
+                    server = _Server(self.config, slot, self._base_dir)
+                except BaseException as exc:  # noqa: BLE001 - re-raised below, after the started ones are released
+                    self._free_slots.append(slot)
+                    error = exc
+                    break
                 self._slots[id(server)] = slot
                 servers.append(server)
-        error: BaseException | None = None
         for server in servers:  # every server is waited for and released, even after one failed to start
             try:
                 server.wait_ready()
