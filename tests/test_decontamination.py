@@ -304,3 +304,24 @@ def test_decontaminate_empty_dataset():
     clean, report = decontaminate_dataset(empty, "text", index=index)
     assert len(clean) == 0 and report.findings == []
     assert report.summary["documents_in"] == 0 and report.summary["documents_out"] == 0
+
+
+def test_findings_column_has_one_schema():
+    """Empty, clean and contaminated inputs give the same findings-column type, so their outputs concatenate."""
+    from datasets import Dataset, concatenate_datasets
+
+    from trl_dsm.decontamination.benchmarks import BenchmarkText
+    from trl_dsm.decontamination.decontaminate import findings_feature
+    from trl_dsm.decontamination.pipeline import FINDINGS_COLUMN, build_index, decontaminate_dataset
+
+    question = "one two three four five six seven eight nine ten eleven"
+    index = build_index(benchmarks=[], extra=[BenchmarkText("b", "0", "question", question)])
+    outs = [
+        decontaminate_dataset(Dataset.from_dict({"text": texts}), "text", index=index, keep_findings_column=True)[0]
+        for texts in ([], ["clean text"], [f"intro\n\n{question}\n\nend"])
+    ]
+    assert [out.features[FINDINGS_COLUMN] for out in outs] == [findings_feature()] * 3
+    both = concatenate_datasets(outs)
+    assert both["text"] == ["clean text", "intro\n\nend"]
+    assert both[FINDINGS_COLUMN][0] == [] and both[FINDINGS_COLUMN][1][0]["benchmark"] == "b"
+    assert both[FINDINGS_COLUMN][1][0]["segment_index"] == 1

@@ -65,6 +65,17 @@ class Finding:
     segment: str
 
 
+def findings_feature():
+    """The ``datasets`` feature of the findings column: a list of :class:`Finding` records (a fixed schema, so
+    results with and without findings concatenate)."""
+    from dataclasses import fields
+
+    from datasets import List, Value
+
+    kinds = {"int": "int64", "str": "string"}
+    return List({f.name: Value(kinds[f.type]) for f in fields(Finding)})
+
+
 @dataclass
 class DocResult:
     text: str | None  # the cleaned text; None when the document is dropped

@@ -15,6 +15,7 @@ from trl_dsm.decontamination.decontaminate import (
     Mode,
     SegmentBy,
     card_section,
+    findings_feature,
     summarize,
     summary_table,
 )
@@ -99,6 +100,15 @@ class DecontaminationReport:
         (directory / "summary.md").write_text(self.card_section(), encoding="utf-8")
 
 
+def _marked_features(features, column: str):
+    from datasets import Features, Value
+
+    out = Features({**features, "contaminated": Value("bool"), FINDINGS_COLUMN: findings_feature()})
+    if not isinstance(out[column], Value) or out[column].dtype not in ("string", "large_string"):
+        out[column] = Value("string")  # a null-typed column (all None) comes back as strings
+    return out
+
+
 def decontaminate_dataset(
     dataset,
     column: str = "text",
@@ -123,7 +133,10 @@ def decontaminate_dataset(
     if index is None:
         index = build_index(benchmarks, benchmarks_dir)
     if len(dataset) == 0:  # `map` does not run on an empty dataset, so there is nothing to mark
-        return dataset, DecontaminationReport(summarize([], 0, mode, 0) | {"documents_out": 0}, [], index.stats())
+        report = DecontaminationReport(summarize([], 0, mode, 0) | {"documents_out": 0}, [], index.stats())
+        if keep_findings_column:  # the same schema as a non-empty result's, so the two can be concatenated
+            dataset = dataset.add_column(FINDINGS_COLUMN, [], feature=findings_feature())
+        return dataset, report
     step = Decontaminator(index, mode=mode, segment_by=segment_by).map_fn(column)
     marked = dataset.map(
         step,
@@ -132,6 +145,7 @@ def decontaminate_dataset(
         batch_size=batch_size,
         num_proc=num_proc,
         desc=f"decontaminating ({mode} mode)",
+        features=_marked_features(dataset.features, column),
         new_fingerprint=hashlib.sha256(
             f"{dataset._fingerprint}-decontam-{index.fingerprint()}-{mode}-{segment_by}-{column}".encode()
         ).hexdigest()[:32],
