@@ -88,6 +88,7 @@ def test_benign_programs(full_pool):
         "for i in range(3):\n    print(i)": "0\n1\n2\n",
         "with open('data.txt', 'w') as f:\n    f.write('7')\nprint(open('data.txt').read())": "7\n",
         "import threading\nprint(threading.active_count())": "1\n",
+        "# " + "x" * 200_000 + "\nprint('long')": "long\n",  # larger than a pipe buffer: sent from a thread
     }
     results = full_pool.map(list(cases))
     for (code, expected), result in zip(cases.items(), results):

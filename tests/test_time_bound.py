@@ -661,3 +661,46 @@ def test_grader_pool_warm_up_failure_leaves_no_phantom_worker(monkeypatch):
         assert pool._count == 2 and len(pool._idle) == 2
     finally:
         pool.close()
+
+
+_CHILD = """
+import sys, time
+from multiprocessing.connection import Connection
+
+inbox, outbox = Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
+outbox.send(("ready", None))
+while sys.argv[3] == "echo":
+    outbox.send(len(inbox.recv()))
+time.sleep(600)  # "stuck": never reads
+"""
+
+
+@pytest.mark.parametrize("size", [10, 1_000_000])
+def test_pipe_worker_send_is_time_bounded(tmp_path, size):
+    """A message larger than the pipe buffer sent to a child that does not read it: the child is killed and the
+    caller gets TimeoutError in about ``timeout`` s instead of blocking; a reading child gets it whole."""
+    from trl_dsm._pipeworker import PACKAGE_ROOT, PipeWorker
+
+    (tmp_path / "stuck_child.py").write_text(_CHILD)
+    env = {"PYTHONPATH": f"{tmp_path}:{PACKAGE_ROOT}", "PATH": "/usr/bin:/bin"}
+    echo = PipeWorker("stuck_child", ["echo"], env)
+    try:
+        echo.wait_ready(60)
+        echo.send("x" * size, timeout=30)
+        assert echo.inbox.poll(30) and echo.inbox.recv() == size
+    finally:
+        echo.kill()
+    fds = len(os.listdir("/proc/self/fd"))
+    stuck = PipeWorker("stuck_child", ["stuck"], env)
+    stuck.wait_ready(60)
+    tic = time.monotonic()
+    if size < 16 * 1024:  # fits in the pipe: written at once, whether or not the child reads
+        stuck.send("x" * size, timeout=0.5)
+        assert stuck.alive()
+        stuck.kill()
+    else:
+        with pytest.raises(TimeoutError, match="did not read a 1000"):
+            stuck.send("x" * size, timeout=0.5)
+        assert not stuck.alive()
+    assert time.monotonic() - tic < 10
+    assert len(os.listdir("/proc/self/fd")) == fds

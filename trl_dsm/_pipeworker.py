@@ -13,13 +13,17 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 
 #: The directory holding the ``trl_dsm`` package, put on the child's ``PYTHONPATH``.
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Messages up to this size fit in any pipe buffer (Linux: 64 KiB; macOS: 16 KiB), so writing them cannot block.
+PIPE_SAFE_BYTES = 16 * 1024
 
 
 class PipeWorker:
@@ -87,6 +91,34 @@ class PipeWorker:
         raise self.startup_error(
             f"the worker process ({sys.executable} -m {self.module}) {what}; set {self.debug_env}=1 to see its stderr"
         )
+
+    def send(self, obj: Any, timeout: float) -> None:
+        """Send ``obj`` as ``Connection.send`` would, within ``timeout`` s: a message larger than a pipe buffer is
+        written from a helper thread, and a child that does not read it in time is killed (``TimeoutError``)."""
+        data = bytes(ForkingPickler.dumps(obj))
+        if len(data) <= PIPE_SAFE_BYTES:
+            self.outbox.send_bytes(data)
+            return
+        errors: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                self.outbox.send_bytes(data)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(exc)
+
+        writer = threading.Thread(target=write, name="trl-dsm-pipe-send", daemon=True)
+        writer.start()
+        writer.join(max(timeout, 0.0))
+        if writer.is_alive():
+            if self.proc.poll() is None:  # the child's death closes the pipe's only reader: the write fails
+                with contextlib.suppress(OSError):
+                    self.proc.kill()
+            writer.join(5)
+            self.kill()
+            raise TimeoutError(f"the worker process did not read a {len(data)}-byte message within {timeout:.1f}s")
+        if errors:
+            raise errors[0]
 
     def alive(self) -> bool:
         return self.proc.poll() is None

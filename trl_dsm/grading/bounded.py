@@ -226,7 +226,12 @@ class WorkerPool:
             budget = job.timeout - waited
             soft = max(budget - _SOFT_MARGIN_S, 0.001)
             try:
-                worker.outbox.send((index, job.pred, job.gold, job.options, soft))
+                worker.send((index, job.pred, job.gold, job.options, soft), budget)
+            except TimeoutError:  # the worker did not take the job and was killed: the job's budget is spent
+                results[index] = JobResult(
+                    False, "timeout", "the grading worker did not take the job in time", job.timeout
+                )
+                return False
             except (BrokenPipeError, OSError):
                 pending.append(index)
                 return False

@@ -116,12 +116,14 @@ class _Server(PipeWorker):
         self.jobs += 1
         tic = time.monotonic()
         try:
-            self.outbox.send((self.jobs, code, float(timeout)))
-            if self.inbox.poll(timeout + _BACKSTOP_GRACE_S):
+            self.send((self.jobs, code, float(timeout)), timeout + _BACKSTOP_GRACE_S)
+            if self.inbox.poll(max(tic + timeout + _BACKSTOP_GRACE_S - time.monotonic(), 0.0)):
                 job_id, result = self.inbox.recv()
                 if job_id == self.jobs:
                     return ExecutionResult(**result)
             detail = "sandbox server did not answer in time; it was killed and replaced"
+        except TimeoutError:
+            detail = "sandbox server did not take the program in time; it was killed and replaced"
         except (EOFError, OSError) as exc:
             detail = f"sandbox server died ({exc.__class__.__name__}); it was replaced"
         self.kill()
