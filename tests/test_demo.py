@@ -73,19 +73,19 @@ def test_generated_crawl():
     )
 
 
-def _results(seed: int, sft: float, outcome: float, process: float) -> dict:
+def _results(seed: int, sft: float, outcome: float, process: float, control: float | None = None) -> dict:
     def metrics(greedy: float, p8: float, m8: float) -> dict:
         return {"greedy": greedy, "pass@1": greedy - 0.1, "pass@2": p8 - 0.1, "pass@8": p8, "maj@8": m8}
 
-    return {
-        "config": {"seed": seed},
-        "eval": {
-            "pretrained": metrics(0.3, 0.5, 0.3),
-            "sft": metrics(sft, 0.8, 0.5),
-            "grpo_outcome": metrics(outcome, 0.82, 0.6),
-            "grpo_process": metrics(process, 0.78, 0.7),
-        },
+    ev = {
+        "pretrained": metrics(0.3, 0.5, 0.3),
+        "sft": metrics(sft, 0.8, 0.5),
+        "grpo_outcome": metrics(outcome, 0.82, 0.6),
+        "grpo_process": metrics(process, 0.78, 0.7),
     }
+    if control is not None:
+        ev["sft_continued"] = metrics(control, 0.85, 0.7)
+    return {"config": {"seed": seed}, "eval": ev}
 
 
 def test_findings_and_verdicts_are_computed_from_the_numbers():
@@ -103,6 +103,45 @@ def test_findings_and_verdicts_are_computed_from_the_numbers():
     assert "Process supervision did worse than outcome supervision" in text and "(-5.0 pts)" in text
     text = " ".join(verdicts(_results(0, 0.5, 0.6, 0.6)))
     assert "at least as well as" in text
+
+
+def test_rl_arms_are_compared_with_the_continued_sft_control():
+    f = findings(_results(0, 0.5, 0.6, 0.75, control=0.7))
+    assert f["arms"]["grpo_outcome"]["minus_control_greedy"] == pytest.approx(-0.1)
+    assert f["arms"]["grpo_process"]["minus_control_greedy"] == pytest.approx(0.05)
+    text = verdicts(_results(0, 0.5, 0.6, 0.75, control=0.7))
+    assert (
+        "grpo_outcome did not beat SFT continued at the RL learning rate for as many steps (greedy -10.0 pts)." in text
+    )
+    assert "grpo_process beat SFT continued at the RL learning rate for as many steps (greedy +5.0 pts)." in text
+    assert "minus_control_greedy" not in findings(_results(0, 0.5, 0.6, 0.75))["arms"]["grpo_outcome"]
+    runs = [_results(0, 0.5, 0.6, 0.75, control=0.7), _results(1, 0.6, 0.7, 0.7, control=0.65)]
+    s = seeds_summary(runs)
+    assert s["grpo_outcome"]["minus_control"] == pytest.approx([-0.1, 0.05])
+    assert s["greedy"]["sft_continued"]["values"] == [0.7, 0.65]
+
+
+def test_sft_control_continues_sft_at_the_rl_learning_rate(monkeypatch, tmp_path):
+    import transformers
+
+    import trl_dsm.demo.run as run
+
+    seen = {}
+
+    def fake_sft(cfg, model, splits, tokenizer, workdir, name="sft"):
+        seen.update(cfg=cfg, model=model, name=name)
+        return model, []
+
+    monkeypatch.setattr(run, "sft", fake_sft)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda path: f"model from {path}")
+    cfg = run.DemoConfig(grpo_lr=3e-5, grpo_steps=77, grpo_warmup_steps=5, sft_lr=1e-3, sft_steps=300)
+    assert (
+        run.sft_continued(cfg, tmp_path / "sft-model", {}, None, tmp_path)[0] == f"model from {tmp_path / 'sft-model'}"
+    )
+    control = seen["cfg"]
+    assert (control.sft_lr, control.sft_steps, control.sft_warmup_steps) == (3e-5, 77, 5)
+    assert control.sft_scheduler == "constant_with_warmup" and control.sft_batch_size == cfg.sft_batch_size
+    assert seen["name"] == "sft-continued"
 
 
 def test_seeds_summary():
@@ -124,6 +163,27 @@ def test_seeds_summary():
     assert mixed["grpo_outcome"]["gain_exceeds_spread"] is False
     flat = seeds_summary([_results(0, 0.5, 0.51, 0.5), _results(1, 0.6, 0.6, 0.6)])
     assert flat["grpo_outcome"]["gain_exceeds_spread"] is False and flat["grpo_process"]["every_seed_gains"] is False
+
+
+def test_seeds_summary_markdown(tmp_path):
+    from trl_dsm.demo.report import write_seeds_summary
+
+    def lines(runs: list[dict]) -> list[str]:
+        write_seeds_summary(runs, tmp_path)
+        return (tmp_path / "seeds_summary.md").read_text(encoding="utf-8").splitlines()
+
+    def arm(text: list[str], name: str) -> str:
+        return next(line for line in text if line.startswith(f"{name}:"))
+
+    text = lines([_results(0, 0.50, 0.52, 0.6), _results(1, 0.56, 0.57, 0.6), _results(2, 0.53, 0.55, 0.6)])
+    assert "| sft | 50.0% | 56.0% | 53.0% | 53.0% |" in text
+    assert "SFT seed-to-seed spread (max - min): 6.0 pts" in text
+    outcome, process = arm(text, "grpo_outcome"), arm(text, "grpo_process")
+    assert "+2.0 pts, +1.0 pts, +2.0 pts (mean +1.7 pts, min +1.0 pts)" in outcome
+    assert outcome.endswith("the bar is not met (nor does the mean gain)")
+    assert process.endswith("the bar is not met (the mean gain does)")  # gains +10, +4, +7: mean 7 > 6
+    text = lines([_results(0, 0.50, 0.60, 0.62), _results(1, 0.54, 0.61, 0.60), _results(2, 0.52, 0.63, 0.64)])
+    assert arm(text, "grpo_outcome").endswith("every seed's gain exceeds the SFT spread: the bar is met")
 
 
 def test_cli_rejects_bad_overrides():
@@ -190,7 +250,7 @@ def test_quick_demo_end_to_end(tmp_path, shared_data):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
-    assert set(results["eval"]) == {"pretrained", "sft", "grpo_outcome", "grpo_process"}
+    assert set(results["eval"]) == {"pretrained", "sft", "sft_continued", "grpo_outcome", "grpo_process"}
     for metrics in results["eval"].values():
         assert {"greedy", "pass@1", "pass@4", "maj@4"} <= set(metrics)
         assert all(0.0 <= metrics[k] <= 1.0 for k in ("greedy", "pass@4", "maj@4"))
@@ -204,6 +264,7 @@ def test_quick_demo_end_to_end(tmp_path, shared_data):
     assert [step for step, *_ in results["reward_curves"]["process"]] == [1, 2]
     report = (out / "report.md").read_text()
     assert "maj@k gained" in report and "Process supervision did" in report
+    assert "SFT continued at the RL learning rate" in report and "| sft_continued |" in report
     for png in ("reward_curve.png", "accuracy_by_stage.png", "pass_maj_at_k.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert "| stage | greedy |" in done.stdout

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 
-STAGES = ("pretrained", "sft", "grpo_outcome", "grpo_process")
+STAGES = ("pretrained", "sft", "sft_continued", "grpo_outcome", "grpo_process")
+#: The control stage: SFT continued at the RL learning rate for as many steps as GRPO (``DemoConfig.sft_control``).
+CONTROL = "sft_continued"
 
 
 def _k_curve(metrics: dict, kind: str) -> list[tuple[int, float]]:
@@ -21,7 +23,8 @@ def _k_curve(metrics: dict, kind: str) -> list[tuple[int, float]]:
 
 def findings(results: dict) -> dict[str, Any]:
     """The comparisons the report states, from ``results["eval"]``: gains of each RL arm over SFT in greedy
-    accuracy, pass@K and maj@K (K the largest k), and process vs outcome."""
+    accuracy, pass@K and maj@K (K the largest k), each arm against the continued-SFT control when it ran, and
+    process vs outcome."""
     ev = results["eval"]
     sft = ev["sft"]
     k = max((k for k, _ in _k_curve(sft, "pass")), default=1)
@@ -35,6 +38,8 @@ def findings(results: dict) -> dict[str, Any]:
             "pass_gain": m.get(f"pass@{k}", 0) - sft.get(f"pass@{k}", 0),
             "maj_gain": m.get(f"maj@{k}", 0) - sft.get(f"maj@{k}", 0),
         }
+        if CONTROL in ev:
+            out["arms"][stage]["minus_control_greedy"] = m["greedy"] - ev[CONTROL]["greedy"]
     for arm in out["arms"].values():
         arm["maj_gained_more_than_pass"] = arm["maj_gain"] > arm["pass_gain"]
     if {"grpo_outcome", "grpo_process"} <= set(ev):
@@ -76,6 +81,12 @@ def verdicts(results: dict) -> list[str]:
             f"{stage}: greedy {_signed(arm['greedy_gain'])} over SFT; maj@{k} {_signed(arm['maj_gain'])} vs "
             f"pass@{k} {_signed(arm['pass_gain'])}, so maj@k gained {more} than pass@k."
         )
+        if "minus_control_greedy" in arm:
+            beat = "beat" if arm["minus_control_greedy"] > 0 else "did not beat"
+            lines.append(
+                f"{stage} {beat} SFT continued at the RL learning rate for as many steps "
+                f"(greedy {_signed(arm['minus_control_greedy'])})."
+            )
     if "process_at_least_outcome" in f:
         how = "at least as well as" if f["process_at_least_outcome"] else "worse than"
         lines.append(
@@ -220,7 +231,16 @@ def seeds_summary(all_results: list[dict]) -> dict[str, Any]:
                 "mean_gain_exceeds_spread": statistics.fmean(gains) > spread,
                 "every_seed_gains": min(gains) > 0,
             }
+            if CONTROL in greedy:
+                out[arm]["minus_control"] = [a - b for a, b in zip(greedy[arm], greedy[CONTROL])]
     return out
+
+
+def _bar_sentence(arm: dict[str, Any]) -> str:
+    if arm["gain_exceeds_spread"]:
+        return "every seed's gain exceeds the SFT spread: the bar is met"
+    mean = "the mean gain does" if arm["mean_gain_exceeds_spread"] else "nor does the mean gain"
+    return f"the smallest gain does not exceed the SFT spread: the bar is not met ({mean})"
 
 
 def write_seeds_summary(all_results: list[dict], out: Path) -> dict[str, Any]:
@@ -240,10 +260,11 @@ def write_seeds_summary(all_results: list[dict], out: Path) -> dict[str, Any]:
             text += (
                 f"\n{arm}: gain over SFT per seed "
                 + ", ".join(_signed(g) for g in a["gains"])
-                + f" (mean {_signed(a['mean_gain'])}, min {_signed(a['min_gain'])}); the smallest gain "
-                f"{'exceeds' if a['gain_exceeds_spread'] else 'does not exceed'} the SFT spread (the mean gain "
-                f"{'does' if a['mean_gain_exceeds_spread'] else 'does not'})"
+                + f" (mean {_signed(a['mean_gain'])}, min {_signed(a['min_gain'])}); "
+                + _bar_sentence(a)
             )
+            if "minus_control" in a:
+                text += f"; minus {CONTROL} per seed " + ", ".join(_signed(g) for g in a["minus_control"])
     (Path(out) / "seeds_summary.md").write_text(text + "\n", encoding="utf-8")
     print(text)
     return summary
