@@ -120,10 +120,12 @@ def _plot(results: dict, out: Path) -> list[str]:
         files.append("reward_curve.png")
     ev = results["eval"]
     stages = [s for s in STAGES if s in ev]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.bar(stages, [ev[s]["greedy"] for s in stages], color="#4c72b0")
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    colors = ["#8c8c8c" if s == CONTROL else "#4c72b0" for s in stages]  # the control in grey
+    ax.bar(stages, [ev[s]["greedy"] for s in stages], color=colors)
     for i, s in enumerate(stages):
         ax.text(i, ev[s]["greedy"], _pct(ev[s]["greedy"]), ha="center", va="bottom", fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
     ax.set_ylabel("held-out greedy accuracy")
     ax.set_ylim(0, 1)
     ax.set_title("Accuracy by stage")
@@ -131,20 +133,18 @@ def _plot(results: dict, out: Path) -> list[str]:
     fig.savefig(out / "accuracy_by_stage.png", dpi=120)
     plt.close(fig)
     files.append("accuracy_by_stage.png")
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for stage in stages:
-        if stage == "pretrained":
-            continue
-        for kind, style in (("pass", "-"), ("maj", "--")):
+    fig, ax = plt.subplots(figsize=(7.5, 3.5))
+    for i, stage in enumerate(s for s in stages if s != "pretrained"):
+        for kind, style in (("pass", "-"), ("maj", "--")):  # one colour per stage: pass solid, maj dashed
             curve = _k_curve(ev[stage], kind)
             if curve:
                 ks, vs = zip(*curve)
-                ax.plot(ks, vs, style, marker="o", label=f"{stage} {kind}@k")
+                ax.plot(ks, vs, style, color=f"C{i}", marker="o", label=f"{stage} {kind}@k")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("k")
     ax.set_ylabel("accuracy")
     ax.set_title("Pass@K and Maj@K (held-out)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(out / "pass_maj_at_k.png", dpi=120)
     plt.close(fig)
