@@ -173,11 +173,11 @@ def test_seeds_summary_markdown(tmp_path):
         return (tmp_path / "seeds_summary.md").read_text(encoding="utf-8").splitlines()
 
     def arm(text: list[str], name: str) -> str:
-        return next(line for line in text if line.startswith(f"{name}:"))
+        return next(line for line in text if line.startswith(f"- {name}:"))
 
     text = lines([_results(0, 0.50, 0.52, 0.6), _results(1, 0.56, 0.57, 0.6), _results(2, 0.53, 0.55, 0.6)])
     assert "| sft | 50.0% | 56.0% | 53.0% | 53.0% |" in text
-    assert "SFT seed-to-seed spread (max - min): 6.0 pts" in text
+    assert "- SFT seed-to-seed spread (max - min): 6.0 pts" in text
     outcome, process = arm(text, "grpo_outcome"), arm(text, "grpo_process")
     assert "+2.0 pts, +1.0 pts, +2.0 pts (mean +1.7 pts, min +1.0 pts)" in outcome
     assert outcome.endswith("the bar is not met (nor does the mean gain)")

@@ -14,7 +14,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "demo",
-        help="the whole DeepSeekMath recipe in miniature, offline, on one CPU (about 10 minutes; --quick: 1)",
+        help="the whole DeepSeekMath recipe in miniature, offline, on one CPU (about 11 minutes; --quick: 1)",
         description=(
             "Mine a small math corpus with the fastText pipeline and decontaminate it, pretrain a tiny Llama from "
             "scratch, SFT it on chain-of-thought solutions, run GRPO with outcome and with process supervision, and "

@@ -253,12 +253,12 @@ def write_seeds_summary(all_results: list[dict], out: Path) -> dict[str, Any]:
     for stage, g in summary["greedy"].items():
         lines.append(f"| {stage} | " + " | ".join(_pct(v) for v in g["values"]) + f" | {_pct(g['mean'])} |")
     text = "\n".join(lines)
-    text += f"\n\nSFT seed-to-seed spread (max - min): {100 * summary['sft_spread']:.1f} pts"
+    text += f"\n\n- SFT seed-to-seed spread (max - min): {100 * summary['sft_spread']:.1f} pts"
     for arm in ("grpo_outcome", "grpo_process"):
         if arm in summary:
             a = summary[arm]
             text += (
-                f"\n{arm}: gain over SFT per seed "
+                f"\n- {arm}: gain over SFT per seed "
                 + ", ".join(_signed(g) for g in a["gains"])
                 + f" (mean {_signed(a['mean_gain'])}, min {_signed(a['min_gain'])}); "
                 + _bar_sentence(a)
