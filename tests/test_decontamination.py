@@ -325,3 +325,18 @@ def test_findings_column_has_one_schema():
     assert both["text"] == ["clean text", "intro\n\nend"]
     assert both[FINDINGS_COLUMN][0] == [] and both[FINDINGS_COLUMN][1][0]["benchmark"] == "b"
     assert both[FINDINGS_COLUMN][1][0]["segment_index"] == 1
+
+
+@pytest.mark.parametrize("rows", [0, 2])
+def test_input_columns_named_like_the_outputs_are_refused(rows):
+    """A user column called ``contaminated`` or ``decontamination_findings`` would be overwritten and dropped."""
+    from datasets import Dataset
+
+    from trl_dsm.decontamination.benchmarks import BenchmarkText
+    from trl_dsm.decontamination.pipeline import build_index, decontaminate_dataset
+
+    index = build_index(benchmarks=[], extra=[BenchmarkText("b", "0", "question", "one two three four five")])
+    for name in ("contaminated", "decontamination_findings"):
+        data = Dataset.from_dict({"text": ["a page"] * rows, name: ["kept"] * rows})
+        with pytest.raises(ValueError, match=f"already has column\\(s\\) \\['{name}'\\].*rename them first"):
+            decontaminate_dataset(data, "text", index=index)

@@ -189,6 +189,11 @@ def test_seeds_summary_markdown(tmp_path):
 def test_cli_rejects_bad_overrides():
     from trl_dsm.demo.cli import _parse_overrides
 
+    with pytest.raises(SystemExit, match="FIELD one of"):  # it has its own flag, --web-docs
+        _parse_overrides(["web_docs=5"])
+    with pytest.raises(SystemExit, match="grpo_warmup_steps: a non-negative integer"):
+        _parse_overrides(["grpo_warmup_steps=-5"])
+
     assert _parse_overrides(["grpo_steps=40", 'arms=["outcome"]', "beta=0"]) == {
         "grpo_steps": 40,
         "arms": ("outcome",),
@@ -221,6 +226,13 @@ def test_demo_config_rejects_bad_values_before_any_stage():
         ({"min_steps": 3, "max_steps": 2}, "max_steps"),
         ({"num_generations": 1}, "at least 2 completions"),
         ({"corpus_weight": 1.0}, "corpus_weight"),
+        ({"grpo_warmup_steps": -5}, "DemoConfig.grpo_warmup_steps: a non-negative integer"),
+        ({"grpo_lr": -1.0}, "DemoConfig.grpo_lr: a positive number"),
+        ({"eval_temperature": float("nan")}, "DemoConfig.eval_temperature: a positive number"),
+        ({"beta": -0.1}, "DemoConfig.beta: a non-negative number"),
+        ({"intermediate_size": 0}, "DemoConfig.intermediate_size: a positive integer"),
+        ({"hidden_size": 30}, r"hidden_size \(30\) must be a multiple of num_heads \(4\)"),
+        ({"threads": -1}, "DemoConfig.threads: a non-negative integer"),
     ]:
         with pytest.raises(ValueError, match=match):
             DemoConfig(**bad)
@@ -285,3 +297,31 @@ def test_web_docs_errors_name_file_and_line(tmp_path):
         _read_web_docs(str(path))
     path.write_text('{"url": "u", "text": "a page", "category_hint": "math"}\n')
     assert _read_web_docs(str(path)) == [{"url": "u", "title": "", "text": "a page", "kind": "real-math"}]
+
+
+def test_grpo_stage_passes_the_rl_settings_through(monkeypatch, tmp_path):
+    """The RL hyperparameters the docs state reach GRPOMathConfig (the §4.2 KL 0.04, G, the lr and its warmup)."""
+    import trl_dsm.grpo
+    from trl_dsm.demo.run import DemoConfig, grpo
+
+    class Captured(Exception):
+        pass
+
+    seen = {}
+
+    def capture(**kwargs):
+        seen.update(kwargs)
+        raise Captured
+
+    monkeypatch.setattr(trl_dsm.grpo, "GRPOMathConfig", capture)
+    cfg = DemoConfig(grpo_warmup_steps=7, grpo_lr=3e-5, grpo_prompts_per_step=4, num_generations=6, temperature=0.9)
+    splits = {"rl": generate_problems(5, seed=0)}
+    with pytest.raises(Captured):
+        grpo(cfg, "process", tmp_path / "sft-model", splits, None, tmp_path)
+    assert (seen["learning_rate"], seen["warmup_steps"], seen["lr_scheduler_type"]) == (
+        3e-5,
+        7,
+        "constant_with_warmup",
+    )
+    assert (seen["num_generations"], seen["per_device_train_batch_size"], seen["beta"]) == (6, 24, 0.04)
+    assert (seen["temperature"], seen["supervision"], seen["max_steps"]) == (0.9, "process", 150)

@@ -221,7 +221,7 @@ def test_prefix_rows_annotations_round_trip_and_seed_addition(tmp_path):
     with pytest.raises(ValueError, match=r"bad.jsonl:2: expected a JSON object, got int"):
         domains.read_annotations(bad)
     bad.write_bytes(b'{"prefix": "a/", "label": "math"}\n{"prefix": "\xff"}\n')
-    with pytest.raises(ValueError, match=r"bad.jsonl: not UTF-8 after line 0 \(invalid start byte\)"):
+    with pytest.raises(ValueError, match=r"bad.jsonl: not UTF-8 at or after line 1 \(invalid start byte\)"):
         domains.read_annotations(bad)
     assert domains.overlap(None, np.array([True, False])) == (1, None)
     assert domains.overlap(np.array([True, False, True]), np.array([True, True, True])) == (1, 2 / 3)

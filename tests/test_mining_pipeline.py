@@ -93,6 +93,12 @@ def test_mine_rejects_bad_config(shared_data, tmp_path):
             r"config.executor.timeout_s must be of type float, got 'soon'",
         ),
         ("null", "iterations:\n", r"null.yaml: config.iterations must be of type int, got null"),
+        (  # fields whose default is None are checked against their annotation
+            "optional_float",
+            "domains:\n  auto_accept_score: high\n",
+            r"config.domains.auto_accept_score must be of type float, got 'high'",
+        ),
+        ("optional_int", "executor:\n  tasks: many\n", r"config.executor.tasks must be of type int, got 'many'"),
         ("bad_value", "num_shards: 0\n", r"bad_value.yaml: config: num_shards must be >= 1, got 0"),
         ("not_section", "selection: 0.5\n", r"not_section.yaml: config.selection must be a mapping"),
     ],
@@ -111,6 +117,13 @@ def test_yaml_config_accepts_what_the_fields_declare(tmp_path):
     config = MiningConfig.from_yaml(ok)
     assert config.dedup.threshold == 1 and config.decontamination.benchmarks == ["gsm8k"]
     assert config.executor.timeout_s == 3600.5
+    nullable = tmp_path / "nullable.yaml"  # None where the annotation allows it; a value of the declared type
+    nullable.write_text(
+        "domains:\n  stop_overlap:\n  auto_accept_score: 1\nexecutor:\n  tasks: 4\nrepo_id: me/corpus\n"
+    )
+    config = MiningConfig.from_yaml(nullable)
+    assert config.domains.stop_overlap is None and config.domains.auto_accept_score == 1
+    assert config.executor.tasks == 4 and config.repo_id == "me/corpus"
 
 
 @pytest.mark.slow

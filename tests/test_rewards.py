@@ -145,6 +145,31 @@ def test_cli_grade_pair_and_file(tmp_path):
         and "trl-dsm grade: error: " in res.stderr
         and "broken.jsonl:2: expected a JSON object" in res.stderr
     )
+    broken.write_text('{"completion": "x", "answer": "1"}\n{"completion": 5, "answer": "5"}\n')
+    res = subprocess.run([*run, "--input", str(broken)], capture_output=True, text=True)
+    assert res.returncode == 2 and "broken.jsonl:2: field 'completion' must be a string or chat messages" in res.stderr
+    for bad in ("inf", "nan", "0", "soon"):
+        res = subprocess.run([*run, "--timeout", bad, "#### 1", "1"], capture_output=True, text=True)
+        assert res.returncode == 2 and "argument --timeout" in res.stderr and "Traceback" not in res.stderr, bad
+
+
+def test_cli_grade_timeout_defaults_to_the_grader_default(monkeypatch):
+    """Without --timeout the CLI uses DEFAULT_TIMEOUT ($TRL_DSM_GRADE_TIMEOUT), not a second hard-coded 2 s."""
+    import trl_dsm.grading
+    import trl_dsm.grading.compare
+    from trl_dsm.cli import main
+
+    seen = []
+
+    def fake_grade_batch(completions, golds, *, timeout, **kwargs):
+        seen.append(timeout)
+        return trl_dsm.grading.compare.grade_batch(completions, golds, timeout=timeout, **kwargs)
+
+    monkeypatch.setattr(trl_dsm.grading, "grade_batch", fake_grade_batch)
+    monkeypatch.setattr(trl_dsm.grading.compare, "DEFAULT_TIMEOUT", 7.5)
+    assert main(["grade", "#### 1", "1"]) == 0
+    assert main(["grade", "--timeout", "3", "#### 1", "1"]) == 0
+    assert seen == [7.5, 3.0]
 
 
 def test_grpo_trainer_runs_with_our_rewards(tmp_path):

@@ -123,7 +123,7 @@ def test_run_python_default_pool_and_validation():
     assert run_python("print(sum(range(10)))").stdout == "45\n"
     with pytest.raises(TypeError, match="code must be a str"):
         run_python(b"print(1)")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="timeout must be positive"):
+    with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
         run_python("print(1)", timeout=0)
 
 
@@ -170,6 +170,12 @@ def test_audit_hook_cannot_be_disarmed_from_python(pool, tmp_path):
         "import sys\nm = sys.modules['__main__']\n"
         "m._AUDIT_BLOCKED = m._AUDIT_PATH_EVENTS = m._AUDIT_TWO_PATH_EVENTS = frozenset()\nm._WRITE_FLAGS = 0\n"
     )
+    frames = (  # the functions in the frames of the traceback of a refused write
+        "import types\ntry:\n    open('/outside-probe', 'w')\nexcept PermissionError as e:\n    tb = e.__traceback__\n"
+        "functions = []\nwhile tb is not None:\n"
+        "    functions += [v for v in tb.tb_frame.f_locals.values() if isinstance(v, types.FunctionType)]\n"
+        "    tb = tb.tb_next\n"
+    )
     programs = [
         disarm + f"open({t!r} + '/globals', 'w').write('pwned')",
         disarm + "import socket\ns = socket.socket()\nprint('socket', s)",
@@ -187,21 +193,22 @@ def test_audit_hook_cannot_be_disarmed_from_python(pool, tmp_path):
         # builtins the hook would look up at call time
         "import builtins\nbuiltins.bool = lambda x: False\nbuiltins.len = lambda x: 0\nbuiltins.list = lambda x: []\n"
         f"open({t!r} + '/bool', 'w').write('pwned')",
-        # the hook's own frame, reached through the traceback of the error it raised: change what it holds
-        "import types\ntry:\n    open('/outside-probe', 'w')\nexcept PermissionError as e:\n    tb = e.__traceback__\n"
-        "frames = []\nwhile tb is not None:\n    frames.append(tb.tb_frame)\n    tb = tb.tb_next\ncells = 0\n"
-        "for frame in frames:\n    for value in list(frame.f_locals.values()):\n"
-        "        if isinstance(value, types.FunctionType):\n            cells += len(value.__closure__ or ())\n"
-        "            for cell in value.__closure__ or ():\n                cell.cell_contents = ''\n"
-        "            value.__defaults__ = tuple(lambda *a: True for _ in value.__defaults__ or ())\n"
-        f"print('cells', cells)\nopen({t!r} + '/frame', 'w').write('pwned')",
+        # the hook's own frame, reached through the traceback of the error it raised: empty its closure cells
+        frames + "cells = 0\nfor value in functions:\n    cells += len(value.__closure__ or ())\n"
+        "    for cell in value.__closure__ or ():\n        cell.cell_contents = ''\n"
+        f"print('cells', cells)\nopen({t!r} + '/cells', 'w').write('pwned')",
+        # ... or replace its default arguments
+        frames + "for value in functions:\n"
+        "    value.__defaults__ = tuple(lambda *a: True for _ in value.__defaults__ or ())\n"
+        f"print('replaced', len(functions))\nopen({t!r} + '/defaults', 'w').write('pwned')",
     ]
     replaced = pool.replaced
     results = pool.map(programs)
     for code, r in zip(programs, results):
         assert r.status == "error", (code, r)
         assert "socket <" not in r.stdout and "ctypes" not in r.stdout and "found the hook" not in r.stdout, r
-    if pool.layer != "os_only":  # the hook's frame holds no closure cell, and its defaults cannot be replaced
+    assert results[-2].stdout == "cells 0\n"  # the hook holds no closure cell (the write above is still refused)
+    if pool.layer != "os_only":  # the hook's frame is reachable, and its defaults cannot be replaced
         assert results[-1].stdout == "" and "replacing a function's __defaults__ is not allowed" in results[-1].stderr
     assert not list(tmp_path.iterdir())
     assert not escaped_base.exists()

@@ -675,32 +675,137 @@ time.sleep(600)  # "stuck": never reads
 """
 
 
-@pytest.mark.parametrize("size", [10, 1_000_000])
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _bounded(fn, seconds: float = 60):
+    """Run ``fn`` in a thread: a regression that blocks fails the test instead of hanging the suite."""
+    outcome: list = []
+
+    def target():
+        try:
+            outcome.append(("ok", fn()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(("error", exc))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still blocked after {seconds} s"
+    kind, value = outcome[0]
+    if kind == "error":
+        raise value
+    return value
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open fds through /proc")
+@pytest.mark.parametrize("size", [10, 10_000, 1_000_000])
 def test_pipe_worker_send_is_time_bounded(tmp_path, size):
-    """A message larger than the pipe buffer sent to a child that does not read it: the child is killed and the
-    caller gets TimeoutError in about ``timeout`` s instead of blocking; a reading child gets it whole."""
-    from trl_dsm._pipeworker import PACKAGE_ROOT, PipeWorker
+    """A message larger than one pipe page sent to a child that does not read it: the child is killed and the
+    caller gets TimeoutError in about ``timeout`` s instead of blocking, even when the pipe holds a single page (a
+    user over fs.pipe-user-pages-soft); a reading child gets it whole."""
+    import fcntl
+
+    from trl_dsm._pipeworker import PACKAGE_ROOT, PIPE_SAFE_BYTES, PipeWorker
 
     (tmp_path / "stuck_child.py").write_text(_CHILD)
     env = {"PYTHONPATH": f"{tmp_path}:{PACKAGE_ROOT}", "PATH": "/usr/bin:/bin"}
     echo = PipeWorker("stuck_child", ["echo"], env)
     try:
         echo.wait_ready(60)
-        echo.send("x" * size, timeout=30)
+        _bounded(lambda: echo.send("x" * size, timeout=30))
         assert echo.inbox.poll(30) and echo.inbox.recv() == size
     finally:
         echo.kill()
-    fds = len(os.listdir("/proc/self/fd"))
+    fds = _open_fds()
     stuck = PipeWorker("stuck_child", ["stuck"], env)
     stuck.wait_ready(60)
+    fcntl.fcntl(stuck.outbox.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)  # the smallest pipe
     tic = time.monotonic()
-    if size < 16 * 1024:  # fits in the pipe: written at once, whether or not the child reads
-        stuck.send("x" * size, timeout=0.5)
+    if size <= PIPE_SAFE_BYTES:  # fits in one page: written at once, whether or not the child reads
+        _bounded(lambda: stuck.send("x" * size, timeout=0.5))
         assert stuck.alive()
         stuck.kill()
     else:
-        with pytest.raises(TimeoutError, match="did not read a 1000"):
-            stuck.send("x" * size, timeout=0.5)
+        with pytest.raises(TimeoutError, match=f"did not read a {str(size)[:2]}"):
+            _bounded(lambda: stuck.send("x" * size, timeout=0.5))
         assert not stuck.alive()
-    assert time.monotonic() - tic < 10
-    assert len(os.listdir("/proc/self/fd")) == fds
+        with pytest.raises(BrokenPipeError):  # a killed worker is not written to again
+            stuck.send("y", timeout=1)
+    assert time.monotonic() - tic < 15
+    assert _open_fds() == fds
+
+
+def test_worker_with_a_wrong_first_message_is_named_and_killed(tmp_path):
+    from trl_dsm._pipeworker import PACKAGE_ROOT, PipeWorker
+
+    (tmp_path / "chatty_child.py").write_text(
+        "import sys\nfrom multiprocessing.connection import Connection\n"
+        "Connection(int(sys.argv[2]), readable=False).send(('hello', 1))\nimport time\ntime.sleep(600)\n"
+    )
+    worker = PipeWorker("chatty_child", [], {"PYTHONPATH": f"{tmp_path}:{PACKAGE_ROOT}", "PATH": "/usr/bin:/bin"})
+    with pytest.raises(RuntimeError, match=r"sent \"\('hello', 1\)\" instead of its ready message"):
+        worker.wait_ready(60)
+    assert not worker.alive()
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), 0, -1.0, 1e12, True, "2"])
+def test_time_bounds_must_be_finite_and_positive(bad):
+    """inf/nan/huge bounds would mean no bound or crash a wait after the job was sent: refused up front."""
+    from trl_dsm._pipeworker import check_timeout
+    from trl_dsm.grading import grade_batch
+    from trl_dsm.grading.compare import compare_answers
+    from trl_dsm.sandbox import SandboxPool
+
+    with pytest.raises(ValueError, match="timeout must be"):
+        check_timeout(bad)
+    with pytest.raises(ValueError, match="timeout must be"):
+        grade_batch(["The answer is 2."], ["2"], timeout=bad)
+    with pytest.raises(ValueError, match="timeout must be"):
+        compare_answers(["x^2"], ["x**2"], timeout=bad)
+    from trl_dsm.rewards import make_math_accuracy_reward, make_pot_accuracy_reward
+
+    for factory in (make_math_accuracy_reward, make_pot_accuracy_reward):  # refused when built, not mid-training
+        with pytest.raises(ValueError, match="timeout must be"):
+            factory(timeout=bad)
+    with SandboxPool(max_workers=1) as pool:
+        for call in (lambda: pool.run("print(1)", timeout=bad), lambda: pool.map(["print(1)"], timeout=bad)):
+            with pytest.raises(ValueError, match="timeout must be"):
+                call()
+        assert pool.run("print(3)").stdout == "3\n" and pool.replaced == 0  # nothing left out of step
+    assert check_timeout(2) == 2.0 and check_timeout(86400) == 86400.0
+
+
+def test_warm_up_interrupted_does_not_wait_for_the_other_workers(monkeypatch):
+    """Ctrl-C while the first worker starts: the others are killed at once (not waited for) and not counted."""
+    from trl_dsm.grading.bounded import WorkerPool, _Worker
+    from trl_dsm.sandbox import SandboxPool
+    from trl_dsm.sandbox.executor import _Server
+
+    calls = []
+
+    def interrupted(self, timeout=None):
+        calls.append(type(self).__name__)
+        raise KeyboardInterrupt
+
+    pool = WorkerPool(max_workers=3)
+    sandbox = SandboxPool(max_workers=3)
+    try:
+        for cls in (_Worker, _Server):
+            monkeypatch.setattr(cls, "wait_ready", interrupted)
+        tic = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            pool.warm_up(3)
+        with pytest.raises(KeyboardInterrupt):
+            sandbox.warm_up(3)
+        assert calls == ["_Worker", "_Server"]  # one startup waited for per pool, not three
+        assert time.monotonic() - tic < 60
+        assert pool._count == 0 and not pool._idle
+        assert sorted(sandbox._free_slots) == [0, 1, 2] and not sandbox._idle and not sandbox._slots
+        monkeypatch.undo()
+        pool.warm_up(1)
+        assert pool._count == 1 and sandbox.run("print(2)").stdout == "2\n"
+    finally:
+        pool.close()
+        sandbox.close()

@@ -20,7 +20,7 @@ def iter_jsonl_numbered(lines: Iterable[str], label: str) -> Iterator[tuple[int,
             return
         except UnicodeDecodeError as exc:
             # text streams decode ahead in chunks: the bad byte is at or after this line, not necessarily on it
-            raise ValueError(f"{label}: not UTF-8 after line {line_no} ({exc.reason})") from None
+            raise ValueError(f"{label}: not UTF-8 at or after line {line_no + 1} ({exc.reason})") from None
         line_no += 1
         if not line.strip():
             continue

@@ -27,28 +27,57 @@ def _add_grade(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--gold-field", default="answer", help="field holding the gold (default: answer)")
     p.add_argument("--output", type=Path, help="write records with extracted answers and grades to this JSONL file")
-    p.add_argument("--timeout", type=float, default=2.0, help="hard time bound per pair, seconds (default: 2)")
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=None,
+        help="hard time bound per pair, seconds (default: $TRL_DSM_GRADE_TIMEOUT, else 2)",
+    )
     p.add_argument("--fallback", choices=["last_math", "last_number", "none"], default="last_math")
     p.add_argument("--num-workers", type=int, default=None, help="grading worker processes (default: CPU count)")
     p.set_defaults(func=_run_grade)
 
 
-def _read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
+def _seconds(raw: str) -> float:
+    from trl_dsm._pipeworker import check_timeout
+
+    try:
+        return check_timeout(float(raw))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("timeout", f"{raw!r}", 1)) from None
+
+
+def _read_jsonl(path: Path, completion_field: str, gold_field: str) -> list[dict]:
+    """Records with both fields; the completion checked here (plain text or chat messages) so a bad one is named
+    by file and line instead of failing mid-grading."""
     from trl_dsm._jsonl import iter_jsonl_numbered
+    from trl_dsm.rewards.math import completion_text
 
     records = []  # bad records raise ValueError: main() prints "trl-dsm grade: error: ..." and exits with 2
     with path.open(encoding="utf-8") as f:
         for line_no, record in iter_jsonl_numbered(f, str(path)):
-            missing = [field for field in fields if field not in record]
+            missing = [field for field in (completion_field, gold_field) if field not in record]
             if missing:
                 raise ValueError(f"{path}:{line_no}: missing field(s) {missing}; the record has {sorted(record)}")
+            try:
+                text = completion_text(record[completion_field])
+                if not isinstance(text, str):
+                    raise TypeError(f"got {type(text).__name__}")
+            except (TypeError, ValueError, KeyError, IndexError) as exc:
+                raise ValueError(
+                    f"{path}:{line_no}: field {completion_field!r} must be a string or chat messages ({exc})"
+                ) from None
             records.append(record)
     return records
 
 
 def _run_grade(args: argparse.Namespace) -> int:
     from trl_dsm.grading import grade_batch
+    from trl_dsm.grading.compare import DEFAULT_TIMEOUT
     from trl_dsm.rewards.math import completion_text
+
+    if args.timeout is None:
+        args.timeout = DEFAULT_TIMEOUT
 
     if args.input is None:
         if args.completion is None or args.gold is None:
@@ -68,7 +97,7 @@ def _run_grade(args: argparse.Namespace) -> int:
         return 0 if result.correct else 1
     if not args.input.is_file():
         raise SystemExit(f"trl-dsm grade: --input {args.input} does not exist")
-    records = _read_jsonl(args.input, (args.completion_field, args.gold_field))
+    records = _read_jsonl(args.input, args.completion_field, args.gold_field)
     from tqdm.auto import tqdm
 
     results = []

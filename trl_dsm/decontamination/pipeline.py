@@ -130,6 +130,9 @@ def decontaminate_dataset(
     """
     if column not in dataset.column_names:
         raise KeyError(f"column {column!r} not in the dataset (columns: {dataset.column_names})")
+    taken = [name for name in ("contaminated", FINDINGS_COLUMN) if name in dataset.column_names]
+    if taken:  # the step writes these columns: an input column of that name would be overwritten and dropped
+        raise ValueError(f"the dataset already has column(s) {taken}, which decontamination writes; rename them first")
     if index is None:
         index = build_index(benchmarks, benchmarks_dir)
     if len(dataset) == 0:  # `map` does not run on an empty dataset, so there is nothing to mark

@@ -36,6 +36,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+#: DemoConfig fields set by their own flags (--output-dir, --seeds, --web-docs) or not from the command line.
+_OWN_FLAGS = ("output_dir", "seed", "web_docs", "extra")
+
+
 def _parse_overrides(items: list[str]) -> dict:
     from trl_dsm.demo.run import DemoConfig
 
@@ -43,8 +47,8 @@ def _parse_overrides(items: list[str]) -> dict:
     out = {}
     for item in items:
         name, sep, raw = item.partition("=")
-        if not sep or name not in fields or name in ("output_dir", "seed", "extra"):
-            valid = sorted(set(fields) - {"output_dir", "seed", "extra"})
+        if not sep or name not in fields or name in _OWN_FLAGS:
+            valid = sorted(set(fields) - set(_OWN_FLAGS))
             raise SystemExit(f"trl-dsm demo: --set {item!r}: expected FIELD=VALUE with FIELD one of {valid}")
         default = getattr(DemoConfig(), name)
         try:

@@ -16,7 +16,6 @@ the run.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
@@ -25,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
-from trl_dsm._pipeworker import PACKAGE_ROOT, PipeWorker
+from trl_dsm._pipeworker import PACKAGE_ROOT, PipeWorker, ProcessLocal
 
 
 logger = logging.getLogger(__name__)
@@ -160,6 +159,13 @@ class WorkerPool:
                     self._count -= 1
             self._cond.notify()
 
+    def _discard_unstarted(self, workers: list[_Worker]) -> None:
+        for worker in workers:
+            worker.kill()
+        with self._cond:
+            self._count -= len(workers)
+            self._cond.notify_all()
+
     def warm_up(self, n: int = 1) -> None:
         """Start ``n`` workers now (they import SymPy in parallel) instead of on first use."""
         workers = []
@@ -172,16 +178,16 @@ class WorkerPool:
                     error = exc
                     break
                 self._count += 1
-        for worker in workers:  # every worker is waited for, then released or retired, even after a failure
+        for i, worker in enumerate(workers):  # every worker is waited for, then released or retired
             try:
                 worker.wait_ready()
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the others are waited for
                 error = error or exc
-                worker.kill()
-                with self._cond:
-                    self._count -= 1
-                    self._cond.notify()
+                self._discard_unstarted([worker])
                 continue
+            except BaseException:  # Ctrl-C: do not wait for the others' startup
+                self._discard_unstarted(workers[i:])
+                raise
             self._release(worker)
         if error is not None:
             raise error
@@ -328,31 +334,9 @@ def default_max_workers() -> int:
     return max(1, min(8, (os.cpu_count() or 1) // local_world))
 
 
-_POOL: WorkerPool | None = None
-_POOL_PID: int | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _new_lock_in_child() -> None:
-    global _POOL_LOCK
-    _POOL_LOCK = threading.Lock()  # another thread may have held it at fork time
-
-
-os.register_at_fork(after_in_child=_new_lock_in_child)
+_POOL: ProcessLocal[WorkerPool] = ProcessLocal(lambda: WorkerPool(max_workers=default_max_workers()))
 
 
 def get_pool() -> WorkerPool:
     """The process-wide pool (re-created in a forked child: pipes must not be shared across processes)."""
-    global _POOL, _POOL_PID
-    pid = os.getpid()
-    with _POOL_LOCK:
-        if _POOL is None or pid != _POOL_PID:
-            _POOL = WorkerPool(max_workers=default_max_workers())
-            _POOL_PID = pid
-        return _POOL
-
-
-@atexit.register
-def _shutdown() -> None:
-    if _POOL is not None and os.getpid() == _POOL_PID:
-        _POOL.close()
+    return _POOL.get()

@@ -22,7 +22,6 @@ thread or process, and never raises on any string input: a pair that runs out of
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import time
@@ -30,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from trl_dsm._pipeworker import check_timeout
 from trl_dsm.grading.bounded import SymbolicJob, get_pool
 from trl_dsm.grading.extract import Fallback, extract_answer, math_spans, strip_math_delimiters
 
@@ -45,9 +45,7 @@ def _default_timeout() -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"TRL_DSM_GRADE_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"TRL_DSM_GRADE_TIMEOUT must be a positive, finite number of seconds, got {raw!r}")
-    return value
+    return check_timeout(value, "TRL_DSM_GRADE_TIMEOUT")
 
 
 #: Default hard time bound per pair, seconds: 2, or ``$TRL_DSM_GRADE_TIMEOUT`` (raise it on slow or overloaded
@@ -448,6 +446,7 @@ def compare_answers(
     worker processes at once. ``None`` answers grade as ``no_answer`` / ``no_gold``."""
     if len(preds) != len(golds):
         raise ValueError(f"got {len(preds)} predictions but {len(golds)} gold answers")
+    timeout = check_timeout(timeout)
     options = _Options(float_rounding, strict, allow_set_relation_comp)
     results: list[GradeResult] = []
     jobs: list[SymbolicJob] = []
@@ -533,6 +532,7 @@ def grade_batch(
     """
     if len(completions) != len(golds):
         raise ValueError(f"got {len(completions)} completions but {len(golds)} golds")
+    timeout = check_timeout(timeout)
     preds, gold_answers, spent = [], [], []
     for completion, gold in zip(completions, golds):
         tic = time.monotonic()  # extraction counts against the pair's time bound

@@ -161,20 +161,31 @@ def _build(cls, data, where: str):
         raise ValueError(f"{where}: {exc}") from None
 
 
+_SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
+
+
 def _check_type(default, value, where: str, annotation: str = "") -> None:
-    """A value of the field's scalar type, read from its annotation when it says ``float`` (a default of
-    ``7 * 24 * 3600`` is an int) and from the default otherwise; an int where a float is expected is fine; None
-    is left to the field, as for defaults of None."""
-    if value is None and default is not MISSING and default is not None and annotation and "None" not in annotation:
-        raise ValueError(f"{where} must be of type {annotation}, got null")
-    if value is None or default is MISSING or default is None or not isinstance(default, int | float | str):
+    """A value of the field's scalar type: read from its annotation (``float``, ``int | None``, ...) when it names
+    scalars, otherwise from the default; an int where a float is expected is fine; null only where the annotation
+    allows None (or, without one, where the default is None)."""
+    parts = [t.strip() for t in annotation.split("|")] if annotation else []
+    from_annotation = bool(parts) and all(t in _SCALARS or t == "None" for t in parts)
+    if from_annotation:
+        expected = tuple(_SCALARS[t] for t in parts if t != "None")
+        nullable = "None" in parts
+    elif default is MISSING or default is None or not isinstance(default, int | float | str):
+        return  # a type this check does not know (Literal, Path, ...): left to the field
+    else:
+        expected, nullable = (type(default),), False
+    if value is None:
+        if not nullable:
+            raise ValueError(f"{where} must be of type {annotation or expected[0].__name__}, got null")
         return
-    expected = float if annotation.split("|")[0].strip() == "float" else type(default)
-    ok = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        ok = True
+    ok = any(isinstance(value, t) and not (isinstance(value, bool) and t is not bool) for t in expected)
+    ok = ok or (float in expected and isinstance(value, int) and not isinstance(value, bool))
     if not ok:
-        raise ValueError(f"{where} must be of type {expected.__name__}, got {value!r}")
+        names = " or ".join(t.__name__ for t in expected)
+        raise ValueError(f"{where} must be of type {names}, got {value!r}")
 
 
 #: Config sections that may change between a run and its resumption (they do not change results).

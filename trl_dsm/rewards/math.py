@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from trl_dsm._pipeworker import check_timeout
 from trl_dsm.grading.compare import DEFAULT_TIMEOUT, GradeResult, compare_answers, extract_gold
 from trl_dsm.grading.extract import Fallback, extract_answer
 
@@ -115,6 +116,7 @@ def make_math_accuracy_reward(
         num_workers: grading worker processes for the symbolic pairs of a batch (default: all CPU cores).
         grader_options: ``float_rounding``, ``strict``, ``allow_set_relation_comp`` (math-verify's meaning).
     """
+    timeout = check_timeout(timeout)  # a bad bound fails here, not at the first reward call mid-training
 
     def reward(completions: list, log_metric: Callable | None = None, log_extra: Callable | None = None, **kwargs):
         golds = _gold_values(gold_column, kwargs, len(completions))

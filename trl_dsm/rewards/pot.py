@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from trl_dsm._pipeworker import check_timeout
 from trl_dsm.grading.compare import DEFAULT_TIMEOUT as GRADE_TIMEOUT
 from trl_dsm.grading.compare import compare_answers, extract_gold
 from trl_dsm.grading.extract import extract_answer
@@ -38,6 +39,7 @@ def make_pot_accuracy_reward(
         pool: the :class:`~trl_dsm.sandbox.SandboxPool` to run programs in (default: the process-wide pool).
         grader_options: ``float_rounding``, ``strict``... (see :func:`trl_dsm.grading.grade_batch`).
     """
+    timeout, grade_timeout = check_timeout(timeout), check_timeout(grade_timeout, "grade_timeout")
 
     def reward(completions: list, log_metric: Callable | None = None, log_extra: Callable | None = None, **kwargs):
         golds = _gold_values(gold_column, kwargs, len(completions))

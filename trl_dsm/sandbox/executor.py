@@ -11,7 +11,6 @@ that fails to answer is killed and replaced, and the program is reported ``kille
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from trl_dsm._pipeworker import PACKAGE_ROOT, PipeWorker
+from trl_dsm._pipeworker import PACKAGE_ROOT, PipeWorker, ProcessLocal, check_timeout
 
 
 #: Default wall-clock limit of one program, seconds.
@@ -126,6 +125,9 @@ class _Server(PipeWorker):
             detail = "sandbox server did not take the program in time; it was killed and replaced"
         except (EOFError, OSError) as exc:
             detail = f"sandbox server died ({exc.__class__.__name__}); it was replaced"
+        except BaseException:  # e.g. KeyboardInterrupt mid-wait: its late answer would go to the next program
+            self.kill()
+            raise
         self.kill()
         return ExecutionResult("", detail, "killed", time.monotonic() - tic, None)
 
@@ -226,11 +228,15 @@ class SandboxPool:
                     break
                 self._slots[id(server)] = slot
                 servers.append(server)
-        for server in servers:  # every server is waited for and released, even after one failed to start
+        for i, server in enumerate(servers):  # every server is waited for and released, even after one failed
             try:
                 server.wait_ready()
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the others are waited for
                 error = error or exc
+            except BaseException:  # Ctrl-C: do not wait for the others' startup
+                for rest in servers[i:]:
+                    self._release(rest, started=False)  # killed, slot freed
+                raise
             self._release(server, started=server.capabilities is not None)
         if error is not None:
             raise error
@@ -250,8 +256,7 @@ class SandboxPool:
         """Run one program and return what it printed and how it ended."""
         if not isinstance(code, str):
             raise TypeError(f"code must be a str, got {type(code).__name__}")
-        if not timeout > 0:
-            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        timeout = check_timeout(timeout)
         server = self._acquire()
         try:
             return server.execute(code, timeout)
@@ -261,6 +266,7 @@ class SandboxPool:
     def map(self, codes: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> list[ExecutionResult]:
         """Run many programs on all servers at once; results in input order."""
         codes = list(codes)
+        timeout = check_timeout(timeout)
         for i, code in enumerate(codes):
             if not isinstance(code, str):
                 raise TypeError(f"codes[{i}] must be a str, got {type(code).__name__}")
@@ -316,27 +322,12 @@ def default_max_workers() -> int:
     return max(1, (os.cpu_count() or 1) // local_world)
 
 
-_POOL: SandboxPool | None = None
-_POOL_PID: int | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _new_lock_in_child() -> None:
-    global _POOL_LOCK
-    _POOL_LOCK = threading.Lock()  # another thread may have held it at fork time
-
-
-os.register_at_fork(after_in_child=_new_lock_in_child)
+_POOL: ProcessLocal[SandboxPool] = ProcessLocal(SandboxPool)
 
 
 def default_pool() -> SandboxPool:
     """The process-wide pool, started lazily (and anew in a forked child: pipes are not shared)."""
-    global _POOL, _POOL_PID
-    with _POOL_LOCK:
-        if _POOL is None or os.getpid() != _POOL_PID:
-            _POOL = SandboxPool()
-            _POOL_PID = os.getpid()
-        return _POOL
+    return _POOL.get()
 
 
 def run_python(code: str, timeout: float = DEFAULT_TIMEOUT) -> ExecutionResult:
@@ -346,9 +337,3 @@ def run_python(code: str, timeout: float = DEFAULT_TIMEOUT) -> ExecutionResult:
     '{2: 3, 3: 2, 5: 1}\\n'
     """
     return default_pool().run(code, timeout)
-
-
-@atexit.register
-def _shutdown() -> None:
-    if _POOL is not None and os.getpid() == _POOL_PID:
-        _POOL.close()
