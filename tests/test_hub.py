@@ -101,9 +101,31 @@ def test_generic_dataset_card_template(tmp_path):
     template.write_text("---\n{{ card_data }}\n---\n\n# {{ title }}\n")
     card = render_dataset_card(template, {"license": "odc-by", "pretty_name": "Corpus"}, title="My corpus")
     assert validate_card(card)["license"] == "odc-by" and "# My corpus" in str(card)
-    mined = ROOT / "hub_cards" / "mined_corpus_card.md"
-    if mined.is_file():  # the corpus-mining pipeline's template renders with the same function
-        assert "card_data" in template_variables("mined_corpus")
+    # the corpus-mining pipeline's template renders with the same function
+    assert "card_data" in template_variables("mined_corpus")
+
+
+def test_templates_are_package_data(monkeypatch, tmp_path):
+    """Every template is found inside the installed package (importlib.resources), which is what a wheel ships
+    (pyproject's package-data; .ci/wheel_smoke.sh checks the built wheel itself); $TRL_DSM_HUB_CARDS overrides."""
+    import importlib.resources
+
+    import tomllib
+
+    from trl_dsm.hub.cards import TEMPLATES, cards_dir, template_path
+
+    monkeypatch.delenv("TRL_DSM_HUB_CARDS", raising=False)
+    package_dir = Path(str(importlib.resources.files("trl_dsm")))
+    assert cards_dir() == package_dir / "hub_cards"
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["trl_dsm"]
+    shipped = {p for g in globs for p in package_dir.glob(g)}
+    for name, file in TEMPLATES.items():
+        assert template_path(name) == package_dir / "hub_cards" / file and template_path(name) in shipped, name
+    (tmp_path / TEMPLATES["rl"]).write_text("---\n{{ card_data }}\n---\n# {{ model_name }}\n")
+    monkeypatch.setenv("TRL_DSM_HUB_CARDS", str(tmp_path))
+    assert template_variables("rl") == {"card_data", "model_name"}
+    with pytest.raises(FileNotFoundError, match=r"model_card_base\.md \(\$TRL_DSM_HUB_CARDS is set"):
+        template_path("base")
 
 
 def test_upload_to_fake_hub_records_branch_files_and_card(tmp_path):

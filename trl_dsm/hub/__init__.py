@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Hub publishing: cards rendered from ``hub_cards/`` templates, pushes with a revision per checkpoint, dry runs."""
+"""Hub publishing: cards rendered from the ``trl_dsm/hub_cards/`` templates, pushes with a revision per checkpoint, dry runs."""
 
 from trl_dsm.hub.cards import (
     CITATION,

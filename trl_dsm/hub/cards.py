@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Model and dataset cards from the Jinja templates in ``hub_cards/``, rendered with ``huggingface_hub``'s
+"""Model and dataset cards from the Jinja templates shipped in ``trl_dsm/hub_cards/``, rendered with ``huggingface_hub``'s
 ``ModelCard.from_template`` / ``DatasetCard.from_template`` and validated locally (no Hub needed): the YAML metadata
 and the ``model-index`` are parsed back with ``huggingface_hub``'s own parsers.
 
@@ -11,6 +11,7 @@ path works as well: every template gets ``{{ card_data }}`` (the YAML metadata) 
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.resources
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -24,7 +25,7 @@ from huggingface_hub.repocard_data import model_index_to_eval_results
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 
-#: Templates by name; files in ``hub_cards/`` (or ``$TRL_DSM_HUB_CARDS``).
+#: Templates by name; package data in ``trl_dsm/hub_cards/`` (or files in ``$TRL_DSM_HUB_CARDS``).
 TEMPLATES = {
     "base": "model_card_base.md",
     "instruct": "model_card_instruct.md",
@@ -48,16 +49,26 @@ _FRAMEWORKS = ("trl-dsm", "trl", "transformers", "torch", "datasets", "accelerat
 
 
 def cards_dir() -> Path:
-    """``$TRL_DSM_HUB_CARDS`` or the ``hub_cards/`` directory of the source checkout."""
+    """``$TRL_DSM_HUB_CARDS`` when set, else the templates installed with the package (``trl_dsm/hub_cards``,
+    package data found with :mod:`importlib.resources`, so a wheel install has them)."""
     env = os.environ.get("TRL_DSM_HUB_CARDS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "hub_cards"
+    return Path(env) if env else Path(str(importlib.resources.files("trl_dsm") / "hub_cards"))
 
 
 def template_path(template: str | os.PathLike) -> Path:
     """A template by name (:data:`TEMPLATES`) or path; a missing file is an error naming it."""
-    path = cards_dir() / TEMPLATES[template] if str(template) in TEMPLATES else Path(template)
+    named = str(template) in TEMPLATES
+    path = cards_dir() / TEMPLATES[template] if named else Path(template)
     if not path.is_file():
-        raise FileNotFoundError(f"card template not found: {path} (set TRL_DSM_HUB_CARDS to the hub_cards/ directory)")
+        if not named:
+            raise FileNotFoundError(f"card template not found: {path}")
+        hint = (
+            "$TRL_DSM_HUB_CARDS is set: unset it or point it at a folder holding every template"
+            if os.environ.get("TRL_DSM_HUB_CARDS")
+            else "the installed trl-dsm lacks its package data: reinstall it, or set TRL_DSM_HUB_CARDS to a folder "
+            "of templates"
+        )
+        raise FileNotFoundError(f"card template not found: {path} ({hint})")
     return path
 
 

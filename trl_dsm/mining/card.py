@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""The dataset card of a mined corpus (``hub_cards/mined_corpus_card.md``) and its Hub upload."""
+"""The dataset card of a mined corpus (``trl_dsm/hub_cards/mined_corpus_card.md``) and its Hub upload."""
 
 from __future__ import annotations
 
