@@ -15,8 +15,6 @@ from trl_dsm.grpo import (
     check_arithmetic,
     outcome_advantages,
     process_advantages,
-    split_steps,
-    step_texts,
 )
 
 
@@ -107,17 +105,6 @@ def test_process_equals_outcome_for_one_final_step():
     assert torch.allclose(out, outcome_advantages(rewards, 4)[:, None].expand(4, 4), atol=1e-6)
 
 
-def test_split_steps_and_texts():
-    tokens = ["Half", " of", " 8", " is", " 4", ".\n", "4", " + ", "1", " = 5", "\n\n", "Done"]
-    ends = split_steps(tokens)
-    assert ends == [5, 10, 11]
-    assert step_texts(tokens, ends) == ["Half of 8 is 4.", "4 + 1 = 5", "Done"]
-    assert split_steps(tokens, separator="\n\n") == [10, 11]
-    assert split_steps([]) == []
-    with pytest.raises(ValueError, match="non-empty"):
-        split_steps(tokens, separator="")
-
-
 def test_arithmetic_step_reward():
     assert check_arithmetic("48 / 2 = 24 clips") is True
     assert check_arithmetic("She has 3 * 4 = 13 apples") is False
@@ -153,3 +140,19 @@ def test_with_final_answer_reward_scores_the_last_step_by_the_outcome():
     assert with_final_answer_reward(arithmetic_step_reward, gold_column="gold", fallback="none")(
         steps=[["1 + 1 = 2", "2"]], completions=["1 + 1 = 2\n2"], gold=["2"]
     ) == [[1.0, 0.0]]  # no marked answer and no fallback: the last step scores 0
+
+
+def test_process_advantages_scale_modes_follow_trls_scale_rewards():
+    rewards, ends = [[1.0, 0.0], [0.0], [2.0], [2.0, 2.0]], [[0, 1], [1], [1], [0, 1]]
+    none = process_advantages(rewards, ends, group_size=2, num_tokens=2, scale="none")
+    # group 1: mean 1/3 -> [[2/3 - 1/3, -1/3], [-1/3, -1/3]]; group 2: every reward equals the mean -> 0
+    assert torch.allclose(none, torch.tensor([[1 / 3, -1 / 3], [-1 / 3, -1 / 3], [0.0, 0.0], [0.0, 0.0]]), atol=1e-6)
+    # batch: the same centred values divided by the std of all six step rewards (unbiased)
+    values = torch.tensor([1.0, 0.0, 0.0, 2.0, 2.0, 2.0], dtype=torch.float64)
+    batch = process_advantages(rewards, ends, group_size=2, num_tokens=2, scale="batch")
+    assert torch.allclose(batch, none / (values.std().item() + 1e-4), atol=1e-6)
+    group = process_advantages(rewards, ends, group_size=2, num_tokens=2)
+    std1 = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64).std().item()
+    assert torch.allclose(group[:2], none[:2] / (std1 + 1e-4), atol=1e-6) and not group[2:].any()
+    with pytest.raises(ValueError, match="scale_rewards"):
+        process_advantages(rewards, ends, group_size=2, num_tokens=2, scale="token")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -64,7 +66,7 @@ def test_config_has_the_papers_defaults(tmp_path):
     # G = 64 does not fit the default per-device batch of 8: 8 micro-batches, one optimizer step (§4.2)
     assert (ours.steps_per_generation, ours.gradient_accumulation_steps, ours.generation_batch_size) == (8, 8, 64)
     fits = GRPOMathConfig(str(tmp_path), num_generations=4, per_device_train_batch_size=4, **cpu)
-    assert (fits.steps_per_generation, fits.gradient_accumulation_steps) == (1, 1)  # left as the user set it
+    assert (fits.steps_per_generation, fits.gradient_accumulation_steps) == (1, 1)
     iterative = GRPOMathConfig(str(tmp_path), iteration_steps=10, **cpu)
     assert (iterative.sync_ref_model, iterative.ref_model_mixup_alpha, iterative.ref_model_sync_steps) == (
         True,
@@ -90,6 +92,48 @@ def test_config_validation(tmp_path, kwargs, message):
         GRPOMathConfig(str(tmp_path), use_cpu=True, bf16=False, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("world", "kwargs", "expected"),
+    [
+        (1, {}, (8, 8, 64)),  # G = 64 over micro-batches of 8: 8 of them, one optimizer step
+        (2, {}, (4, 4, 64)),  # two processes: 16 completions per micro-step
+        (3, {"per_device_train_batch_size": 6, "num_generations": 4}, (2, 2, 36)),
+        (2, {"gradient_accumulation_steps": 8}, (8, 8, 128)),  # the user's value is kept: 2 groups per stage
+        (1, {"steps_per_generation": 16}, (16, 16, 128)),  # accumulation follows the stage
+        (1, {"generation_batch_size": 128}, (16, 16, 128)),
+    ],
+)
+def test_batching_follows_the_world_size_and_keeps_user_values(tmp_path, monkeypatch, world, kwargs, expected):
+    from trl_dsm import GRPOMathConfig
+
+    monkeypatch.setattr(GRPOMathConfig, "world_size", property(lambda self: world))
+    config = GRPOMathConfig(str(tmp_path), use_cpu=True, bf16=False, **kwargs)
+    assert (config.steps_per_generation, config.gradient_accumulation_steps, config.generation_batch_size) == expected
+
+
+@pytest.mark.parametrize(
+    ("world", "kwargs", "message"),
+    [
+        (1, {"gradient_accumulation_steps": 3}, r"gradient_accumulation_steps=3 with per_device_train_batch_size=8 "
+         r"x 1 process\(es\) gives generation batches of 24 completions, not whole groups of num_generations=64: "
+         r"set gradient_accumulation_steps to a multiple of 8"),
+        (2, {"gradient_accumulation_steps": 2}, r"a multiple of 4"),
+        (1, {"gradient_accumulation_steps": 2, "steps_per_generation": 8},
+         r"gradient_accumulation_steps=2 with steps_per_generation=8 .* makes 4 policy updates per exploration "
+         r"stage; DeepSeekMath makes one \(§4.2\): set both to the same value \(e.g. 8\)"),
+        (1, {"supervision": "process", "reward_weights": [1.0]}, "remove reward_weights"),
+        (1, {"supervision": "process", "multi_objective_aggregation": "normalize_then_sum"},
+         "leave it at 'sum_then_normalize'"),
+    ],
+)  # fmt: skip
+def test_batching_that_breaks_the_single_update_is_an_error(tmp_path, monkeypatch, world, kwargs, message):
+    from trl_dsm import GRPOMathConfig
+
+    monkeypatch.setattr(GRPOMathConfig, "world_size", property(lambda self: world))
+    with pytest.raises(ValueError, match=message):
+        GRPOMathConfig(str(tmp_path), use_cpu=True, bf16=False, **kwargs)
+
+
 def test_outcome_mode_trains_and_logs_group_metrics(tiny_path, tmp_path):
     from trl_dsm import GRPOMathTrainer
 
@@ -104,7 +148,7 @@ def test_outcome_mode_trains_and_logs_group_metrics(tiny_path, tmp_path):
 
 def test_process_mode_uses_group_normalized_step_advantages(tiny_path, tmp_path):
     from trl_dsm import GRPOMathTrainer
-    from trl_dsm.grpo import process_advantages, split_steps
+    from trl_dsm.grpo import process_advantages
 
     calls = []
 
@@ -121,14 +165,29 @@ def test_process_mode_uses_group_normalized_step_advantages(tiny_path, tmp_path)
     assert len(calls) == len(seen) == 2
     tok = trainer.processing_class
     for (steps, scores), batch in zip(calls, seen):
+        # Expected step ends, computed here from whole-prefix decodes (not the trainer's code path): a step ends
+        # at the first token whose prefix decodes past the space that follows the step's text.
         ends = []
-        for ids, mask in zip(batch["completion_ids"].tolist(), batch["completion_mask"].tolist()):
-            ends.append(split_steps([tok.decode([t]) for t, m in zip(ids, mask) if m], " "))
+        for ids, mask, texts in zip(batch["completion_ids"].tolist(), batch["completion_mask"].tolist(), steps):
+            ids = [t for t, m in zip(ids, mask) if m]
+            text = tok.decode(ids, skip_special_tokens=True)
+            assert re.sub(r"\s", "", "".join(texts)) == re.sub(r"\s", "", text)  # nothing lost or added
+            known = [len(tok.decode(ids[: k + 1], skip_special_tokens=True).rstrip("\ufffd")) for k in range(len(ids))]
+            row, pos = [], 0
+            for step in texts[:-1]:
+                pos = text.index(step, pos) + len(step)
+                pos = text.index(" ", pos) + 1
+                row.append(next(k for k in range(len(ids)) if known[k] >= pos))
+            ends.append([*row, len(ids) - 1] if ids else [])
         assert [len(t) for t in steps] == [len(e) for e in ends]  # the scorer saw exactly these steps
         expected = process_advantages(scores, ends, 4, batch["completion_ids"].shape[1])
         assert batch["advantages"].shape == batch["completion_ids"].shape
         assert torch.allclose(batch["advantages"], expected)
         assert batch["advantages"].abs().sum() > 0
+    # the completions table logs what the loss used: each completion's advantage averaged over its tokens
+    last = seen[-1]
+    means = [(a * m).sum() / max(m.sum(), 1) for a, m in zip(last["advantages"], last["completion_mask"])]
+    assert list(trainer._logs["advantages"]) == pytest.approx([float(x) for x in means], abs=1e-6)
     assert "process/steps_per_completion" in trainer.state.log_history[0]
     assert trainer.state.log_history[-1]["train_loss"] != 0.0
 

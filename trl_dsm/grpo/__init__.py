@@ -6,10 +6,9 @@ from trl_dsm.grpo.process import (
     ProcessRewardModel,
     arithmetic_step_reward,
     check_arithmetic,
-    split_steps,
-    step_texts,
     with_final_answer_reward,
 )
+from trl_dsm.grpo.steps import split_completion, step_boundaries, token_end_offsets
 
 
 __all__ = [
@@ -27,8 +26,9 @@ __all__ = [
     "orm_preference_pairs",
     "outcome_advantages",
     "process_advantages",
-    "split_steps",
-    "step_texts",
+    "split_completion",
+    "step_boundaries",
+    "token_end_offsets",
     "with_final_answer_reward",
 ]
 

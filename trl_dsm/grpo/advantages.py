@@ -35,6 +35,7 @@ def process_advantages(
     step_ends: Sequence[Sequence[int]],
     group_size: int,
     num_tokens: int,
+    scale: str = "group",
 ) -> torch.Tensor:
     """§4.1.3: per-token advantages from per-step rewards.
 
@@ -42,7 +43,11 @@ def process_advantages(
     that step's last completion token; completions are ordered group by group (``group_size`` each). All step
     rewards of a group are normalized together, ``r~ = (r - mean) / (std + eps)``, and the advantage of token ``t``
     is the sum of the normalized rewards of the steps that end at or after ``t``:
-    ``A_{i,t} = sum_{j : end(j) >= t} r~_{i,j}``. Tokens after the last step end get 0. Returns a float tensor of
+    ``A_{i,t} = sum_{j : end(j) >= t} r~_{i,j}``. Tokens after the last step end get 0. A reward of ``nan`` marks
+    a step whose score is unknown (e.g. cut off by a PRM's context): it is left out of the group's mean and
+    standard deviation and adds 0 to the advantages. ``scale`` has the meaning of TRL's ``scale_rewards``:
+    ``"group"`` divides by the group's standard deviation (the paper), ``"batch"`` by the standard deviation of all
+    step rewards of the batch (every group's), ``"none"`` only subtracts the group mean. Returns a float tensor of
     shape ``(len(step_rewards), num_tokens)``; step ends beyond ``num_tokens - 1`` are clipped to it.
 
     >>> process_advantages([[1.0, 0.0], [0.0]], [[1, 3], [2]], group_size=2, num_tokens=5).tolist()
@@ -51,7 +56,12 @@ def process_advantages(
     if len(step_rewards) != len(step_ends):
         raise ValueError(f"{len(step_rewards)} rows of step rewards but {len(step_ends)} rows of step ends")
     _check_groups(len(step_rewards), group_size)
+    if scale not in ("group", "batch", "none"):
+        raise ValueError(f"scale must be 'group', 'batch' or 'none' (TRL's scale_rewards), got {scale!r}")
     out = torch.zeros(len(step_rewards), num_tokens, dtype=torch.float32)
+    known = torch.tensor([r for row in step_rewards for r in row], dtype=torch.float64)
+    known = known[~known.isnan()]
+    batch_std = known.std() if known.numel() > 1 else torch.zeros((), dtype=torch.float64)
     for g in range(0, len(step_rewards), group_size):
         rows = range(g, g + group_size)
         for i in rows:
@@ -60,14 +70,21 @@ def process_advantages(
                     f"completion {i}: {len(step_rewards[i])} step rewards but {len(step_ends[i])} step ends"
                 )
         flat = torch.tensor([r for i in rows for r in step_rewards[i]], dtype=torch.float64)
+        flat = flat[~flat.isnan()]  # unknown steps (nan) take no part in the statistics
         if flat.numel() == 0:
             continue
-        std = flat.std() if flat.numel() > 1 else torch.zeros((), dtype=torch.float64)
         mean = flat.mean()
+        if scale == "group":
+            std = flat.std() if flat.numel() > 1 else torch.zeros((), dtype=torch.float64)
+        else:
+            std = batch_std
         for i in rows:
             if not step_rewards[i] or num_tokens == 0:
                 continue
-            normalized = (torch.tensor(step_rewards[i], dtype=torch.float64) - mean) / (std + STD_EPS)
+            normalized = torch.tensor(step_rewards[i], dtype=torch.float64) - mean
+            if scale != "none":
+                normalized = normalized / (std + STD_EPS)
+            normalized = normalized.nan_to_num(nan=0.0)  # and add nothing to any token's advantage
             ends = torch.tensor(step_ends[i], dtype=torch.long).clamp(0, num_tokens - 1)
             # Add each step's normalized reward to every token up to its end: a reversed cumulative sum of
             # per-position deposits.

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 from trl import GRPOConfig
@@ -44,6 +43,14 @@ class GRPOMathConfig(GRPOConfig):
     )
     num_iterations: int = field(
         default=1, metadata={"help": "Policy updates per exploration stage; a single one in §4.2."}
+    )
+    gradient_accumulation_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "Micro-batches accumulated into one optimizer step. None (default): as many as one generation "
+            "batch of whole groups takes, so that the policy makes a single update per exploration stage (§4.2). "
+            "A value you set is kept; one that breaks the single update is an error naming the values that work."
+        },
     )
 
     # -- supervision (§4.1.2 outcome, §4.1.3 process) ----------------------------------------------------
@@ -141,18 +148,56 @@ class GRPOMathConfig(GRPOConfig):
             )
         if not 0.0 <= self.reward_model_replay_ratio < 1.0:
             raise ValueError(f"reward_model_replay_ratio must be in [0, 1), got {self.reward_model_replay_ratio}")
-        groups = self.num_generations or 1
-        world = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))  # set by accelerate / torchrun
-        per_step = self.per_device_train_batch_size * world
-        if (
-            self.generation_batch_size is None
-            and self.steps_per_generation is None
-            and (per_step * self.gradient_accumulation_steps) % groups
-        ):
-            # The batch cannot hold whole groups of G completions (TRL would refuse it): generate over the fewest
-            # micro-batches that hold whole groups and, unless the user chose otherwise, accumulate them into one
-            # optimizer step, the single policy update per exploration stage of §4.2.
-            self.steps_per_generation = groups // math.gcd(groups, per_step)
-            if self.gradient_accumulation_steps == 1:
-                self.gradient_accumulation_steps = self.steps_per_generation
+        if self.supervision == "process":
+            if self.reward_weights is not None:
+                raise ValueError(
+                    "reward_weights weigh the outcome rewards of `reward_funcs`, which process supervision does not "
+                    "use for its advantages (they come from the step scores, §4.1.3): remove reward_weights or use "
+                    "supervision='outcome'"
+                )
+            if self.multi_objective_aggregation != "sum_then_normalize":
+                raise ValueError(
+                    f"multi_objective_aggregation={self.multi_objective_aggregation!r} combines outcome rewards; "
+                    "process supervision normalizes step scores (§4.1.3): leave it at 'sum_then_normalize'"
+                )
+        # The batching (§4.2: a single policy update per exploration stage) is derived in _derive_batching from
+        # the accelerator's world size, known only once TrainingArguments has set up the distributed state. Until
+        # then, fields the user left unset get placeholders that TRL's checks accept for any world size.
+        auto_stage = self.generation_batch_size is None and self.steps_per_generation is None
+        auto_accumulation = self.gradient_accumulation_steps is None
+        if auto_stage:
+            self.steps_per_generation = self.num_generations or 1
+        if auto_accumulation:
+            self.gradient_accumulation_steps = 1
         super().__post_init__()
+        self._derive_batching(auto_stage, auto_accumulation)
+
+    def _derive_batching(self, auto_stage: bool, auto_accumulation: bool) -> None:
+        """One optimizer step per generation batch of whole groups (§4.2), with ``B`` completions per micro-step
+        (``per_device_train_batch_size x world size``): unset fields get the fewest micro-batches that hold whole
+        groups of ``num_generations``; fields the user set are kept, and values that would make several policy
+        updates per exploration stage are an error naming the fields and the values that work."""
+        groups = self.num_generations or 1
+        per_step = self.per_device_train_batch_size * self.world_size
+        fewest = groups // math.gcd(groups, per_step)  # micro-batches per stage holding whole groups
+        where = f"per_device_train_batch_size={self.per_device_train_batch_size} x {self.world_size} process(es)"
+        if auto_stage:
+            steps = fewest if auto_accumulation else self.gradient_accumulation_steps
+            if (per_step * steps) % groups:
+                raise ValueError(
+                    f"gradient_accumulation_steps={steps} with {where} gives generation batches of "
+                    f"{per_step * steps} completions, not whole groups of num_generations={groups}: set "
+                    f"gradient_accumulation_steps to a multiple of {fewest} (or leave it unset)"
+                )
+            self.steps_per_generation = steps
+            self.generation_batch_size = per_step * steps
+        if auto_accumulation:
+            self.gradient_accumulation_steps = self.steps_per_generation
+        elif self.gradient_accumulation_steps != self.steps_per_generation:
+            raise ValueError(
+                f"gradient_accumulation_steps={self.gradient_accumulation_steps} with steps_per_generation="
+                f"{self.steps_per_generation} ({where}) makes "
+                f"{self.steps_per_generation / self.gradient_accumulation_steps:g} policy updates per exploration "
+                f"stage; DeepSeekMath makes one (§4.2): set both to the same value (e.g. "
+                f"{max(self.steps_per_generation, fewest)}), or leave gradient_accumulation_steps unset"
+            )

@@ -1,8 +1,7 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
 """Process supervision (DeepSeekMath §4.1.3): reasoning steps and their rewards.
 
-* :func:`split_steps` cuts a completion's tokens into steps: a step ends at a token whose text contains the
-  separator (default ``"\\n"``: one step per line), and the last token ends the last step.
+* :mod:`trl_dsm.grpo.steps` cuts a completion into steps (exact text, the token ending each step).
 * A step scorer returns one reward per step. Three kinds:
   - any callable ``f(prompts=..., completions=..., steps=..., **dataset_columns) -> list[list[float]]``;
   - :func:`arithmetic_step_reward`, a rule: 1 for a step whose ``a op b = c`` claims are all true, else 0;
@@ -12,36 +11,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import torch
-
-
-def split_steps(token_texts: Sequence[str], separator: str = "\n") -> list[int]:
-    """Indices of the tokens that end a step: those whose text contains ``separator``, plus the last token.
-
-    >>> split_steps(["3", "+", "4", " = 7", "\\n", "So", " 7", "."])
-    [4, 7]
-    """
-    if not separator:
-        raise ValueError("the step separator must be a non-empty string")
-    ends = [i for i, text in enumerate(token_texts) if separator in text]
-    last = len(token_texts) - 1
-    if last >= 0 and (not ends or ends[-1] != last):
-        ends.append(last)
-    return ends
-
-
-def step_texts(token_texts: Sequence[str], ends: Sequence[int]) -> list[str]:
-    """The text of each step (its tokens' texts concatenated, surrounding whitespace stripped)."""
-    out, start = [], 0
-    for end in ends:
-        out.append("".join(token_texts[start : end + 1]).strip())
-        start = end + 1
-    return out
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -167,34 +143,97 @@ class ProcessRewardModel:
 
     def format(self, prompt: str, steps: Sequence[str]) -> str:
         """The PRM input: the prompt, then every step followed by the step tag."""
-        return prompt.rstrip() + "\n" + "".join(f"{step.strip()}{self.step_tag}\n" for step in steps)
+        return self._format(prompt, steps)[0]
+
+    def _format(self, prompt: str, steps: Sequence[str]) -> tuple[str, list[int]]:
+        text = prompt.rstrip() + "\n"
+        tag_ends = []
+        for step in steps:
+            text += step.strip() + self.step_tag
+            tag_ends.append(len(text))
+            text += "\n"
+        return text, tag_ends
+
+    def encode(self, prompts: Sequence[str], steps: Sequence[Sequence[str]]) -> tuple[dict, list[list[int | None]]]:
+        """PRM inputs (``input_ids``, ``attention_mask``, padded on the tokenizer's side) and, per row, the position
+        of each step's tag: the token holding the tag's last character, found from the input's character offsets,
+        so a tag string inside the prompt or a step is never mistaken for one.
+
+        An input longer than ``max_length`` loses tokens from the start of the prompt first, so every step keeps
+        its score; only when the steps alone do not fit are the last ones cut, and their positions are ``None``
+        (unknown).
+        """
+        rows = []
+        for prompt, row_steps in zip(prompts, steps):
+            text, tag_ends = self._format(prompt, row_steps)
+            ids, positions = self._tokenize_with_tags(text, tag_ends, len(prompt.rstrip()) + 1)
+            rows.append(self._fit(ids, positions, len(prompt.rstrip()) + 1, text))
+        width = max((len(ids) for ids, _ in rows), default=0)
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        left = getattr(self.tokenizer, "padding_side", "right") == "left"
+        input_ids, attention, out_positions = [], [], []
+        for ids, positions in rows:
+            pad = width - len(ids)
+            input_ids.append([pad_id] * pad + ids if left else ids + [pad_id] * pad)
+            attention.append([0] * pad + [1] * len(ids) if left else [1] * len(ids) + [0] * pad)
+            out_positions.append([None if p is None else p + (pad if left else 0) for p in positions])
+        batch = {"input_ids": torch.tensor(input_ids, dtype=torch.long).reshape(len(rows), width),
+                 "attention_mask": torch.tensor(attention, dtype=torch.long).reshape(len(rows), width)}  # fmt: skip
+        return batch, out_positions
+
+    def _tokenize_with_tags(self, text: str, tag_ends: list[int], prompt_chars: int):
+        try:
+            enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        except NotImplementedError:  # a slow tokenizer: the tag tokens after the prompt's tokens, in order
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            start = len(self.tokenizer(text[:prompt_chars], add_special_tokens=False)["input_ids"])
+            found = [j for j in range(start, len(ids)) if ids[j] == self._tag_id][: len(tag_ends)]
+            return ids, found + [None] * (len(tag_ends) - len(found))
+        ends = {}
+        for j, (start, end) in enumerate(enc["offset_mapping"]):
+            if end > start:
+                ends[end] = j  # the last token ending there (byte-level pieces of one character share a span)
+        spans = sorted(ends)
+        positions = []
+        for c in tag_ends:  # the token whose span holds character c - 1
+            k = next((e for e in spans if e >= c), None)
+            j = ends.get(k) if k is not None else None
+            positions.append(j if j is not None and enc["offset_mapping"][j][0] < c else None)
+        return list(enc["input_ids"]), positions
+
+    def _fit(self, ids: list[int], positions: list[int | None], prompt_chars: int, text: str):
+        over = len(ids) - self.max_length
+        if over <= 0:
+            return ids, positions
+        # tokens of the prompt part: those before the first step's first token (or all but the tags' tokens)
+        prompt_tokens = len(self.tokenizer(text[:prompt_chars], add_special_tokens=False)["input_ids"])
+        first = next((p for p in positions if p is not None), len(ids))
+        cut = min(over, max(0, min(prompt_tokens, first) - 1))  # keep at least one prompt token
+        ids = ids[cut:][: self.max_length]
+        positions = [None if p is None or p - cut >= len(ids) else p - cut for p in positions]
+        return ids, positions
 
     @torch.no_grad()
     def __call__(self, prompts: list, completions: list, steps: list[list[str]], **kwargs) -> list[list[float]]:
+        """One score per step; ``nan`` for a step cut off by ``max_length`` (unknown: it takes no part in the
+        group normalization and adds nothing to the advantages, see :func:`~trl_dsm.grpo.process_advantages`)."""
         from trl_dsm.rewards.math import prompt_text
 
-        texts = [self.format(prompt_text(p), s) for p, s in zip(prompts, steps)]
         device = next(self.model.parameters()).device
         scores: list[list[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = self.tokenizer(
-                texts[start : start + self.batch_size],
-                return_tensors="pt",
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                add_special_tokens=False,
-            ).to(device)
-            logits = self.model(**batch).logits.float()
-            for row, n_steps in zip(range(logits.shape[0]), (len(s) for s in steps[start : start + self.batch_size])):
-                positions = (batch["input_ids"][row] == self._tag_id).nonzero().flatten()
+        for start in range(0, len(steps), self.batch_size):
+            chunk = slice(start, start + self.batch_size)
+            batch, positions = self.encode([prompt_text(p) for p in prompts[chunk]], steps[chunk])
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+            for row, row_positions in enumerate(positions):
+                known = [p for p in row_positions if p is not None]
                 if self.kind == "step_tag":
-                    pair = logits[row, positions][:, [self._good_id, self._bad_id]].softmax(-1)[:, 0]
+                    values = logits[row, known][:, [self._good_id, self._bad_id]].softmax(-1)[:, 0].tolist()
                 else:
-                    pair = logits[row, positions].softmax(-1)[:, self.good_label]
-                values = pair.tolist()[:n_steps]
-                values += [0.0] * (n_steps - len(values))  # steps cut off by max_length score 0
-                scores.append(values)
+                    values = logits[row, known].softmax(-1)[:, self.good_label].tolist()
+                it = iter(values)
+                scores.append([next(it) if p is not None else math.nan for p in row_positions])
         return scores
 
 

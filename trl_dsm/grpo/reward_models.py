@@ -132,15 +132,12 @@ class PRMCollator:
         for i, r in enumerate(records):
             if len(r["steps"]) != len(r["labels"]):
                 raise ValueError(f"record {i}: {len(r['steps'])} steps but {len(r['labels'])} labels")
-        texts = [self.prm.format(r["prompt"], r["steps"]) for r in records]
-        batch = self.prm.tokenizer(
-            texts, return_tensors="pt", padding=True, truncation=True, max_length=self.prm.max_length,
-            add_special_tokens=False,
-        )  # fmt: skip
+        batch, positions = self.prm.encode([r["prompt"] for r in records], [r["steps"] for r in records])
         targets = torch.full_like(batch["input_ids"], -100)
         for row, record in enumerate(records):
-            positions = (batch["input_ids"][row] == self.prm._tag_id).nonzero().flatten()[: len(record["labels"])]
-            for pos, label in zip(positions.tolist(), record["labels"]):
+            for pos, label in zip(positions[row], record["labels"]):
+                if pos is None:  # the step's tag was cut off by max_length: no label
+                    continue
                 good = bool(label)
                 if self.prm.kind == "step_tag":
                     targets[row, pos] = 0 if good else 1  # index into (good_token, bad_token)

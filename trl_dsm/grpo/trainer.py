@@ -26,7 +26,8 @@ from trl_dsm.grading.compare import normalize_answer
 from trl_dsm.grading.extract import extract_answer
 from trl_dsm.grpo.advantages import process_advantages
 from trl_dsm.grpo.config import GRPOMathConfig
-from trl_dsm.grpo.process import ProcessRewardModel, split_steps, step_texts
+from trl_dsm.grpo.process import ProcessRewardModel
+from trl_dsm.grpo.steps import split_completion
 from trl_dsm.rewards.math import DEFAULT_GOLD_COLUMNS, completion_text, math_accuracy_reward, prompt_text
 
 
@@ -65,7 +66,7 @@ class GRPOMathTrainer(GRPOTrainer):
             self.step_scorer = process_reward_func or self._load_process_reward_model(args)
         elif process_reward_func is not None:
             raise ValueError("process_reward_func is only used with GRPOMathConfig(supervision='process')")
-        self._token_texts: dict[int, str] = {}
+        self._token_texts: dict[int, str] = {}  # token id -> its text alone (step splitting's fast path)
         self._scored_batch: tuple | None = None
         self.iterative = IterativeRewardModel(self) if args.reward_model_update_steps else None
 
@@ -114,21 +115,16 @@ class GRPOMathTrainer(GRPOTrainer):
         return output
 
     # -- process supervision ---------------------------------------------------------------------------------
-    def _token_text(self, token_id: int) -> str:
-        text = self._token_texts.get(token_id)
-        if text is None:
-            text = self.processing_class.decode([token_id])
-            self._token_texts[token_id] = text
-        return text
-
     def _process_advantages(self, mode, output, batch_inputs, prompts, completions, group_size):
         completion_ids, completion_mask = output["completion_ids"], output["completion_mask"]
         local_ends, local_steps = [], []
         for ids, mask in zip(completion_ids.tolist(), completion_mask.tolist()):
-            texts = [self._token_text(t) for t, m in zip(ids, mask) if m]
-            ends = split_steps(texts, self.args.step_separator)
+            # Exact step text: the completion decoded once, cut at character offsets (multi-byte safe, no EOS).
+            ends, texts = split_completion(
+                [t for t, m in zip(ids, mask) if m], self.processing_class, self.args.step_separator, self._token_texts
+            )
             local_ends.append(ends)
-            local_steps.append(step_texts(texts, ends))
+            local_steps.append(texts)
         columns = {
             key: [example[key] for example in batch_inputs]
             for key in batch_inputs[0]
@@ -144,11 +140,23 @@ class GRPOMathTrainer(GRPOTrainer):
         # A group may span processes: normalize over the whole group, then keep this process's rows.
         all_scores = gather_object(scores)
         all_ends = gather_object(local_ends)
-        advantages = process_advantages(all_scores, all_ends, group_size, completion_ids.shape[1])
+        width = max((row[-1] + 1 for row in all_ends if row), default=0)
+        advantages = process_advantages(all_scores, all_ends, group_size, width, scale=self.scale_rewards)
+        # The completions table shows what the loss uses: each completion's advantage averaged over its tokens
+        # (TRL logged the outcome advantages of these rows a moment ago).
+        logged = self._logs["advantages"]
+        for _ in range(min(len(all_ends), len(logged))):
+            logged.pop()
+        logged.extend(advantages[i, : row[-1] + 1].mean().item() if row else 0.0 for i, row in enumerate(all_ends))
+        advantages = torch.nn.functional.pad(advantages, (0, max(0, completion_ids.shape[1] - width)))
+        advantages = advantages[:, : completion_ids.shape[1]]
         start = self.accelerator.process_index * len(prompts)
-        flat = [x for row in all_scores for x in row]
+        every = [x for row in all_scores for x in row]
+        flat = [x for x in every if not math.isnan(x)]
         metrics = self._metrics[mode]
         metrics["process/steps_per_completion"].append(sum(map(len, all_scores)) / max(len(all_scores), 1))
+        if every:
+            metrics["process/unscored_steps"].append(float(len(every) - len(flat)))  # cut off by the PRM
         if flat:
             mean = sum(flat) / len(flat)
             metrics["process/step_reward_mean"].append(mean)
@@ -211,9 +219,13 @@ class IterativeRewardModel(TrainerCallback):
     ``reward_model_update_steps`` optimizer steps. Labels are built on the main process and broadcast, so every
     rank trains its copy on the same data with the same seed. History, pending samples, the iteration count, the
     sampler state and the reward model's weights are saved in checkpoints and restored on resume.
+
+    Refused under DeepSpeed ZeRO-3 and FSDP (see :func:`check_engine`); ``iteration_steps`` alone (the reference
+    reset, TRL's ``SyncRefModelCallback``) works under both.
     """
 
     def __init__(self, trainer: GRPOMathTrainer) -> None:
+        self.check_engine(trainer)
         self.trainer = trainer
         self.kind, self.model, self.tokenizer = self._find_reward_model(trainer)
         self.fresh: list[dict] = []
@@ -221,6 +233,26 @@ class IterativeRewardModel(TrainerCallback):
         self.iteration = 0
         self.rng = random.Random(trainer.args.seed)
         trainer.add_callback(self)
+
+    @staticmethod
+    def check_engine(trainer: GRPOMathTrainer) -> None:
+        """Refuse sharded engines: the update is a plain optimizer loop over whole parameters on every rank, and PRM
+        labelling generates with the policy on the main process alone. Under ZeRO-3 and FSDP both models are
+        sharded: that forward is a collective (one rank alone hangs) and the reward model TRL prepared holds only
+        a shard of each weight (ZeRO-3: an inference engine without optimizer)."""
+        plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
+        engine = None
+        if plugin is not None and plugin.zero_stage == 3:
+            engine = "DeepSpeed ZeRO-3"
+        elif getattr(trainer, "is_fsdp_enabled", False):
+            engine = "FSDP"
+        if engine is not None:
+            raise ValueError(
+                f"reward_model_update_steps={trainer.args.reward_model_update_steps} (iterative reward-model "
+                f"training) is not supported under {engine}, which shards the policy and the reward model across "
+                "ranks: set reward_model_update_steps=0 (iteration_steps alone, the reference reset, works), or train "
+                "with DDP (recipes/accelerate_configs/ddp.yaml)"
+            )
 
     @staticmethod
     def _find_reward_model(trainer: GRPOMathTrainer):
