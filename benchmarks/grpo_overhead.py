@@ -1,11 +1,13 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Step time of TRL's GRPOTrainer vs GRPOMathTrainer (outcome) vs GRPOMathTrainer (process) (issue #3).
+"""Step time of TRL's GRPOTrainer vs GRPOMathTrainer: outcome, process and Online RFT (issues #3, #17).
 
     python benchmarks/grpo_overhead.py [--steps 6] [--repeats 3]
 
 Same tiny 2-layer model (built here, CPU), same prompts, same hyperparameters and the same rule reward
-(`math_accuracy_reward`) for all three; process mode scores steps with `arithmetic_step_reward`. Runs are
-interleaved (TRL, outcome, process, TRL, ...) in one process; the script prints the median seconds per optimizer
+(`math_accuracy_reward`) for all four; process mode scores steps with `arithmetic_step_reward`; Online RFT
+(`advantage_estimator="online_rft"`) keeps beta 0.04 here, like the others, so that the ratio measures the
+estimator and not the reference model that its paper default (beta 0) drops. Runs are interleaved (TRL,
+outcome, process, online_rft, TRL, ...) in one process; the script prints the median seconds per optimizer
 step of each and the ratios to TRL.
 """
 
@@ -64,6 +66,9 @@ def main() -> None:
         if kind == "trl":
             trainer = GRPOTrainer(str(work / "model"), math_accuracy_reward, GRPOConfig(out, **common),
                                   train_dataset=data)  # fmt: skip
+        elif kind == "online_rft":
+            config = GRPOMathConfig(out, advantage_estimator="online_rft", **common)
+            trainer = GRPOMathTrainer(str(work / "model"), [math_accuracy_reward], config, train_dataset=data)
         else:
             config = GRPOMathConfig(out, supervision=kind, **common)
             scorer = arithmetic_step_reward if kind == "process" else None
@@ -73,7 +78,7 @@ def main() -> None:
         step_times = [e["step_time"] for e in trainer.state.log_history if "step_time" in e]  # TRL's own timer
         return statistics.mean(step_times[1:])  # drop the warm-up step
 
-    results: dict[str, list[float]] = {"trl": [], "outcome": [], "process": []}
+    results: dict[str, list[float]] = {"trl": [], "outcome": [], "process": [], "online_rft": []}
     for _ in range(args.repeats):
         for kind in results:
             results[kind].append(run(kind))
@@ -81,7 +86,7 @@ def main() -> None:
     print(f"{args.repeats} interleaved runs x {args.steps} steps; G={args.generations}, "
           f"{args.completion_length} completion tokens; seconds per optimizer step (median):")  # fmt: skip
     for kind, label in [("trl", "TRL GRPOTrainer"), ("outcome", "GRPOMathTrainer outcome"),
-                        ("process", "GRPOMathTrainer process")]:  # fmt: skip
+                        ("process", "GRPOMathTrainer process"), ("online_rft", "GRPOMathTrainer online_rft")]:  # fmt: skip
         median = statistics.median(results[kind])
         print(f"  {label:<26} {median:7.3f} s/step  {1 / median:6.2f} steps/s  ratio to TRL {median / trl:5.3f}  "
               f"(runs: {', '.join(f'{t:.3f}' for t in results[kind])})")  # fmt: skip

@@ -100,3 +100,70 @@ def test_orm_update_mixes_fresh_pairs_with_replay(tiny_path, tmp_path):  # noqa:
     replay = math.ceil(3 * 0.1 / 0.9)  # historical data is 10% of the mix (§4.1.4)
     assert trainer._metrics["train"]["reward_model/replayed_records"] == [0, replay]
     assert len(it.history) == 6 and len(trainer._metrics["train"]["reward_model/loss"]) == 2
+
+
+def test_orm_is_retrained_in_the_training_loop(tiny_path, tmp_path, monkeypatch):  # noqa: F811
+    """End to end in trainer.train(): the policy's completions are collected, labelled into chosen/rejected pairs,
+    and the ORM (also a reward function of the run) takes its update at the end of every iteration. A random-weight
+    policy solves nothing, so the grader is replaced by a fixed verdict (every other completion correct)."""
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForSequenceClassification
+
+    import trl_dsm.grpo.reward_models as reward_models
+    from trl_dsm import GRPOMathTrainer
+    from trl_dsm.rewards import math_accuracy_reward
+
+    graded = []
+
+    def alternate(completions, golds, **kwargs):
+        graded.append(list(completions))
+        return [type("R", (), {"correct": i % 2 == 0})() for i in range(len(completions))]
+
+    monkeypatch.setattr(reward_models, "grade_batch", alternate)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_path)
+    config = Qwen2Config.from_pretrained(tiny_path, num_labels=1, pad_token_id=tokenizer.pad_token_id)
+    orm = Qwen2ForSequenceClassification(config)
+    args = _config(tmp_path, iteration_steps=1, max_steps=2, reward_model_update_steps=2,
+                   reward_model_learning_rate=1e-2, reward_model_samples_per_iteration=4)  # fmt: skip
+    trainer = GRPOMathTrainer(tiny_path, reward_funcs=[math_accuracy_reward, orm], args=args,
+                              train_dataset=_dataset(), reward_processing_classes=[None, tokenizer])  # fmt: skip
+    scored = []
+    original = trainer._calculate_rewards
+
+    def recording(inputs, prompts, completions, completion_ids_list):
+        scored.append(list(completions))
+        return original(inputs, prompts, completions, completion_ids_list)
+
+    trainer._calculate_rewards = recording
+    before = _weights(orm)
+    trainer.train()
+    assert graded == scored  # each iteration labelled exactly the completions the policy generated in it
+    assert trainer.iterative.iteration == 2 and len(trainer.iterative.history) == 4  # 2 pairs per iteration
+    losses = [e["reward_model/loss"] for e in trainer.state.log_history if "reward_model/loss" in e]
+    assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
+    assert _changed(before, orm)
+
+
+def test_reference_resets_exactly_at_iteration_boundaries_under_accumulation(tiny_path, tmp_path):  # noqa: F811
+    """iteration_steps counts optimizer steps: with 2 micro-batches accumulated per step and iterations of 2 steps,
+    the reference equals the policy after steps 2 and 4 only."""
+    from transformers import TrainerCallback
+
+    from trl_dsm import GRPOMathTrainer
+
+    args = _config(tmp_path, iteration_steps=2, max_steps=4, gradient_accumulation_steps=2, learning_rate=1e-2)
+    assert (args.gradient_accumulation_steps, args.steps_per_generation) == (2, 2)
+    trainer = GRPOMathTrainer(tiny_path, args=args, train_dataset=_dataset())
+    same = {}
+
+    class Watch(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # after TRL's SyncRefModelCallback
+            policy = dict(trainer.model.named_parameters())
+            same[state.global_step] = all(torch.equal(p, policy[n]) for n, p in trainer.ref_model.named_parameters())
+
+    micro = []
+    original = trainer.training_step
+    trainer.training_step = lambda *a, **k: micro.append(trainer.state.global_step) or original(*a, **k)
+    trainer.add_callback(Watch())
+    trainer.train()
+    assert micro == [0, 0, 1, 1, 2, 2, 3, 3]  # two micro-batches per optimizer step
+    assert same == {1: False, 2: True, 3: False, 4: True}

@@ -2,6 +2,12 @@
 """GRPO (DeepSeekMath §4): advantages, process supervision, ``GRPOMathConfig`` and ``GRPOMathTrainer``."""
 
 from trl_dsm.grpo.advantages import STD_EPS, outcome_advantages, process_advantages
+from trl_dsm.grpo.estimators import (
+    AdvantageInputs,
+    advantage_estimators,
+    get_advantage_estimator,
+    register_advantage_estimator,
+)
 from trl_dsm.grpo.process import (
     ProcessRewardModel,
     arithmetic_step_reward,
@@ -13,6 +19,10 @@ from trl_dsm.grpo.steps import split_completion, step_boundaries, token_end_offs
 
 __all__ = [
     "STD_EPS",
+    "AdvantageInputs",
+    "advantage_estimators",
+    "get_advantage_estimator",
+    "register_advantage_estimator",
     "GRPOMathConfig",
     "GRPOMathTrainer",
     "PRMCollator",

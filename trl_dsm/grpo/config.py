@@ -27,8 +27,12 @@ class GRPOMathConfig(GRPOConfig):
     num_generations: int | None = field(
         default=64, metadata={"help": "Completions sampled per question (the group size G); 64 in §4.2."}
     )
-    beta: float = field(
-        default=0.04, metadata={"help": "KL coefficient of the k3 estimator in the loss (Eq. 3); 0.04 in §4.2."}
+    beta: float | None = field(
+        default=None,
+        metadata={
+            "help": "KL coefficient of the k3 estimator in the loss (Eq. 3). None: 0.04 (§4.2) for GRPO, 0.0 for "
+            "Online RFT (no KL term in §5.2.1)."
+        },
     )
     max_completion_length: int | None = field(
         default=1024, metadata={"help": "Maximum completion length in tokens; 1024 in §4.2."}
@@ -50,6 +54,16 @@ class GRPOMathConfig(GRPOConfig):
             "help": "Micro-batches accumulated into one optimizer step. None (default): as many as one generation "
             "batch of whole groups takes, so that the policy makes a single update per exploration stage (§4.2). "
             "A value you set is kept; one that breaks the single update is an error naming the values that work."
+        },
+    )
+
+    # -- the gradient coefficient (§5.2.1 unified paradigm) ------------------------------------------------
+    advantage_estimator: str = field(
+        default="grpo",
+        metadata={
+            "help": "Registered advantage estimator (trl_dsm.grpo.estimators): 'grpo' (§4.1, outcome or process "
+            "supervision) or 'online_rft' (§5.2.1: coefficient 1 for a correct completion, 0 otherwise, no KL), or "
+            "a name you registered with trl_dsm.grpo.register_advantage_estimator."
         },
     )
 
@@ -132,6 +146,15 @@ class GRPOMathConfig(GRPOConfig):
             )
         if not self.step_separator:
             raise ValueError("step_separator must be a non-empty string")
+        from trl_dsm.grpo.estimators import get_advantage_estimator
+
+        get_advantage_estimator(self.advantage_estimator)  # an unknown name is an error listing the known ones
+        if self.advantage_estimator == "online_rft" and self.supervision != "outcome":
+            raise ValueError(
+                "advantage_estimator='online_rft' is outcome-supervised (§5.2.1): set supervision='outcome'"
+            )
+        if self.beta is None:
+            self.beta = 0.0 if self.advantage_estimator == "online_rft" else 0.04
         if self.iteration_steps is not None:
             if self.iteration_steps < 1:
                 raise ValueError(f"iteration_steps must be >= 1, got {self.iteration_steps}")

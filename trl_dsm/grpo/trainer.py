@@ -24,8 +24,8 @@ from trl import GRPOTrainer
 
 from trl_dsm.grading.compare import normalize_answer
 from trl_dsm.grading.extract import extract_answer
-from trl_dsm.grpo.advantages import process_advantages
 from trl_dsm.grpo.config import GRPOMathConfig
+from trl_dsm.grpo.estimators import AdvantageInputs, get_advantage_estimator
 from trl_dsm.grpo.process import ProcessRewardModel
 from trl_dsm.grpo.steps import split_completion
 from trl_dsm.rewards.math import DEFAULT_GOLD_COLUMNS, completion_text, math_accuracy_reward, prompt_text
@@ -104,18 +104,66 @@ class GRPOMathTrainer(GRPOTrainer):
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
         batch_inputs, prompts, completions, rewards_per_func = self._scored_batch
         self._scored_batch = None
-        self._log_group_metrics(mode, completions, rewards_per_func, group_size)
-        steps = None
+        correct = self._log_group_metrics(mode, completions, rewards_per_func, group_size)
+        steps = step_rewards = step_ends = None
         if self.args.supervision == "process":
-            output["advantages"], steps = self._process_advantages(
-                mode, output, batch_inputs, prompts, completions, group_size
+            steps, step_rewards, step_ends = self._score_steps(mode, output, batch_inputs, prompts, completions)
+        if step_rewards is not None or self.args.advantage_estimator != "grpo":
+            # TRL's own advantages are the "grpo" outcome estimator; every other coefficient replaces them.
+            output["advantages"] = self._estimate_advantages(
+                output, rewards_per_func, group_size, correct, step_rewards, step_ends, len(prompts)
             )
         if self.iterative is not None and mode == "train":
             self.iterative.collect(batch_inputs, prompts, completions, steps)
         return output
 
+    # -- advantages (§4.1, §5.2.1) -----------------------------------------------------------------------------
+    def _estimate_advantages(self, output, rewards_per_func, group_size, correct, step_rewards, step_ends, local_n):
+        """The registered estimator on every process's completions, then this process's rows, (B,) or (B, T)."""
+        mask = output["completion_mask"]
+        all_mask = self.accelerator.gather(self.accelerator.pad_across_processes(mask, dim=1, pad_index=0))
+        inputs = AdvantageInputs(
+            rewards_per_func=rewards_per_func,
+            reward_func_names=list(self.reward_func_names),
+            reward_weights=self.reward_weights,
+            group_size=group_size,
+            completion_mask=all_mask,
+            correct=None if correct is None else torch.tensor(correct, device=rewards_per_func.device),
+            step_rewards=step_rewards,
+            step_ends=step_ends,
+            scale_rewards=self.scale_rewards,
+        )
+        advantages = get_advantage_estimator(self.args.advantage_estimator)(inputs)
+        n = all_mask.shape[0]
+        if advantages.dim() not in (1, 2) or advantages.shape[0] != n:
+            raise ValueError(
+                f"advantage estimator {self.args.advantage_estimator!r} returned shape {tuple(advantages.shape)}; "
+                f"expected ({n},) or ({n}, T) for {n} completions"
+            )
+        advantages = advantages.float().to(mask.device)
+        # The completions table shows what the loss uses: per-token advantages averaged over each completion's
+        # tokens (TRL logged its outcome advantages of these rows a moment ago).
+        if advantages.dim() == 2:
+            width = min(advantages.shape[1], all_mask.shape[1])
+            m = all_mask[:, :width].float()
+            summary = (advantages[:, :width] * m).sum(1) / m.sum(1).clamp(min=1)
+        else:
+            summary = advantages
+        logged = self._logs["advantages"]
+        for _ in range(min(n, len(logged))):
+            logged.pop()
+        logged.extend(summary.tolist())
+        start = self.accelerator.process_index * local_n
+        advantages = advantages[start : start + local_n]
+        if advantages.dim() == 2:
+            width = mask.shape[1]
+            advantages = torch.nn.functional.pad(advantages, (0, max(0, width - advantages.shape[1])))[:, :width]
+        return advantages
+
     # -- process supervision ---------------------------------------------------------------------------------
-    def _process_advantages(self, mode, output, batch_inputs, prompts, completions, group_size):
+    def _score_steps(self, mode, output, batch_inputs, prompts, completions):
+        """Split this process's completions into steps, score them, and gather every process's step rewards and
+        ends (a group may span processes). Returns (local step texts, all step rewards, all step ends)."""
         completion_ids, completion_mask = output["completion_ids"], output["completion_mask"]
         local_ends, local_steps = [], []
         for ids, mask in zip(completion_ids.tolist(), completion_mask.tolist()):
@@ -137,31 +185,19 @@ class GRPOMathTrainer(GRPOTrainer):
                 f"step; got {[len(s) for s in scores]} for steps {[len(t) for t in local_steps]}"
             )
         scores = [[float(x) for x in row] for row in scores]
-        # A group may span processes: normalize over the whole group, then keep this process's rows.
         all_scores = gather_object(scores)
         all_ends = gather_object(local_ends)
-        width = max((row[-1] + 1 for row in all_ends if row), default=0)
-        advantages = process_advantages(all_scores, all_ends, group_size, width, scale=self.scale_rewards)
-        # The completions table shows what the loss uses: each completion's advantage averaged over its tokens
-        # (TRL logged the outcome advantages of these rows a moment ago).
-        logged = self._logs["advantages"]
-        for _ in range(min(len(all_ends), len(logged))):
-            logged.pop()
-        logged.extend(advantages[i, : row[-1] + 1].mean().item() if row else 0.0 for i, row in enumerate(all_ends))
-        advantages = torch.nn.functional.pad(advantages, (0, max(0, completion_ids.shape[1] - width)))
-        advantages = advantages[:, : completion_ids.shape[1]]
-        start = self.accelerator.process_index * len(prompts)
         every = [x for row in all_scores for x in row]
         flat = [x for x in every if not math.isnan(x)]
         metrics = self._metrics[mode]
-        metrics["process/steps_per_completion"].append(sum(map(len, all_scores)) / max(len(all_scores), 1))
+        metrics["process/steps_per_completion"].append(len(every) / max(len(all_scores), 1))
         if every:
             metrics["process/unscored_steps"].append(float(len(every) - len(flat)))  # cut off by the PRM
         if flat:
             mean = sum(flat) / len(flat)
             metrics["process/step_reward_mean"].append(mean)
             metrics["process/step_reward_std"].append((sum((x - mean) ** 2 for x in flat) / len(flat)) ** 0.5)
-        return advantages[start : start + len(prompts)].to(completion_mask.device), local_steps
+        return local_steps, all_scores, all_ends
 
     # -- iteration state in checkpoints ---------------------------------------------------------------------------
     def _save_checkpoint(self, model, trial):
@@ -180,11 +216,13 @@ class GRPOMathTrainer(GRPOTrainer):
         return super().train(resume_from_checkpoint, *args, **kwargs)
 
     # -- pass@G and maj@G --------------------------------------------------------------------------------------
-    def _log_group_metrics(self, mode, completions, rewards_per_func, group_size) -> None:
+    def _log_group_metrics(self, mode, completions, rewards_per_func, group_size) -> list[bool] | None:
+        """Log pass@G and maj@G; return every process's per-completion verdict of the rule reward (None without
+        one)."""
         try:
             column = self.reward_func_names.index(self.args.accuracy_reward_name)
         except ValueError:
-            return
+            return None
         answers = gather_object(
             [
                 normalize_answer(a) if (a := extract_answer(completion_text(c), fallback="last_math")) else None
@@ -207,6 +245,7 @@ class GRPOMathTrainer(GRPOTrainer):
         if pass_at:
             self._metrics[mode][f"pass@{group_size}"].append(sum(pass_at) / len(pass_at))
             self._metrics[mode][f"maj@{group_size}"].append(sum(maj_at) / len(maj_at))
+        return correct
 
 
 class IterativeRewardModel(TrainerCallback):
