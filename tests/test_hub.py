@@ -228,3 +228,45 @@ def test_sft_recipe_pushes_each_save_to_a_branch_and_the_final_model_to_main(tmp
     meta = validate_card(final_card, expected_eval_results=2)
     assert "sft" in meta["tags"] and final_card == (tmp_path / "out" / "README.md").read_text()
     assert len(log.read_text().splitlines()) == len(requests)
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_checkpoint_pushes_do_not_stall_a_grpo_run(tmp_path, fail):
+    """A Hub that holds every commit until training has reached its last step: with a blocking push the run could
+    not get there (the commit would time out after 60 s); with ours every step's checkpoint reaches its branch, in
+    order, once released. A failed push is raised when training ends (never silent)."""
+    import threading
+
+    from transformers import TrainerCallback
+
+    from tests.conftest import build_tiny_model, build_tiny_tokenizer, tiny_grpo_kwargs
+    from trl_dsm import GRPOMathConfig, GRPOMathTrainer
+    from trl_dsm.hub import RevisionPushCallback
+
+    tokenizer = build_tiny_tokenizer([f"{a} + {b} = {a + b}" for a in range(10) for b in range(10)])
+    build_tiny_model(tokenizer).save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    data = Dataset.from_dict({"prompt": ["What is 1 + 2?"] * 12, "answer": ["3"] * 12})
+    args = GRPOMathConfig(**tiny_grpo_kwargs(tmp_path / "run", max_steps=3, save_strategy="steps", save_steps=1,
+                                             save_total_limit=1))  # fmt: skip
+    last_step = threading.Event()
+
+    class Release(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                last_step.set()
+
+    with FakeHub(commit_gate=None if fail else last_step, fail_commits=fail) as hub:
+        push = RevisionPushCallback("tester/tiny", api=HfApi(endpoint=hub.url, token="hf_fake"))
+        trainer = GRPOMathTrainer(str(tmp_path / "model"), args=args, train_dataset=data, callbacks=[Release(), push])
+        if fail:
+            with pytest.raises(RuntimeError, match=r"3 checkpoint push\(es\) to tester/tiny failed"):
+                trainer.train()
+            return
+        trainer.train()
+        commits = [r for r in hub.requests if r["kind"] == "commit"]
+    assert [c["revision"] for c in commits] == ["step-1", "step-2", "step-3"] == push.pushed
+    assert all(c["gate_opened"] for c in commits)  # each was held until step 3 ended, and then went through
+    # save_total_limit=1 deleted checkpoint-1 and -2 meanwhile: the staged snapshots were pushed whole
+    assert all("model.safetensors" in c["files"] and "optimizer.pt" not in c["files"] for c in commits)
+    assert not (tmp_path / "run" / "checkpoint-1").exists()

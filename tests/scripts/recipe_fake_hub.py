@@ -31,7 +31,17 @@ _REPO_ROUTE = re.compile(r"^/api/(models|datasets|spaces)/([^/]+/[^/]+)/(branch|
 class FakeHub:
     """An HTTP server on 127.0.0.1 that records requests in ``self.requests`` (and ``log_file``)."""
 
-    def __init__(self, log_file: str | Path | None = None, user: str = "tester") -> None:
+    def __init__(
+        self,
+        log_file: str | Path | None = None,
+        user: str = "tester",
+        commit_gate: threading.Event | None = None,
+        fail_commits: bool = False,
+    ) -> None:
+        """``commit_gate``: every commit waits until the event is set (at most 60 s; its entry records whether it
+        was set), a Hub as slow as the test wants; ``fail_commits``: answer commits with 500."""
+        self.commit_gate = commit_gate
+        self.fail_commits = fail_commits
         self.requests: list[dict] = []
         self.repos: dict[str, set[str]] = {}  # "type/repo_id" -> branches
         self.files: dict[tuple[str, str, str], bytes] = {}  # (type/repo_id, branch, path) -> content
@@ -125,6 +135,10 @@ class FakeHub:
                     {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None} for f in files
                 ]
                 return 200, {"files": modes}, entry
+            if self.fail_commits:
+                return 500, {"error": "the fake Hub refuses commits"}, entry
+            if self.commit_gate is not None:
+                entry["gate_opened"] = self.commit_gate.wait(timeout=60)
             lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
             header = next(line["value"] for line in lines if line["key"] == "header")
             added = {}

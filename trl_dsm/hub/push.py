@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -185,10 +186,15 @@ def push_dataset(
 
 
 class RevisionPushCallback(TrainerCallback):
-    """Push every saved checkpoint to its own branch (``step-N``) of ``repo_id``, from the main process.
+    """Push every saved checkpoint to its own branch (``step-N``) of ``repo_id``, from the main process, without
+    stalling training.
 
-    ``card_fn`` (optional) builds the card pushed with each checkpoint. With ``dry_run_dir`` the files are written
-    there instead. Pushes are synchronous: a checkpoint is on the Hub when training continues.
+    On each save the checkpoint's files are staged (hard links, or copies across file systems, so that
+    ``save_total_limit`` may delete the folder meanwhile) and uploaded by one background thread, in save order;
+    training continues at once. At the end of training the callback waits for the pushes still running and raises
+    the first error of any of them (a failed push is never silent). ``blocking=True`` pushes in ``on_save`` instead.
+    ``card_fn`` (optional) builds the card pushed with each checkpoint; with ``dry_run_dir`` the files are written
+    there instead of the Hub, through the same path.
     """
 
     def __init__(
@@ -201,6 +207,7 @@ class RevisionPushCallback(TrainerCallback):
         private: bool | None = None,
         branch_template: str = "step-{step}",
         full_checkpoint: bool = False,
+        blocking: bool = False,
     ) -> None:
         self.repo_id = repo_id
         self.card_fn = card_fn
@@ -209,7 +216,11 @@ class RevisionPushCallback(TrainerCallback):
         self.private = private
         self.branch_template = branch_template
         self.full_checkpoint = full_checkpoint
-        self.pushed: list[str] = []
+        self.blocking = blocking
+        self.pushed: list[str] = []  # revisions, in the order their pushes finished
+        self._executor = None
+        self._futures: list = []
+        self._staging: tempfile.TemporaryDirectory | None = None
 
     def on_save(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
@@ -218,14 +229,63 @@ class RevisionPushCallback(TrainerCallback):
         if not checkpoint.is_dir():
             logger.warning("RevisionPushCallback: no checkpoint folder %s to push", checkpoint)
             return control
-        plan = checkpoint_plan(
-            checkpoint,
-            self.repo_id,
-            state.global_step,
-            branch_template=self.branch_template,
-            card=self.card_fn() if self.card_fn else None,
-            full_checkpoint=self.full_checkpoint,
-        )
-        execute_plan(plan, dry_run_dir=self.dry_run_dir, api=self.api, private=self.private)
-        self.pushed.append(plan.revision)
+        card = self.card_fn() if self.card_fn else None
+        if self.blocking:
+            self._push(checkpoint, state.global_step, card)
+            return control
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trl-dsm-push")
+            self._staging = tempfile.TemporaryDirectory(prefix="trl-dsm-push-")
+        staged = _stage(checkpoint, Path(self._staging.name) / checkpoint.name)
+        self._futures.append(self._executor.submit(self._push, staged, state.global_step, card, cleanup=True))
         return control
+
+    def _push(self, folder: Path, step: int, card, cleanup: bool = False) -> None:
+        try:
+            plan = checkpoint_plan(folder, self.repo_id, step, branch_template=self.branch_template, card=card,
+                                   full_checkpoint=self.full_checkpoint)  # fmt: skip
+            execute_plan(plan, dry_run_dir=self.dry_run_dir, api=self.api, private=self.private)
+            self.pushed.append(plan.revision)
+        finally:
+            if cleanup:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def wait(self) -> None:
+        """Block until every checkpoint push has finished; raise the first error among them."""
+        futures, self._futures = self._futures, []
+        errors = []
+        for future in futures:
+            try:
+                future.result()
+            except Exception as err:  # collected: every push gets its chance before the first error is raised
+                errors.append(err)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._staging is not None:
+            self._staging.cleanup()
+            self._staging = None
+        if errors:
+            raise RuntimeError(
+                f"{len(errors)} checkpoint push(es) to {self.repo_id} failed: {errors[0]!r}"
+            ) from errors[0]
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.wait()
+        return control
+
+
+def _stage(folder: Path, target: Path) -> Path:
+    """A snapshot of ``folder`` at ``target``: hard links where the file system allows them, else copies."""
+    if target.exists():
+        shutil.rmtree(target)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        destination = target / path.relative_to(folder)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, destination)
+        except OSError:
+            shutil.copy2(path, destination)
+    return target
