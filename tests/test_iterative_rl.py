@@ -167,3 +167,28 @@ def test_reference_resets_exactly_at_iteration_boundaries_under_accumulation(tin
     trainer.train()
     assert micro == [0, 0, 1, 1, 2, 2, 3, 3]  # two micro-batches per optimizer step
     assert same == {1: False, 2: True, 3: False, 4: True}
+
+
+@pytest.mark.parametrize("resume_step", [2, 3])
+def test_resume_restores_the_reference_of_the_iteration(tiny_path, tmp_path, resume_step):  # noqa: F811
+    """Resuming at an iteration boundary (step 2 of iterations of 2) or inside one (step 3) gives the same KL and
+    loss as the straight run: the reference is the policy at the boundary and the saved reference inside."""
+    from trl_dsm import GRPOMathTrainer
+
+    def alternating(completions, **kwargs):  # rewards that vary, so that the policy moves
+        return [float(i % 2) for i in range(len(completions))]
+
+    def run(out, resume=None):
+        args = _config(out, iteration_steps=2, max_steps=4, learning_rate=1e-2, save_strategy="steps", save_steps=1)
+        trainer = GRPOMathTrainer(tiny_path, reward_funcs=[alternating], args=args, train_dataset=_dataset())
+        trainer.train(resume_from_checkpoint=resume)
+        return {e["step"]: (e["kl"], e["loss"]) for e in trainer.state.log_history if "kl" in e}
+
+    straight = run(tmp_path / "a")
+    # each iteration's first step starts from a reference equal to the policy; its second step has moved away
+    assert straight[1][0] == straight[3][0] == 0.0 and straight[2][0] > 0 and straight[4][0] > 0
+    resumed = run(tmp_path / "a", resume=str(tmp_path / "a" / f"checkpoint-{resume_step}"))
+    for step in range(resume_step + 1, 5):
+        assert resumed[step] == pytest.approx(straight[step], rel=1e-6, abs=1e-9), step
+    reference_file = tmp_path / "a" / "checkpoint-3" / "iterative_rl_reference.pt"
+    assert reference_file.is_file() and not (tmp_path / "a" / "checkpoint-2" / reference_file.name).exists()

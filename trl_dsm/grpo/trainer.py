@@ -31,6 +31,19 @@ from trl_dsm.grpo.steps import split_completion
 from trl_dsm.rewards.math import DEFAULT_GOLD_COLUMNS, completion_text, math_accuracy_reward, prompt_text
 
 
+#: The reference model of iterative RL, saved in checkpoints written inside an iteration.
+REFERENCE_FILE = "iterative_rl_reference.pt"
+
+
+class _RestoreReference(TrainerCallback):
+    def __init__(self, trainer: GRPOMathTrainer) -> None:
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.trainer._restore_reference()
+        return control
+
+
 class GRPOMathTrainer(GRPOTrainer):
     """GRPO with outcome or process supervision (DeepSeekMath §4.1).
 
@@ -69,6 +82,23 @@ class GRPOMathTrainer(GRPOTrainer):
         self._token_texts: dict[int, str] = {}  # token id -> its text alone (step splitting's fast path)
         self._scored_batch: tuple | None = None
         self.iterative = IterativeRewardModel(self) if args.reward_model_update_steps else None
+        self._resumed_from: Path | None = None
+        if args.iteration_steps:
+            self._check_reference_checkpoints(args)
+            self.add_callback(_RestoreReference(self))
+
+    def _check_reference_checkpoints(self, args: GRPOMathConfig) -> None:
+        """Under ZeRO-3 and FSDP the reference is sharded and is not written to checkpoints: every checkpoint must
+        then fall on an iteration boundary, where the reference is the policy."""
+        plugin = getattr(self.accelerator.state, "deepspeed_plugin", None)
+        sharded = (plugin is not None and plugin.zero_stage == 3) or getattr(self, "is_fsdp_enabled", False)
+        strategy = str(getattr(args.save_strategy, "value", args.save_strategy))
+        if sharded and strategy == "steps" and args.save_steps % args.iteration_steps:
+            raise ValueError(
+                f"save_steps={args.save_steps} with iteration_steps={args.iteration_steps} under a sharded engine "
+                "would checkpoint inside an iteration, whose reference model a checkpoint does not hold there: set "
+                f"save_steps to a multiple of {args.iteration_steps}"
+            )
 
     def _load_process_reward_model(self, args: GRPOMathConfig) -> ProcessRewardModel:
         if not args.process_reward_model:
@@ -202,18 +232,50 @@ class GRPOMathTrainer(GRPOTrainer):
     # -- iteration state in checkpoints ---------------------------------------------------------------------------
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
+        folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         if self.iterative is not None and self.args.should_save:
-            folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
             self.iterative.save(folder)
+        if self._reference_lags() and self.args.should_save:
+            # Mid-iteration the reference is the policy of the last reset, which the checkpoint does not hold.
+            torch.save(self.accelerator.unwrap_model(self.ref_model).state_dict(), folder / REFERENCE_FILE)
+
+    def _reference_lags(self) -> bool:
+        """Whether the reference differs from the policy now: iterative RL between two resets."""
+        steps = self.args.iteration_steps
+        return bool(steps) and self.ref_model is not None and self.state.global_step % steps != 0
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
-        if self.iterative is not None and resume_from_checkpoint:
+        path = None
+        if resume_from_checkpoint:
             path = (
                 get_last_checkpoint(self.args.output_dir) if resume_from_checkpoint is True else resume_from_checkpoint
             )
-            if path:
-                self.iterative.load(Path(path))
+        if self.iterative is not None and path:
+            self.iterative.load(Path(path))
+        self._resumed_from = Path(path) if path else None
         return super().train(resume_from_checkpoint, *args, **kwargs)
+
+    def _restore_reference(self) -> None:
+        """On resume, the reference of iterative RL as it was (§4.1.4, Algorithm 1 line 3): the policy itself at an
+        iteration boundary, else the reference saved in the checkpoint. Called at ``on_train_begin``, once the
+        checkpoint's weights and step are loaded."""
+        if self._resumed_from is None or not self.args.iteration_steps or self.ref_model is None:
+            return
+        from trl.trainer.callbacks import SyncRefModelCallback
+
+        if not self._reference_lags():
+            policy = self.accelerator.unwrap_model(self.model)
+            SyncRefModelCallback.sync_target_model(policy, self.ref_model, 1.0)
+            return
+        saved = self._resumed_from / REFERENCE_FILE
+        if not saved.is_file():
+            raise FileNotFoundError(
+                f"{saved} not found: step {self.state.global_step} is inside an iteration "
+                f"(iteration_steps={self.args.iteration_steps}) and the checkpoint holds no reference model; resume "
+                "from a checkpoint at an iteration boundary"
+            )
+        reference = self.accelerator.unwrap_model(self.ref_model)
+        reference.load_state_dict(torch.load(saved, map_location=next(reference.parameters()).device))
 
     # -- pass@G and maj@G --------------------------------------------------------------------------------------
     def _log_group_metrics(self, mode, completions, rewards_per_func, group_size) -> list[bool] | None:
