@@ -66,8 +66,9 @@ def tiny_config(stage: str, tmp_path: Path, **changes) -> Path:
     config = yaml.safe_load((RECIPES / "tiny" / f"{stage}.yaml").read_text())
     if "data_dir" in config:
         config["data_dir"] = str((ROOT / config["data_dir"]).resolve())
-    if "model_config" in config:
-        config["model_config"] = str(ROOT / config["model_config"])
+    for key in ("model_config", "tokenizer_name_or_path"):
+        if key in config and (ROOT / config[key]).exists():
+            config[key] = str(ROOT / config[key])
     config.update(changes)
     path = tmp_path / f"{stage}.yaml"
     path.write_text(yaml.safe_dump(config))
