@@ -20,7 +20,10 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(args.data) / "benchmarks"
     texts = [json.loads(line)["solution"] for line in (data / "math/train.jsonl").open()]
-    texts += [json.loads(line)["question"] + "\n" + json.loads(line)["answer"] for line in (data / "gsm8k/train.jsonl").open()]
+    texts += [
+        json.loads(line)["question"] + "\n" + json.loads(line)["answer"]
+        for line in (data / "gsm8k/train.jsonl").open()
+    ]
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
