@@ -275,6 +275,8 @@ def test_quick_demo_end_to_end(tmp_path, shared_data):
     assert mining["mining"]["dedup"]["url_duplicates_removed"] > 0
     assert [step for step, *_ in results["reward_curves"]["process"]] == [1, 2]
     report = (out / "report.md").read_text()
+    assert report.splitlines()[2].startswith("> **Smoke test (`--quick`)**")  # said before any number
+    assert "40 held-out problems" in report and "at temperature 0.7" in report and "(grey in the plot)" in report
     assert "maj@k gained" in report and "Process supervision did" in report
     assert "SFT continued at the RL learning rate" in report and "| sft_continued |" in report
     for png in ("reward_curve.png", "accuracy_by_stage.png", "pass_maj_at_k.png"):
@@ -325,3 +327,11 @@ def test_grpo_stage_passes_the_rl_settings_through(monkeypatch, tmp_path):
     )
     assert (seen["num_generations"], seen["per_device_train_batch_size"], seen["beta"]) == (6, 24, 0.04)
     assert (seen["temperature"], seen["supervision"], seen["max_steps"]) == (0.9, "process", 150)
+
+
+def test_moving_average():
+    from trl_dsm.demo.report import moving_average
+
+    assert moving_average([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert moving_average([2.0, 4.0], 1) == [2.0, 4.0]
+    assert moving_average([], 3) == []

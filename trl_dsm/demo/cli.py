@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 #: DemoConfig fields set by their own flags (--output-dir, --seeds, --web-docs) or not from the command line.
-_OWN_FLAGS = ("output_dir", "seed", "web_docs", "extra")
+_OWN_FLAGS = ("output_dir", "seed", "web_docs", "extra", "smoke_test")
 
 
 def _parse_overrides(items: list[str]) -> dict:

@@ -105,11 +105,17 @@ def _plot(results: dict, out: Path) -> list[str]:
     files = []
     curves = results.get("reward_curves", {})
     if curves:
+        from matplotlib.ticker import MaxNLocator
+
         fig, ax = plt.subplots(figsize=(6, 3.5))
-        for arm, curve in curves.items():
+        for i, (arm, curve) in enumerate(curves.items()):
             if curve:
                 steps, rewards = zip(*[(s, r) for s, r, *_ in curve])
-                ax.plot(steps, rewards, label=f"GRPO {arm}")
+                ax.plot(steps, rewards, color=f"C{i}", alpha=0.3, linewidth=0.8)  # raw per-step means
+                window = max(1, len(rewards) // 10)
+                ax.plot(steps, moving_average(rewards, window), color=f"C{i}",
+                        label=f"GRPO {arm} (moving average of {window} steps)")  # fmt: skip
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("GRPO step")
         ax.set_ylabel("mean outcome reward (train)")
         ax.legend()
@@ -152,18 +158,48 @@ def _plot(results: dict, out: Path) -> list[str]:
     return files
 
 
+def moving_average(values, window: int) -> list[float]:
+    """Trailing mean over the last ``window`` values (fewer at the start).
+
+    >>> moving_average([1.0, 3.0, 5.0, 7.0], 2)
+    [1.0, 2.0, 4.0, 6.0]
+    """
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
 def write_report(results: dict, out: Path) -> Path:
     """``report.md`` and the plots in ``out``; prints the summary table and the verdicts."""
     out = Path(out)
     plots = _plot(results, out)
+    config = results.get("config", {})
     mining = results.get("mining", {})
     timings = results.get("timings", {})
     lines = [
         "# trl-dsm miniature DeepSeekMath run",
         "",
-        f"Seed {results['config']['seed']}; total {results.get('total_seconds', 0):.0f} s on this machine.",
+        *(
+            [
+                "> **Smoke test (`--quick`)**: every stage ran at toy sizes to check that the code path works; the "
+                "numbers below say nothing about the methods. Run without `--quick` for results.",
+                "",
+            ]
+            if config.get("smoke_test")
+            else []
+        ),
+        f"Seed {config['seed']}; total {results.get('total_seconds', 0):.0f} s on this machine.",
         "",
         "## Held-out accuracy",
+        "",
+        f"{config.get('n_heldout', '?')} held-out problems. Greedy accuracy; pass@k and maj@k over "
+        f"{config.get('eval_samples', '?')} samples per problem at temperature {config.get('eval_temperature', '?')}. "
+        f"`{CONTROL}` (grey in the plot) is the control: the SFT model trained on the same demonstrations for as many "
+        "steps as GRPO, at GRPO's learning rate.",
         "",
         summary_table(results),
         "",

@@ -43,6 +43,7 @@ class DemoConfig:
 
     output_dir: str = "trl-dsm-demo"
     seed: int = 0
+    smoke_test: bool = False  # set by DemoConfig.quick(): toy sizes whose numbers mean nothing (the report says so)
     web_docs: str | None = None  # JSONL of real pages (url, text) mixed into the generated crawl
     # problems (a held-out set never seen in mining, pretraining, SFT or RL)
     n_problems: int = 12000
@@ -144,7 +145,7 @@ class DemoConfig:
     def quick(cls, **overrides) -> DemoConfig:
         """A run of about a minute for tests: everything tiny, the same code paths."""
         values = dict(
-            n_problems=900, n_heldout=40, n_pretrain_problems=300, n_sft_problems=100, n_math_pages=40,
+            smoke_test=True, n_problems=900, n_heldout=40, n_pretrain_problems=300, n_sft_problems=100, n_math_pages=40,
             n_other_pages=60, n_contaminated=3, mining_iterations=1, classifier_epochs=20, hidden_size=32,
             intermediate_size=64,
             num_layers=2, num_heads=2, vocab_size=300, pretrain_steps=20, sft_steps=10, grpo_steps=2,
