@@ -340,3 +340,17 @@ def test_input_columns_named_like_the_outputs_are_refused(rows):
         data = Dataset.from_dict({"text": ["a page"] * rows, name: ["kept"] * rows})
         with pytest.raises(ValueError, match=f"already has column\\(s\\) \\['{name}'\\].*rename them first"):
             decontaminate_dataset(data, "text", index=index)
+
+
+def test_unreachable_hub_names_the_local_way_out(monkeypatch):
+    import datasets
+
+    from trl_dsm.decontamination.benchmarks import benchmark_records
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'openai/gsm8k' on the Hub (OfflineModeIsEnabled)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(ValueError, match=r"could not load benchmark 'gsm8k' from the Hub \(openai/gsm8k\): "
+                       r"ConnectionError: .* --benchmarks-dir DIR .* needs gsm8k/test\.jsonl"):  # fmt: skip
+        list(benchmark_records("gsm8k"))

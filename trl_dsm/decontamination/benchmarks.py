@@ -184,7 +184,15 @@ def _records_hub(spec: BenchmarkSpec, split: str | None = None) -> Iterator[dict
     from datasets import load_dataset
 
     for config in spec.hub_configs:
-        yield from load_dataset(spec.hub_id, config, split=split or spec.hub_split, **spec.hub_kwargs)
+        try:
+            records = load_dataset(spec.hub_id, config, split=split or spec.hub_split, **spec.hub_kwargs)
+        except Exception as err:  # offline, unreachable or gated: one clear error with the way out
+            raise ValueError(
+                f"could not load benchmark {spec.name!r} from the Hub ({spec.hub_id}): {type(err).__name__}: {err}. "
+                "Without Hub access, read local copies: --benchmarks-dir DIR (benchmarks_dir=DIR), a directory laid "
+                f"out like shared/data/benchmarks (this one needs {spec.local_file})"
+            ) from err
+        yield from records
 
 
 def benchmark_records(name: str, benchmarks_dir: str | Path | None = None, split: str = "test") -> Iterator[dict]:
