@@ -9,6 +9,8 @@ to its vocabulary id by binary search in the sorted hashes of the vocabulary.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from trl_dsm.decontamination.ngrams import _CJK, CJK_RE, DOCUMENT_BREAK, HASH_BASE, LINE_BREAK, PARAGRAPH_BREAK
@@ -107,64 +109,20 @@ def batch_grams(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return hashes.astype(np.uint64), starts, ends
 
 
-try:  # optional: a compiled single pass over the code points (3-4x faster than the numpy version)
-    import numba
-
-    @numba.njit(cache=True, nogil=True, inline="always")
-    def _kind(c, word, single, astral_cps, astral_word, astral_single):
-        """(is_word, is_single) of code point ``c``: tables for the BMP, a binary search above it."""
-        if c < 65536:
-            return word[c], single[c]
-        k = np.searchsorted(astral_cps, c)
-        return astral_word[k], astral_single[k]
-
-    @numba.njit(cache=True, nogil=True)
-    def _gram_ids_kernel(cps, word, single, astral_cps, astral_word, astral_single, vocab_hashes, vocab_ids, base):
-        n = len(cps)
-        ids = np.empty(n, dtype=np.int64)
-        starts = np.empty(n, dtype=np.int64)
-        ends = np.empty(n, dtype=np.int64)
-        m = 0
-        i = 0
-        while i < n:
-            c = cps[i]
-            is_word, is_single = _kind(c, word, single, astral_cps, astral_word, astral_single)
-            if not (is_word or is_single):
-                i += 1
-                continue
-            start = i
-            h = np.uint64(c)
-            power = base
-            i += 1
-            if is_word:
-                while i < n:
-                    c = cps[i]
-                    w, s1 = _kind(c, word, single, astral_cps, astral_word, astral_single)
-                    if not w or s1:
-                        break
-                    h += np.uint64(c) * power
-                    power *= base
-                    i += 1
-            lo, hi = 0, len(vocab_hashes)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if vocab_hashes[mid] < h:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            ids[m] = vocab_ids[lo] if lo < len(vocab_hashes) and vocab_hashes[lo] == h else 0
-            starts[m] = start
-            ends[m] = i
-            m += 1
-        return ids[:m], starts[:m], ends[:m]
-
-except ImportError:  # pragma: no cover - numba is a dependency; the numpy path keeps working without it
-    _gram_ids_kernel = None
+@functools.cache
+def _gram_ids_kernel():
+    """The numba kernel (:mod:`trl_dsm.decontamination._gram_kernel`), imported on first use; None without numba."""
+    try:
+        from trl_dsm.decontamination._gram_kernel import _gram_ids_kernel as kernel
+    except ImportError:  # pragma: no cover - numba is a dependency; the numpy path keeps working without it
+        return None
+    return kernel
 
 
 def batch_gram_ids(text: str, vocabulary: VocabularyHashes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(vocabulary ids, starts, ends) of the grams of a normalized ``text`` (0 for unknown grams)."""
-    if _gram_ids_kernel is None:
+    kernel = _gram_ids_kernel()
+    if kernel is None:
         hashes, starts, ends = batch_grams(text)
         return vocabulary.lookup(hashes), starts, ends
     if text.isascii():
@@ -174,7 +132,7 @@ def batch_gram_ids(text: str, vocabulary: VocabularyHashes) -> tuple[np.ndarray,
     astral = np.unique(cps[cps >= _BMP]) if not text.isascii() else np.empty(0, dtype=np.uint32)
     astral_single = np.array([CJK_RE.match(chr(c)) is not None for c in astral.tolist()], dtype=bool)
     astral_word = np.array([chr(c).isalnum() for c in astral.tolist()], dtype=bool) & ~astral_single
-    return _gram_ids_kernel(
+    return kernel(
         cps, _WORD, _SINGLE, astral, astral_word, astral_single, vocabulary.hashes, vocabulary.ids, HASH_BASE
     )
 

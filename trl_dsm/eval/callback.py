@@ -25,7 +25,7 @@ from transformers import Trainer, TrainerCallback
 from trl_dsm.eval.benchmarks import EvalItem, items_from_records
 from trl_dsm.eval.estimators import k_values
 from trl_dsm.eval.evaluate import EvalConfig, evaluate_items
-from trl_dsm.eval.generation import Generator, HFGenerator
+from trl_dsm.eval.generation import Generator, HFGenerator, VLLMGenerator
 
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,9 @@ class MathEvalCallback(TrainerCallback):
             ``<samples_dir>/<name>-step<N>.jsonl``.
         generator_factory: ``f(model, tokenizer) -> generator`` to sample with something other than
             :class:`~trl_dsm.eval.generation.HFGenerator` on the unwrapped policy.
+        use_vllm: generate with the trainer's colocated vLLM engine (``use_vllm=True, vllm_mode="colocate"``), its
+            weights synced to the policy first. ``None`` (default): when the trainer has such an engine (without
+            sleep mode); ``False``: transformers on the unwrapped policy. Server mode evaluates with transformers.
 
     The metrics go through ``transformers.Trainer.log`` (the base method), so they reach ``report_to`` and
     ``state.log_history`` without flushing the metrics that GRPO accumulates between its own logging steps.
@@ -80,6 +83,7 @@ class MathEvalCallback(TrainerCallback):
         answer_type: str = "latex",
         samples_dir: str | Path | None = None,
         generator_factory: Callable[[Any, Any], Generator] | None = None,
+        use_vllm: bool | None = None,
     ) -> None:
         self.trainer = trainer
         problems = list(problems)
@@ -96,6 +100,14 @@ class MathEvalCallback(TrainerCallback):
         self.answer_type = answer_type
         self.samples_dir = Path(samples_dir) if samples_dir is not None else None
         self.generator_factory = generator_factory
+        vllm = getattr(trainer, "vllm_generation", None) if getattr(trainer, "use_vllm", False) else None
+        colocated = vllm is not None and vllm.mode == "colocate" and not vllm.enable_sleep_mode
+        if use_vllm and not colocated:
+            raise ValueError(
+                "MathEvalCallback(use_vllm=True) needs a trainer with a colocated vLLM engine without sleep mode "
+                "(use_vllm=True, vllm_mode='colocate', vllm_enable_sleep_mode=False)"
+            )
+        self.use_vllm = colocated if use_vllm is None else use_vllm
         self.history: list[dict[str, Any]] = []  # every evaluation's metrics, with its step
 
     # -- TrainerCallback hooks ------------------------------------------------------------------------------------
@@ -117,8 +129,20 @@ class MathEvalCallback(TrainerCallback):
         accelerator = trainer.accelerator
         own, shard = shard_for_rank(self.items, accelerator.process_index, accelerator.num_processes)
         records: list[dict] = []
-        with unwrap_model_for_generation(trainer.model_wrapped, accelerator) as model:
-            if shard:
+        if self.use_vllm and self.generator_factory is None:
+            vllm = trainer.vllm_generation
+            if trainer._last_loaded_step != trainer.state.global_step:  # as TRL does before it generates
+                vllm.sync_weights()  # every rank takes part (gathers under ZeRO-3 / FSDP)
+                trainer._last_loaded_step = trainer.state.global_step
+            generator = VLLMGenerator(
+                llm=vllm.llm, max_new_tokens=self.config.max_new_tokens, top_p=self.config.top_p,
+                seed=self.config.seed + step,
+            )  # fmt: skip
+            result = evaluate_items(generator, shard, self.config, name=self.name, answer_type=self.answer_type,
+                                    tokenizer=trainer.processing_class)  # fmt: skip
+            records = [dict(r, step=step) for r in result.samples[:own]]  # the padding repeats are dropped
+        else:
+            with unwrap_model_for_generation(trainer.model_wrapped, accelerator) as model:
                 if self.generator_factory is not None:
                     generator = self.generator_factory(model, trainer.processing_class)
                 else:

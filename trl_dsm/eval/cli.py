@@ -45,7 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--code-timeout", type=float, default=5.0, help="seconds per program (default 5)")
     p.add_argument("--vote-symbolic-pairs", type=int, default=64,
                    help="symbolic equivalence checks between wrong answers per problem for maj@k (default 64)")  # fmt: skip
-    p.add_argument("--dtype", default="auto", help="torch dtype for transformers (auto, bfloat16, float32, ...)")
+    p.add_argument("--dtype", default="auto", help="torch dtype (auto, bfloat16, float32, ...), both backends")
+    p.add_argument("--vllm-kwargs", type=json.loads, default=None, metavar="JSON",
+                   help='extra vllm.LLM arguments as a JSON object, e.g. \'{"enforce_eager": true, "max_model_len": 4096}\'')  # fmt: skip
     p.add_argument("--device", default=None, help="transformers device (default: cuda when available)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
@@ -56,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     from trl_dsm.eval.evaluate import EvalConfig, run_evaluation
 
     benchmarks = resolve_eval_benchmarks(args.benchmarks)  # a bad name fails before the model loads
+    if args.vllm_kwargs is not None and not isinstance(args.vllm_kwargs, dict):
+        raise ValueError(f"--vllm-kwargs must be a JSON object, got {args.vllm_kwargs!r}")
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
     if args.benchmarks_dir is not None and not args.benchmarks_dir.is_dir():
@@ -86,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         dtype=args.dtype,
         device=args.device,
+        vllm_kwargs=args.vllm_kwargs,
     )
     for name, result in results.items():
         headline = {k: round(v, 4) for k, v in result.metrics.items() if k == "greedy" or "@" in k}

@@ -424,7 +424,8 @@ def run_evaluation(
     vllm_kwargs: dict | None = None,
 ) -> dict[str, BenchmarkResult]:
     """``trl-dsm evaluate``: load ``model`` (a Hub id or a local path) with vLLM (``backend="vllm"``, or ``"auto"``
-    when vLLM is installed) or transformers, and evaluate it on ``benchmarks``."""
+    when vLLM is installed) or transformers, and evaluate it on ``benchmarks``. ``vllm_kwargs`` go to ``vllm.LLM``
+    (``dtype`` too, unless ``"auto"``); the vLLM engine is shut down before this returns, even on an error."""
     from trl_dsm.eval.generation import VLLMGenerator, load_model_and_tokenizer, vllm_available
 
     config = config or EvalConfig()
@@ -433,13 +434,17 @@ def run_evaluation(
         raise ValueError(f"backend must be 'auto', 'vllm' or 'transformers', got {backend!r}")
     use_vllm = backend == "vllm" or (backend == "auto" and vllm_available())
     if use_vllm:
-        generator = VLLMGenerator(model, max_new_tokens=config.max_new_tokens, top_p=config.top_p, seed=config.seed,
-                                  llm_kwargs=vllm_kwargs)  # fmt: skip
-        tokenizer = generator.tokenizer
-    else:
-        hf_model, tokenizer = load_model_and_tokenizer(model, dtype=dtype, device=device)
-        generator = HFGenerator(hf_model, tokenizer, max_new_tokens=config.max_new_tokens,
-                                batch_size=config.batch_size, top_p=config.top_p, seed=config.seed, progress=True)  # fmt: skip
+        llm_kwargs = {**({"dtype": dtype} if dtype != "auto" else {}), **(vllm_kwargs or {})}
+        # The engine runs in background processes: close it here, or the interpreter waits for them at exit.
+        with VLLMGenerator(model, max_new_tokens=config.max_new_tokens, top_p=config.top_p, seed=config.seed,
+                           llm_kwargs=llm_kwargs) as generator:  # fmt: skip
+            return evaluate_benchmarks(
+                generator, benchmarks, config, tokenizer=generator.tokenizer, benchmarks_dir=benchmarks_dir,
+                limit=limit, output_dir=output_dir, model_name=model,
+            )  # fmt: skip
+    hf_model, tokenizer = load_model_and_tokenizer(model, dtype=dtype, device=device)
+    generator = HFGenerator(hf_model, tokenizer, max_new_tokens=config.max_new_tokens,
+                            batch_size=config.batch_size, top_p=config.top_p, seed=config.seed, progress=True)  # fmt: skip
     return evaluate_benchmarks(
         generator, benchmarks, config, tokenizer=tokenizer, benchmarks_dir=benchmarks_dir, limit=limit,
         output_dir=output_dir, model_name=model,

