@@ -327,3 +327,29 @@ def test_hf_generator_batches_map_back_to_their_prompts(tiny_model_dir):
     assert again == sampled  # seeded per call
     with pytest.raises(ValueError, match="greedy decoding"):
         HFGenerator(model, tokenizer).generate(prompts, n=2, temperature=0.0)
+    # new tokens that fill the whole context would cut every prompt to nothing: refused, with the way out
+    limit = model.config.max_position_embeddings
+    with pytest.raises(ValueError, match=rf"max_new_tokens={limit} leaves no room .* context of {limit} tokens"):
+        HFGenerator(model, tokenizer, max_new_tokens=limit).generate(prompts)
+
+
+def test_evaluate_flags_default_to_eval_config():
+    """`trl-dsm evaluate --help` shows the library's defaults: every flag named after an EvalConfig field defaults to
+    that field's default, and its help text shows it."""
+    import dataclasses
+
+    from trl_dsm.cli import build_parser
+    from trl_dsm.eval.evaluate import EvalConfig
+
+    parser = build_parser()
+    evaluate = next(a for a in parser._actions if a.dest == "command").choices["evaluate"]
+    flags = {a.dest: a for a in evaluate._actions}
+    shared = [f for f in dataclasses.fields(EvalConfig) if f.name in flags]
+    assert len(shared) >= 12, [f.name for f in shared]
+    as_config = {"chat_template": {"auto": None, "on": True, "off": False}.get}  # a flag spelled in words
+    for field in shared:
+        action = flags[field.name]
+        assert as_config.get(field.name, lambda x: x)(action.default) == field.default, field.name
+        if field.name not in as_config:
+            assert "(default: %(default)s)" in action.help, field.name
+    assert "(default: 512)" in " ".join(evaluate.format_help().split())

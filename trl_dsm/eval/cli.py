@@ -10,6 +10,7 @@ from pathlib import Path
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from trl_dsm.eval.benchmarks import EVAL_BENCHMARKS
+    from trl_dsm.eval.evaluate import EvalConfig
 
     p = subparsers.add_parser(
         "evaluate",
@@ -20,36 +21,50 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             f"Benchmarks: {', '.join(EVAL_BENCHMARKS)}."
         ),
     )
+    d = EvalConfig()  # the flags' defaults are the library's: one place for them
     p.add_argument("--model", required=True, help="Hub id or local path of a causal LM")
     p.add_argument("--benchmarks", default="gsm8k,math500", help="comma-separated names (default: gsm8k,math500)")
-    p.add_argument("--mode", choices=["cot", "pot", "tir"], default="cot", help="prompting format (default: cot)")
-    p.add_argument("--num-samples", type=int, default=1, help="K samples per problem for pass@k / maj@k (default 1)")
-    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature for K > 1 (default 0.7)")
-    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument(
+        "--mode", choices=["cot", "pot", "tir"], default=d.mode, help="prompting format (default: %(default)s)"
+    )
+    p.add_argument("--num-samples", type=int, default=d.num_samples,
+                   help="K samples per problem for pass@k / maj@k (default: %(default)s)")  # fmt: skip
+    p.add_argument("--temperature", type=float, default=d.temperature,
+                   help="sampling temperature for K > 1 (default: %(default)s)")  # fmt: skip
+    p.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling for K > 1 (default: %(default)s)")
     p.add_argument("--no-greedy", action="store_true", help="skip the greedy pass (no greedy accuracy)")
-    p.add_argument("--few-shot", type=int, default=0, help="number of exemplars in the prompt (default 0)")
+    p.add_argument("--few-shot", type=int, default=d.few_shot, help="exemplars in the prompt (default: %(default)s)")
     p.add_argument(
         "--benchmarks-dir", type=Path, default=None, help="local copies laid out like shared/data/benchmarks"
     )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N problems of each benchmark")
     p.add_argument("--output-dir", type=Path, default=Path("eval_results"), help="(default: ./eval_results)")
-    p.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass (transformers backend)")
-    p.add_argument("--max-new-tokens", type=int, default=512)
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help="sequences per forward pass, transformers backend (default: %(default)s)")  # fmt: skip
+    p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens,
+                   help="tokens generated per completion; must leave room for the prompt (default: %(default)s)")  # fmt: skip
     p.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="auto",
                    help="auto: vLLM when installed, else transformers")  # fmt: skip
     p.add_argument("--chat-template", choices=["auto", "on", "off"], default="auto",
                    help="auto: use the tokenizer's chat template when it has one")  # fmt: skip
-    p.add_argument("--fallback", choices=["last_math", "last_number", "none"], default="last_math",
-                   help="answer of a completion without a boxed/marked answer (default: last_math)")  # fmt: skip
-    p.add_argument("--tir-max-rounds", type=int, default=4, help="programs run per TIR trajectory (default 4)")
-    p.add_argument("--code-timeout", type=float, default=5.0, help="seconds per program (default 5)")
-    p.add_argument("--vote-symbolic-pairs", type=int, default=64,
-                   help="symbolic equivalence checks between wrong answers per problem for maj@k (default 64)")  # fmt: skip
-    p.add_argument("--dtype", default="auto", help="torch dtype (auto, bfloat16, float32, ...), both backends")
+    p.add_argument("--fallback", choices=["last_math", "last_number", "none"], default=d.fallback,
+                   help="answer of a completion without a boxed/marked answer (default: %(default)s)")  # fmt: skip
+    p.add_argument("--tir-max-rounds", type=int, default=d.tir_max_rounds,
+                   help="programs run per TIR trajectory (default: %(default)s)")  # fmt: skip
+    p.add_argument(
+        "--code-timeout", type=float, default=d.code_timeout, help="seconds per program (default: %(default)s)"
+    )
+    p.add_argument("--vote-symbolic-pairs", type=int, default=d.vote_symbolic_pairs,
+                   help="symbolic equivalence checks between wrong answers per problem for maj@k (default: %(default)s)")  # fmt: skip
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        help="torch dtype (auto, bfloat16, float32, ...), both backends (default: %(default)s)",
+    )
     p.add_argument("--vllm-kwargs", type=json.loads, default=None, metavar="JSON",
                    help='extra vllm.LLM arguments as a JSON object, e.g. \'{"enforce_eager": true, "max_model_len": 4096}\'')  # fmt: skip
     p.add_argument("--device", default=None, help="transformers device (default: cuda when available)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=d.seed, help="sampling seed (default: %(default)s)")
     p.set_defaults(func=run)
 
 

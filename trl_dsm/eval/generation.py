@@ -110,7 +110,13 @@ class HFGenerator:
         if add_special is None:  # a chat-rendered prompt already holds its special tokens
             add_special = not getattr(tok, "chat_template", None)
         limit = self._context_limit()
-        max_prompt = None if limit is None else max(1, limit - self.max_new_tokens)
+        if limit is not None and self.max_new_tokens >= limit:
+            raise ValueError(
+                f"max_new_tokens={self.max_new_tokens} leaves no room for the prompt in the model's context of "
+                f"{limit} tokens (max_position_embeddings): use fewer new tokens (--max-new-tokens), e.g. "
+                f"{limit // 2}"
+            )
+        max_prompt = None if limit is None else limit - self.max_new_tokens
         per_call = min(n, self.batch_size)
         prompts_per_batch = max(1, self.batch_size // per_call)
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
