@@ -124,6 +124,11 @@ def test_yaml_config_accepts_what_the_fields_declare(tmp_path):
     config = MiningConfig.from_yaml(nullable)
     assert config.domains.stop_overlap is None and config.domains.auto_accept_score == 1
     assert config.executor.tasks == 4 and config.repo_id == "me/corpus"
+    short = tmp_path / "short.yaml"  # executor: local | ray | slurm
+    short.write_text("executor:\n  kind: slurm\n")
+    assert MiningConfig.from_yaml(short).executor.kind == "datatrove-slurm"
+    short.write_text("executor:\n  kind: ray\n")
+    assert MiningConfig.from_yaml(short).executor.kind == "datatrove-ray"
 
 
 @pytest.mark.slow
@@ -141,15 +146,14 @@ def test_killed_run_resumes_with_nothing_lost_or_duplicated(shared_data, tmp_pat
         ],
     }
     script = [sys.executable, str(ROOT / "tests" / "scripts" / "mining_run.py")]
-    env = dict(os.environ, TRL_DSM_MINING_KILL_AFTER="score:2", TQDM_DISABLE="1")
+    env = dict(os.environ, TQDM_DISABLE="1")
     killed = subprocess.run(
-        [*script, str(tmp_path / "a"), json.dumps(config)], env=env, capture_output=True, timeout=300
+        [*script, str(tmp_path / "a"), json.dumps(config), "score:2"], env=env, capture_output=True, timeout=300
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
     scores_dir = tmp_path / "a" / "iter_1" / "scores"
     assert len(list(scores_dir.glob("shard-*.npy"))) == 2  # killed half-way through iteration 1's scoring
     assert not (tmp_path / "a" / "export").exists()
-    env.pop("TRL_DSM_MINING_KILL_AFTER")
     resumed = subprocess.run(
         [*script, str(tmp_path / "a"), json.dumps(config)], env=env, capture_output=True, timeout=300
     )

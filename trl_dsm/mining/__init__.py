@@ -11,6 +11,7 @@ from trl_dsm.mining.classifier import (
     score_dataset,
     train_classifier,
 )
+from trl_dsm.mining.config import DecontaminationConfig, DedupConfig, MiningConfig, SeedSpec
 from trl_dsm.mining.dedup import (
     minhash_signatures,
     near_dedup,
@@ -21,16 +22,7 @@ from trl_dsm.mining.dedup import (
 )
 from trl_dsm.mining.domains import DomainConfig, IterationReport, read_annotations, write_annotations
 from trl_dsm.mining.executors import ExecutorConfig
-from trl_dsm.mining.pipeline import (
-    AnnotationPending,
-    DecontaminationConfig,
-    DedupConfig,
-    MiningConfig,
-    MiningPipeline,
-    MiningResult,
-    SeedSpec,
-    mine,
-)
+from trl_dsm.mining.pipeline import AnnotationPending, MiningPipeline, MiningResult, mine
 from trl_dsm.mining.readers import (
     TableBuilder,
     WarcBuilder,

@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="delete an existing run in output_dir and start over")
     p.add_argument(
         "--executor",
-        choices=["local", "datatrove-local", "datatrove-slurm", "datatrove-ray"],
+        choices=["local", "datatrove-local", "datatrove-slurm", "datatrove-ray", "slurm", "ray"],
         default=None,
         help="override executor.kind",
     )
@@ -46,13 +46,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trl_dsm.mining.card import push_export
+    from trl_dsm.mining.executors import ALIASES
     from trl_dsm.mining.pipeline import AnnotationPending, MiningConfig, MiningPipeline
 
     config = MiningConfig.from_yaml(args.config)
     if args.output_dir:
         config.output_dir = args.output_dir
     if args.executor:
-        config.executor.kind = args.executor
+        config.executor.kind = ALIASES.get(args.executor, args.executor)
     if args.workers:
         config.executor.workers = args.workers
     if args.push_to_hub:

@@ -1,10 +1,11 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Where the per-shard steps of the mining pipeline run: in this process, in a local process pool, or on
-datatrove's executors (local multiprocess, Slurm, Ray) for clusters.
+"""Where the tasks of a mining stage (§2.1) run: in this process, in a local process pool, or on datatrove's
+executors (local multiprocess, Slurm, Ray) for clusters.
 
-A task is ``(stage, iteration, shard)``; :func:`trl_dsm.mining.pipeline.run_shard_task` reads everything it needs
-from the run directory and writes its output atomically, so any engine that can call a function on a worker can
-run it, tasks can repeat after a crash, and the driver checks completion by looking at the outputs.
+The executor receives the work: a picklable callable ``work(task)`` (the pipeline passes a
+:class:`trl_dsm.mining.stages.StageTask`) and the task ids. Each task reads what it needs from the run directory
+and writes its output atomically, so tasks can repeat after a crash, and the driver checks completion by looking
+at the outputs (``is_done``). This module knows nothing of the pipeline.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from pathlib import Path
 
 
 KINDS = ("local", "datatrove-local", "datatrove-slurm", "datatrove-ray")
+#: Short names accepted in YAML and on the command line.
+ALIASES = {"ray": "datatrove-ray", "slurm": "datatrove-slurm"}
 
 
 @dataclass
 class ExecutorConfig:
     """``kind``: ``local`` (this process, or a process pool when ``workers`` > 1), ``datatrove-local``,
-    ``datatrove-slurm`` or ``datatrove-ray``. ``tasks`` caps the datatrove tasks per stage (default: one per
+    ``datatrove-slurm`` (or ``slurm``) or ``datatrove-ray`` (or ``ray``). ``tasks`` caps the datatrove tasks per stage (default: one per
     shard); ``options`` go to the datatrove executor (e.g. Slurm ``partition``, ``time``, ``sbatch_args``)."""
 
     kind: str = "local"
@@ -34,104 +37,81 @@ class ExecutorConfig:
     poll_s: float = 10.0
 
     def __post_init__(self):
+        self.kind = ALIASES.get(self.kind, self.kind)
         if self.kind not in KINDS:
-            raise ValueError(f"executor.kind must be one of {KINDS}, got {self.kind!r}")
+            raise ValueError(f"executor.kind must be one of {KINDS + tuple(ALIASES)}, got {self.kind!r}")
         if self.workers < 1:
             raise ValueError(f"executor.workers must be >= 1, got {self.workers}")
 
 
-def _run_one(args: tuple) -> None:
-    from trl_dsm.mining.pipeline import run_shard_task
+def datatrove_executor(config: ExecutorConfig, pipeline: list, tasks: int, logging_dir: str, job_name: str):
+    """The datatrove executor of ``config.kind`` for ``pipeline`` (any datatrove steps) with ``tasks`` tasks."""
+    options = dict(config.options)
+    if config.kind == "datatrove-local":
+        from datatrove.executor import LocalPipelineExecutor
 
-    run_shard_task(*args)
+        return LocalPipelineExecutor(
+            pipeline=pipeline, tasks=tasks, workers=config.workers, logging_dir=logging_dir, **options
+        )
+    if config.kind == "datatrove-slurm":
+        from datatrove.executor import SlurmPipelineExecutor
 
+        options.setdefault("job_name", job_name)
+        options.setdefault("time", "24:00:00")
+        options.setdefault("partition", "cpu")
+        return SlurmPipelineExecutor(pipeline=pipeline, tasks=tasks, logging_dir=logging_dir, **options)
+    if config.kind == "datatrove-ray":
+        from datatrove.executor import RayPipelineExecutor
 
-def _datatrove_step_class():
-    from datatrove.pipeline.base import PipelineStep
-
-    class MiningShardStep(PipelineStep):
-        """Runs mining shard tasks ``rank, rank + world_size, ...`` of one stage."""
-
-        name = "trl-dsm mining shards"
-        type = "trl-dsm"
-
-        def __init__(self, run_dir: str, stage: str, iteration: int, shards: Sequence[int]):
-            super().__init__()
-            self.run_dir, self.stage, self.iteration, self.shards = run_dir, stage, iteration, list(shards)
-
-        def run(self, data=None, rank: int = 0, world_size: int = 1):
-            for shard in self.shards[rank::world_size]:
-                with self.track_time():
-                    _run_one((self.run_dir, self.stage, self.iteration, shard))
-                self.stat_update("shards")
-            if data:
-                yield from data
-
-    return MiningShardStep
+        return RayPipelineExecutor(
+            pipeline=pipeline, tasks=tasks, workers=config.workers, logging_dir=logging_dir, **options
+        )
+    raise ValueError(f"{config.kind!r} is not a datatrove executor")
 
 
 def run_tasks(
     config: ExecutorConfig,
-    run_dir: str | Path,
-    stage: str,
-    iteration: int,
-    shards: Sequence[int],
+    work: Callable[[int], None],
+    tasks: Sequence[int],
     is_done: Callable[[int], bool],
+    logging_root: str | Path,
+    name: str,
     desc: str = "",
 ) -> None:
-    """Run the not-yet-done shards of a stage on the configured engine and wait until all are done."""
+    """Run ``work(task)`` for the tasks that are not ``is_done`` yet on the configured engine; wait until all are
+    done. ``logging_root`` holds datatrove's logs (one folder per attempt)."""
     from tqdm.auto import tqdm
 
-    todo = [s for s in shards if not is_done(s)]
+    todo = [t for t in tasks if not is_done(t)]
     if not todo:
         return
-    run_dir = str(run_dir)
     if config.kind == "local":
         if config.workers == 1:
-            for shard in tqdm(todo, desc=desc or stage, unit="shard"):
-                _run_one((run_dir, stage, iteration, shard))
+            for task in tqdm(todo, desc=desc or name, unit="task"):
+                work(task)
         else:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(config.workers, mp_context=mp.get_context("fork")) as pool:
-                jobs = [(run_dir, stage, iteration, s) for s in todo]
-                list(tqdm(pool.map(_run_one, jobs), total=len(jobs), desc=desc or stage, unit="shard"))
+                list(tqdm(pool.map(work, todo), total=len(todo), desc=desc or name, unit="task"))
     else:
-        step = _datatrove_step_class()(run_dir, stage, iteration, todo)
-        tasks = min(config.tasks or len(todo), len(todo))
-        # A fresh logging dir per attempt: datatrove skips ranks it logged as complete, and the set of shards
+        from trl_dsm.mining.steps import TaskStep
+
+        n_tasks = min(config.tasks or len(todo), len(todo))
+        # A fresh logging dir per attempt: datatrove skips ranks it logged as complete, and the set of tasks
         # (hence what a rank means) differs between attempts.
-        logging_dir = os.path.join(run_dir, "datatrove", f"{stage}-{iteration}-{time.time_ns()}")
-        options = dict(config.options)
-        if config.kind == "datatrove-local":
-            from datatrove.executor import LocalPipelineExecutor
-
-            executor = LocalPipelineExecutor(
-                pipeline=[step], tasks=tasks, workers=config.workers, logging_dir=logging_dir, **options
-            )
-        elif config.kind == "datatrove-slurm":
-            from datatrove.executor import SlurmPipelineExecutor
-
-            options.setdefault("job_name", f"trl-dsm-{stage}")
-            options.setdefault("time", "24:00:00")
-            options.setdefault("partition", "cpu")
-            executor = SlurmPipelineExecutor(pipeline=[step], tasks=tasks, logging_dir=logging_dir, **options)
-        else:
-            from datatrove.executor import RayPipelineExecutor
-
-            executor = RayPipelineExecutor(
-                pipeline=[step], tasks=tasks, workers=config.workers, logging_dir=logging_dir, **options
-            )
+        logging_dir = os.path.join(str(logging_root), f"{name}-{time.time_ns()}")
+        executor = datatrove_executor(config, [TaskStep(work, todo)], n_tasks, logging_dir, f"trl-dsm-{name}")
         executor.run()
     deadline = time.monotonic() + config.timeout_s
     while True:  # Slurm returns after submitting; the others after finishing
-        missing = [s for s in todo if not is_done(s)]
+        missing = [t for t in todo if not is_done(t)]
         if not missing:
             return
         if config.kind != "datatrove-slurm" or time.monotonic() > deadline:
             raise RuntimeError(
-                f"{stage}: {len(missing)} shard task(s) did not finish (first: {missing[:5]}); "
-                f"see the logs under {run_dir}/datatrove and rerun to resume"
+                f"{name}: {len(missing)} task(s) did not finish (first: {missing[:5]}); "
+                f"see the logs under {logging_root} and rerun to resume"
             )
         time.sleep(config.poll_s)

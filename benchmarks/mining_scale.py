@@ -1,0 +1,198 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Corpus mining at scale (§2.1, issue #16): the whole ``trl-dsm mine`` pipeline on a synthetic crawl.
+
+    python benchmarks/mining_scale.py [--sizes 20000 100000 400000] [--workers 1 2] [--data ../shared/data]
+
+The crawl: the shared web pages, generated 150-word pages, MATH solutions as math pages (~5%), and planted
+near-duplicates (copies of generated pages with 0-3 words replaced, Jaccard of 5-shingles ~0.87-1.0) under their
+own URLs, plus 2% URL duplicates. Each size runs with 1 and 2 workers (``executor: local``, a process pool) in a
+fresh process and prints: docs/s, the driver's peak RSS (with 1 worker the tasks run in the driver's process),
+the largest task process's peak RSS (the pool's worker processes), and the near-dedup's recall on planted pairs of
+Jaccard >= 0.9 and its clusters against datasketch's in-memory ``MinHashLSH`` on the same signatures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RUNNER = r"""
+import json, resource, sys, time
+from trl_dsm.mining.config import MiningConfig
+from trl_dsm.mining.pipeline import MiningPipeline
+config = MiningConfig.from_dict(json.loads(sys.argv[1]))
+start = time.perf_counter()
+result = MiningPipeline(config).run()
+seconds = time.perf_counter() - start
+print(json.dumps({
+    "seconds": seconds,
+    "driver_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "task_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    "documents_out": result.stats["documents_out"],
+    "dedup": result.stats["dedup"],
+    "stage_seconds": result.stats["seconds"],
+}))
+"""
+
+
+def make_crawl(n: int, data: Path, out: Path, seed: int = 0, per_file: int = 5000) -> dict:
+    """Write ``n`` documents as JSONL files under ``out``; return the planted ``(original, copy)`` row pairs."""
+    rng = random.Random(seed)
+    web = [json.loads(line) for line in (data / "web" / "web_docs.jsonl").open()]
+    with (data / "benchmarks" / "math" / "train.jsonl").open() as f:
+        math = [(lambda r: r["problem"] + "\n" + r["solution"])(json.loads(line)) for line in f]
+    vocab = [f"{chr(97 + i % 26)}{i:x}" for i in range(20_000)]
+    docs: list[dict] = [{"text": d["text"], "url": d["url"]} for d in web[: min(len(web), n // 10)]]
+    pages: list[list[str]] = []
+    pairs: list[tuple[int, int]] = []
+    origin: dict[int, int] = {}
+    while len(docs) < n:
+        r = rng.random()
+        i = len(docs)
+        if r < 0.05:
+            docs.append({"text": rng.choice(math), "url": f"https://math{i % 97}.example/q/{i}"})
+        elif r < 0.15 and pages:
+            b = rng.randrange(len(pages))
+            words = list(pages[b])
+            for _ in range(rng.choice([0, 1, 1, 2, 3])):
+                words[rng.randrange(len(words))] = rng.choice(vocab)
+            pairs.append((origin[b], i))
+            docs.append({"text": " ".join(words), "url": f"https://mirror{i % 53}.example/p/{i}"})
+        elif r < 0.17:
+            d = docs[rng.randrange(len(docs))]
+            docs.append({"text": d["text"], "url": d["url"].replace("https://", "http://") + "#dup"})
+        else:
+            words = [rng.choice(vocab) for _ in range(150)]
+            origin[len(pages)] = i
+            pages.append(words)
+            docs.append({"text": " ".join(words), "url": f"https://site{i % 1009}.example/a/{i}"})
+    out.mkdir(parents=True, exist_ok=True)
+    for k in range(0, n, per_file):
+        with gzip.open(out / f"part-{k // per_file:05d}.jsonl.gz", "wt") as f:
+            f.writelines(json.dumps(d) + "\n" for d in docs[k : k + per_file])
+    return {"pairs": pairs}
+
+
+def dedup_quality(run: Path, pairs: list[tuple[int, int]]) -> dict:
+    """Recall on planted pairs of Jaccard >= 0.9 and agreement with datasketch's in-memory LSH (evaluation only:
+    this loads every signature, the pipeline never does)."""
+    import pyarrow.parquet as pq
+
+    from trl_dsm.mining import dedup
+
+    meta = json.loads((run / "docs" / "shards.json").read_text())
+    n_shards = len(meta["rows"])
+    sigs = np.concatenate([np.load(run / "prepare" / f"signatures-{s:05d}.npy") for s in range(n_shards)])
+    texts = [
+        t for s in range(n_shards) for t in pq.read_table(run / "docs" / f"shard-{s:05d}.parquet")["text"].to_pylist()
+    ]
+    url_removed = np.concatenate([np.load(p) for p in sorted((run / "dedup" / "urls" / "removed").glob("*.npy"))])
+    candidates = np.ones(len(sigs), dtype=bool)
+    candidates[url_removed] = False
+    candidates &= np.array([bool(t.strip()) for t in texts])
+    rows = np.flatnonzero(candidates)
+    start = time.perf_counter()
+    reference = dedup.near_dedup(sigs[rows], threshold=0.8)
+    datasketch_s = time.perf_counter() - start
+    expected = [[int(rows[m]) for m in c] for c in reference.clusters]
+    ours = [json.loads(line)["members"] for line in (run / "dedup" / "clusters.jsonl").open()]
+    same = [c[:20] for c in expected] == ours
+    keep = np.load(run / "dedup" / "keep.npy")
+    expected_keep = candidates.copy()
+    expected_keep[rows[~reference.keep]] = False
+    cluster_of = {m: i for i, c in enumerate(expected) for m in c}
+    shingle = {}
+
+    def jaccard(a: int, b: int) -> float:
+        for x in (a, b):
+            if x not in shingle:
+                shingle[x] = set(dedup.shingles(texts[x]))
+        return len(shingle[a] & shingle[b]) / len(shingle[a] | shingle[b])
+
+    high = [(a, b) for a, b in pairs if candidates[a] and candidates[b] and jaccard(a, b) >= 0.9]
+    found = sum(1 for a, b in high if a in cluster_of and cluster_of.get(a) == cluster_of.get(b))
+    root_of = {m: c[0] for c in expected for m in c[1:]}
+    removed = np.flatnonzero(candidates & ~keep)
+    true_dups = sum(1 for r in removed.tolist() if r in root_of and jaccard(root_of[r], r) >= 0.5)
+    return {
+        "planted_pairs_j>=0.9": len(high),
+        "recall_j>=0.9": round(found / max(1, len(high)), 4),
+        "precision (removed rows with true Jaccard >= 0.5 to the kept row)": round(
+            true_dups / max(1, len(removed)), 4
+        ),
+        "same_clusters_as_datasketch": bool(same and (keep == expected_keep).all()),
+        "datasketch_lsh_s": round(datasketch_s, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000, 400_000])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--docs-per-shard", type=int, default=2500)
+    parser.add_argument("--timeout", type=float, default=6 * 3600)
+    args = parser.parse_args()
+    seeds = str(args.data / "benchmarks" / "math" / "train.jsonl")
+    with tempfile.TemporaryDirectory(prefix="mining-scale-") as tmp:
+        for n in args.sizes:
+            crawl = Path(tmp) / f"crawl-{n}"
+            planted = make_crawl(n, args.data, crawl)
+            for workers in args.workers:
+                run = Path(tmp) / f"run-{n}-{workers}"
+                config = {
+                    "output_dir": str(run),
+                    "num_shards": max(1, n // args.docs_per_shard),
+                    "iterations": 1,
+                    "inputs": [{"type": "jsonl", "paths": [str(crawl / "*.jsonl.gz")]}],
+                    "seeds": [{"type": "jsonl", "paths": [seeds], "fields": ["problem", "solution"], "limit": 2000}],
+                    "classifier": {"dim": 64, "bucket": 200_000, "epoch": 5, "n_positives": 2000, "n_negatives": 2000},
+                    "selection": {"method": "threshold", "threshold": 0.8},
+                    "dedup": {"partitions": max(1, n // 50_000)},
+                    "executor": {"kind": "local", "workers": workers},
+                }
+                proc = subprocess.run(
+                    [sys.executable, "-c", RUNNER, json.dumps(config)],
+                    capture_output=True,
+                    text=True,
+                    timeout=args.timeout,
+                    env={**os.environ, "TQDM_DISABLE": "1"},
+                )
+                if proc.returncode:
+                    raise SystemExit(proc.stderr[-3000:])
+                out = json.loads(proc.stdout.strip().splitlines()[-1])
+                quality = dedup_quality(run, planted["pairs"]) if workers == args.workers[0] else {}
+                print(
+                    json.dumps(
+                        {
+                            "documents": n,
+                            "workers": workers,
+                            "docs_per_s": round(n / out["seconds"], 1),
+                            "seconds": round(out["seconds"], 1),
+                            "driver_peak_rss_mb": round(out["driver_rss_mb"], 1),
+                            "largest_task_peak_rss_mb": round(out["task_rss_mb"], 1) if workers > 1 else None,
+                            "documents_out": out["documents_out"],
+                            "dedup": out["dedup"],
+                            "stage_seconds": {k: round(v, 1) for k, v in out["stage_seconds"].items()},
+                            **quality,
+                        }
+                    ),
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""The run directory of a mining run (§2.1) and its atomic writers.
+
+Every output is written under a temporary name in its final directory, then renamed: a file that exists is
+complete, so a killed run restarts where it stopped and the driver checks a task's completion by its output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def json_default(obj):
+    """``json.dumps`` ``default`` for numpy scalars and arrays."""
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def atomic_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False, default=json_default).encode())
+
+
+def atomic_jsonl(path: Path, rows: Sequence[dict]) -> None:
+    atomic_write_bytes(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
+
+
+def atomic_npy(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def atomic_npz(path: Path, **arrays) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def atomic_parquet(path: Path, dataset) -> None:
+    """Write a ``datasets.Dataset`` (or a ``pyarrow.Table``) as one parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    table = dataset if isinstance(dataset, pa.Table) else dataset.with_format("arrow")[:]  # one table, no bar
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def read_shard(path: Path, columns: Sequence[str] | None = None):
+    """A parquet shard as an in-memory ``Dataset`` (no copy into the ``datasets`` cache)."""
+    import datasets
+    import pyarrow.parquet as pq
+
+    return datasets.Dataset(pq.read_table(path, columns=list(columns) if columns else None))
+
+
+def read_files(files: Sequence[Path]):
+    """Parquet files concatenated into one ``Dataset``."""
+    import datasets
+
+    parts = [read_shard(f) for f in files]
+    return datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+
+
+class RunDir:
+    """Paths of one run."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    def units(self) -> Path:
+        return self.root / "raw" / "units.json"
+
+    def raw(self, unit: int) -> Path:
+        return self.root / "raw" / f"part-{unit:05d}.parquet"
+
+    def shards_meta(self) -> Path:
+        return self.root / "docs" / "shards.json"
+
+    def doc_shard(self, shard: int) -> Path:
+        return self.root / "docs" / f"shard-{shard:05d}.parquet"
+
+    def prepared(self, shard: int) -> Path:
+        return self.root / "prepare" / f"shard-{shard:05d}.npz"
+
+    def signatures(self, shard: int) -> Path:
+        """MinHash signatures of a shard, ``(rows, num_perm)`` uint32 (a ``.npy``: read rows by memory map)."""
+        return self.root / "prepare" / f"signatures-{shard:05d}.npy"
+
+    def url_keys(self, shard: int, partition: int) -> Path:
+        """Normalized URL keys of a shard's rows whose key hashes to ``partition`` (parquet: key, row)."""
+        return self.root / "dedup" / "urls" / f"shard-{shard:05d}" / f"part-{partition:05d}.parquet"
+
+    def url_removed(self, partition: int) -> Path:
+        """Global rows removed as URL duplicates, from the keys of one partition."""
+        return self.root / "dedup" / "urls" / "removed" / f"part-{partition:05d}.npy"
+
+    def lsh_buckets(self, shard: int, band: int, partition: int) -> Path:
+        """``(bucket hash, row)`` of a shard for one LSH band and hash range, sorted."""
+        return self.root / "dedup" / "lsh" / f"shard-{shard:05d}" / f"band-{band:03d}-part-{partition:05d}.npy"
+
+    def lsh_edges(self, band: int, partition: int) -> Path:
+        """Duplicate pairs (a spanning forest) found in one band and hash range."""
+        return self.root / "dedup" / "edges" / f"band-{band:03d}-part-{partition:05d}.npy"
+
+    def dedup_keep(self) -> Path:
+        return self.root / "dedup" / "keep.npy"
+
+    def dedup_summary(self) -> Path:
+        return self.root / "dedup" / "summary.json"
+
+    def clusters(self) -> Path:
+        return self.root / "dedup" / "clusters.jsonl"
+
+    def iter_dir(self, k: int) -> Path:
+        return self.root / f"iter_{k}"
+
+    def model(self, k: int) -> Path:
+        return self.iter_dir(k) / "model.bin"
+
+    def scores(self, k: int, shard: int) -> Path:
+        return self.iter_dir(k) / "scores" / f"shard-{shard:05d}.npy"
+
+    def report(self, k: int) -> Path:
+        return self.iter_dir(k) / "report.json"
+
+    def final(self, shard: int) -> Path:
+        return self.root / "final" / f"shard-{shard:05d}.parquet"
+
+    def export(self) -> Path:
+        return self.root / "export"
+
+    def stats(self) -> Path:
+        return self.root / "stats.json"
+
+    def meta(self) -> dict:
+        """``docs/shards.json``: rows per shard, global offsets, total."""
+        return json.loads(self.shards_meta().read_text())
+
+    def load_config(self):
+        from trl_dsm.mining.config import MiningConfig
+
+        return MiningConfig.from_dict(json.loads(self.config().read_text()))

@@ -1,0 +1,279 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Mining (§2.1) as datatrove pipeline steps that compose with datatrove's own readers, filters and writers.
+
+* :class:`MathHtmlExtractor`: HTML main text with MathJax/KaTeX/MathML kept as TeX (``html_to_text``).
+* :class:`MathScoreFilter`: the fastText math classifier; keeps pages scoring >= ``threshold`` (the score goes to
+  ``metadata["math_score"]``).
+* :class:`UrlNormalizer`, then exact URL dedup in three datatrove stages, sharded by the hash of the normalized URL:
+  :class:`UrlDedupSignature` (per task: keys by partition) -> :class:`UrlDedupFind` (one task per partition: later
+  copies of a key) -> :class:`UrlDedupFilter` (per task: drops them). The first document of each key in
+  (task, position) order is kept.
+* :class:`DecontaminationFilter`: the 10-gram benchmark decontamination (segments or whole documents).
+
+Each step counts what it did with ``stat_update`` (datatrove's stats). :class:`TaskStep` is how ``trl-dsm mine``
+runs its own stage tasks on datatrove's executors (local, Slurm, Ray).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.io import DataFolderLike, get_datafolder
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.extractors.base import BaseExtractor
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from trl_dsm.mining.classifier import SCORE_COLUMN
+from trl_dsm.mining.dedup import normalize_url
+
+
+class TaskStep(PipelineStep):
+    """Runs ``work(task)`` for tasks ``rank, rank + world_size, ...`` of ``tasks`` (one stage of a mining run);
+    documents passing through are forwarded untouched."""
+
+    name = "trl-dsm mining tasks"
+    type = "trl-dsm"
+
+    def __init__(self, work: Callable[[int], None], tasks: Sequence[int]):
+        super().__init__()
+        self.work, self.tasks = work, list(tasks)
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for task in self.tasks[rank::world_size]:
+            with self.track_time():
+                self.work(task)
+            self.stat_update("tasks")
+        if data:
+            yield from data
+
+
+class MathHtmlExtractor(BaseExtractor):
+    """Main text of an HTML page with its math kept as TeX (MathJax scripts, KaTeX/MathML annotations, LaTeX image
+    ``alt``), by trafilatura; runs in datatrove's extractor sandbox with a per-page ``timeout``."""
+
+    name = "trl-dsm math-preserving extraction"
+
+    def __init__(self, timeout: float = 1.0):
+        super().__init__(timeout)
+
+    def extract(self, text: str) -> str:
+        from trl_dsm.mining.readers import html_to_text
+
+        return html_to_text(text)[1]
+
+
+class MathScoreFilter(BaseFilter):
+    """The fastText math classifier (§2.1) as a filter: ``metadata["math_score"]`` is P(math); pages below
+    ``threshold`` are dropped (to ``exclusion_writer`` if given). Scored ``batch_size`` pages at a time."""
+
+    name = "trl-dsm math classifier"
+
+    def __init__(
+        self,
+        model_path: str,
+        threshold: float = 0.5,
+        max_chars: int | None = None,
+        batch_size: int = 1000,
+        exclusion_writer: DiskWriter | None = None,
+    ):
+        super().__init__(exclusion_writer, batch_size=batch_size)
+        self.model_path, self.threshold, self.max_chars = str(model_path), threshold, max_chars
+        self._classifier = None
+
+    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
+        from trl_dsm.mining.classifier import FastTextClassifier
+
+        if self._classifier is None:
+            self._classifier = FastTextClassifier(self.model_path, max_chars=self.max_chars)
+        scores = self._classifier.predict_proba([doc.text for doc in batch])
+        out: list[bool | tuple[bool, str]] = []
+        for doc, score in zip(batch, scores):
+            doc.metadata[SCORE_COLUMN] = float(score)
+            out.append(True if score >= self.threshold else (False, "below_threshold"))
+        return out
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        return self.filter_batch([doc])[0]
+
+
+class UrlNormalizer(PipelineStep):
+    """``metadata["url_key"]`` = :func:`trl_dsm.mining.dedup.normalize_url` of ``metadata["url"]`` (scheme, ``www.``,
+    default port, fragment, tracking parameters, query order, percent-escapes, trailing slash)."""
+
+    name = "trl-dsm URL normalization"
+    type = "trl-dsm"
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            key = normalize_url(doc.metadata.get("url") or "")
+            doc.metadata["url_key"] = key
+            self.stat_update("normalized" if key else "no_url")
+            yield doc
+
+
+def _folder(folder: DataFolderLike | os.PathLike):
+    return get_datafolder(os.fspath(folder) if isinstance(folder, os.PathLike) else folder)
+
+
+def _partition(key: str, partitions: int) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little") % partitions
+
+
+class UrlDedupSignature(PipelineStep):
+    """Stage 1 of exact URL dedup: each task writes ``(url key, task, position)`` of its documents to
+    ``output_folder/PART/TASK.parquet``, one file per hash partition (``partitions`` = the tasks of stage 2).
+    Uses ``metadata["url_key"]`` (from :class:`UrlNormalizer`) or normalizes ``metadata["url"]``; documents without
+    a URL are never duplicates. Consumes the documents."""
+
+    name = "trl-dsm URL dedup 1: signatures"
+    type = "trl-dsm"
+
+    def __init__(self, output_folder: DataFolderLike, partitions: int = 1):
+        super().__init__()
+        if partitions < 1:
+            raise ValueError(f"partitions must be >= 1, got {partitions}")
+        self.output_folder, self.partitions = _folder(output_folder), partitions
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        parts: list[tuple[list[str], list[int]]] = [([], []) for _ in range(self.partitions)]
+        for index, doc in enumerate(data):
+            key = doc.metadata.get("url_key")
+            key = normalize_url(doc.metadata.get("url") or "") if key is None else key
+            self.stat_update("documents")
+            if key:
+                keys, positions = parts[_partition(key, self.partitions)]
+                keys.append(key)
+                positions.append(index)
+        for p, (keys, positions) in enumerate(parts):
+            table = pa.table(
+                {
+                    "key": pa.array(keys, pa.string()),
+                    "task": pa.array([rank] * len(keys), pa.int64()),
+                    "position": pa.array(positions, pa.int64()),
+                }
+            )
+            with self.output_folder.open(f"{p:05d}/{rank:05d}.parquet", "wb") as f:
+                pq.write_table(table, f)
+        return
+        yield
+
+
+class UrlDedupFind(PipelineStep):
+    """Stage 2 of exact URL dedup, one task per partition: reads every task's keys of the partition and writes, for
+    each stage-1 task, the positions of its documents whose key an earlier document has
+    (``output_folder/TASK/PART.npy``). Memory: one partition's keys."""
+
+    name = "trl-dsm URL dedup 2: duplicates"
+    type = "trl-dsm"
+
+    def __init__(self, input_folder: DataFolderLike, output_folder: DataFolderLike):
+        super().__init__()
+        self.input_folder, self.output_folder = _folder(input_folder), _folder(output_folder)
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        files = self.input_folder.list_files(subdirectory=f"{rank:05d}")
+        tables = []
+        for path in files:
+            with self.input_folder.open(path, "rb") as f:
+                tables.append(pq.read_table(f))
+        table = pa.concat_tables(tables) if tables else None
+        removed: dict[int, list[int]] = {}
+        if table is not None and table.num_rows:
+            order = pc.sort_indices(
+                table, sort_keys=[("key", "ascending"), ("task", "ascending"), ("position", "ascending")]
+            )
+            table = table.take(order)
+            keys = table.column("key").combine_chunks()
+            repeat = np.r_[False, pc.equal(keys.slice(1), keys.slice(0, len(keys) - 1)).to_numpy(zero_copy_only=False)]
+            tasks, positions = table.column("task").to_numpy()[repeat], table.column("position").to_numpy()[repeat]
+            for task in np.unique(tasks):
+                removed[int(task)] = np.sort(positions[tasks == task]).tolist()
+            self.stat_update("keys", value=int(len(keys)))
+            self.stat_update("duplicates", value=int(repeat.sum()))
+        tasks_seen = {int(path.rsplit("/", 1)[-1].split(".")[0]) for path in files}
+        for task in sorted(tasks_seen | set(removed)):
+            with self.output_folder.open(f"{task:05d}/{rank:05d}.npy", "wb") as f:
+                np.save(f, np.asarray(removed.get(task, []), dtype=np.int64))
+        return
+        yield
+
+
+class UrlDedupFilter(BaseFilter):
+    """Stage 3 of exact URL dedup: drops the documents stage 2 found (run with the same reader and tasks as stage
+    1, so positions match)."""
+
+    name = "trl-dsm URL dedup 3: filter"
+
+    def __init__(self, input_folder: DataFolderLike, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        self.input_folder = _folder(input_folder)
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        drop: set[int] = set()
+        for path in self.input_folder.list_files(subdirectory=f"{rank:05d}"):
+            with self.input_folder.open(path, "rb") as f:
+                drop.update(np.load(f).tolist())
+        self._drop, self._position = drop, 0
+        yield from super().run(data, rank, world_size)
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        position = self._position
+        self._position += 1
+        return (False, "url_duplicate") if position in self._drop else True
+
+
+class DecontaminationFilter(BaseFilter):
+    """10-gram benchmark decontamination (§2.1) as a filter: in ``segment`` mode contaminated segments are cut out
+    of ``doc.text`` (a page left empty is dropped), in ``document`` mode contaminated pages are dropped. The index
+    is built once per task from ``benchmarks`` (names or ``all``; ``benchmarks_dir`` for local copies)."""
+
+    name = "trl-dsm 10-gram decontamination"
+
+    def __init__(
+        self,
+        benchmarks: str | list[str] = "all",
+        benchmarks_dir: str | None = None,
+        mode: str = "segment",
+        batch_size: int = 256,
+        exclusion_writer: DiskWriter | None = None,
+    ):
+        super().__init__(exclusion_writer, batch_size=batch_size)
+        if mode not in ("segment", "document"):
+            raise ValueError(f"mode must be 'segment' or 'document', got {mode!r}")
+        self.benchmarks, self.benchmarks_dir, self.mode = benchmarks, benchmarks_dir, mode
+        self._checker = None
+
+    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
+        if self._checker is None:
+            from trl_dsm.decontamination.decontaminate import Decontaminator
+            from trl_dsm.decontamination.pipeline import build_index
+
+            self._checker = Decontaminator(build_index(self.benchmarks, self.benchmarks_dir), mode=self.mode)
+        out: list[bool | tuple[bool, str]] = []
+        for doc, result in zip(batch, self._checker.check_batch([doc.text for doc in batch])):
+            if not result.contaminated:
+                out.append(True)
+                continue
+            self.stat_update("contaminated")
+            self.stat_update("segments_removed", value=result.segments_removed)
+            if result.text:
+                doc.text = result.text
+                out.append(True)
+            else:
+                out.append((False, "contaminated"))
+        return out
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        return self.filter_batch([doc])[0]
