@@ -20,7 +20,7 @@ from trl import ModelConfig, ScriptArguments, SFTConfig, SFTTrainer, TrlParser, 
 from trl_dsm.hub.publish import HubArguments, stage_card, train_and_publish
 from trl_dsm.prompts import COT_INSTRUCTION, TIR_INSTRUCTION
 from trl_dsm.sft import build_sft_dataset, ensure_chat_template
-from trl_dsm.sft.questions import HUB_SOURCES, hub_dataset_id, load_math_dataset
+from trl_dsm.sft.questions import QUESTION_SOURCES, hub_dataset_id, load_math_dataset
 
 
 @dataclass
@@ -45,7 +45,7 @@ def load_sft_rows(args: SFTScriptArguments):
         return load_dataset("json", data_files=args.data_files, split="train")
     if not args.dataset_name:
         raise ValueError("set dataset_name (a Hub id, or gsm8k/math) or data_files")
-    if args.dataset_name in HUB_SOURCES:
+    if args.dataset_name in QUESTION_SOURCES:
         return load_math_dataset(args.dataset_name, args.dataset_train_split, args.data_dir)
     return load_dataset(args.dataset_name, args.dataset_config, split=args.dataset_train_split)
 

@@ -293,7 +293,7 @@ def test_cli_decontaminate(tmp_path, shared_data):
 def test_decontaminate_empty_dataset():
     from datasets import Dataset
 
-    from trl_dsm.decontamination.benchmarks import BenchmarkText
+    from trl_dsm.benchmarks import BenchmarkText
     from trl_dsm.decontamination.pipeline import build_index, decontaminate_dataset
 
     index = build_index(
@@ -310,7 +310,7 @@ def test_findings_column_has_one_schema():
     """Empty, clean and contaminated inputs give the same findings-column type, so their outputs concatenate."""
     from datasets import Dataset, concatenate_datasets
 
-    from trl_dsm.decontamination.benchmarks import BenchmarkText
+    from trl_dsm.benchmarks import BenchmarkText
     from trl_dsm.decontamination.decontaminate import findings_feature
     from trl_dsm.decontamination.pipeline import FINDINGS_COLUMN, build_index, decontaminate_dataset
 
@@ -332,7 +332,7 @@ def test_input_columns_named_like_the_outputs_are_refused(rows):
     """A user column called ``contaminated`` or ``decontamination_findings`` would be overwritten and dropped."""
     from datasets import Dataset
 
-    from trl_dsm.decontamination.benchmarks import BenchmarkText
+    from trl_dsm.benchmarks import BenchmarkText
     from trl_dsm.decontamination.pipeline import build_index, decontaminate_dataset
 
     index = build_index(benchmarks=[], extra=[BenchmarkText("b", "0", "question", "one two three four five")])
@@ -345,7 +345,7 @@ def test_input_columns_named_like_the_outputs_are_refused(rows):
 def test_unreachable_hub_names_the_local_way_out(monkeypatch):
     import datasets
 
-    from trl_dsm.decontamination.benchmarks import benchmark_records
+    from trl_dsm.benchmarks import benchmark_records
 
     def offline(*args, **kwargs):
         raise ConnectionError("Couldn't reach 'openai/gsm8k' on the Hub (OfflineModeIsEnabled)")
@@ -354,3 +354,15 @@ def test_unreachable_hub_names_the_local_way_out(monkeypatch):
     with pytest.raises(ValueError, match=r"could not load benchmark 'gsm8k' from the Hub \(openai/gsm8k\): "
                        r"ConnectionError: .* --benchmarks-dir DIR .* needs gsm8k/test\.jsonl"):  # fmt: skip
         list(benchmark_records("gsm8k"))
+
+
+def test_the_registry_moved_with_a_deprecation_alias():
+    import importlib
+    import sys
+
+    from trl_dsm import benchmarks
+
+    sys.modules.pop("trl_dsm.decontamination.benchmarks", None)
+    with pytest.warns(DeprecationWarning, match="moved to trl_dsm.benchmarks"):
+        old = importlib.import_module("trl_dsm.decontamination.benchmarks")
+    assert old.BENCHMARKS is benchmarks.BENCHMARKS and old.benchmark_records is benchmarks.benchmark_records

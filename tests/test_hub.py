@@ -83,7 +83,7 @@ def test_card_errors():
 
 
 def test_decontamination_report_card_from_a_real_report():
-    from trl_dsm.decontamination.benchmarks import BenchmarkText
+    from trl_dsm.benchmarks import BenchmarkText
     from trl_dsm.decontamination.pipeline import build_index, decontaminate_dataset
 
     question = "Natalia sold clips to 48 of her friends in April and then she sold half as many clips in May"

@@ -1,7 +1,7 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
 """10-gram benchmark decontamination (DeepSeekMath §2.1) for corpora, SFT sets and RL prompts."""
 
-from trl_dsm.decontamination.benchmarks import (
+from trl_dsm.benchmarks import (
     BENCHMARKS,
     DEFAULT_BENCHMARKS,
     BenchmarkText,

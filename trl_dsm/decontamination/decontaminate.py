@@ -99,7 +99,7 @@ def split_segments(text: str, segment_by: SegmentBy) -> tuple[list[str], list[st
 class Decontaminator:
     """Checks documents against an :class:`NgramIndex`; batches are hashed and looked up in one numpy pass.
 
-    >>> from trl_dsm.decontamination.benchmarks import BenchmarkText
+    >>> from trl_dsm.benchmarks import BenchmarkText
     >>> q = "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning."
     >>> index = NgramIndex.build([BenchmarkText("gsm8k", "0", "question", q)])
     >>> result = Decontaminator(index).check("A recipe.\\n\\nJanet's ducks lay 16 eggs per day. She eats three!")[0]

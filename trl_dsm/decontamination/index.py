@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trl_dsm.decontamination.benchmarks import BenchmarkText
+from trl_dsm.benchmarks import BenchmarkText
 from trl_dsm.decontamination.ngrams import (
     MIN_EXACT_GRAMS,
     NGRAM_SIZE,

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from trl_dsm.decontamination.benchmarks import BenchmarkText, custom_benchmark_texts, load_benchmark_texts
+from trl_dsm.benchmarks import BenchmarkText, custom_benchmark_texts, load_benchmark_texts
 from trl_dsm.decontamination.decontaminate import (
     Decontaminator,
     Mode,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trl_dsm.decontamination.benchmarks import BenchmarkText
+from trl_dsm.benchmarks import BenchmarkText
 from trl_dsm.decontamination.decontaminate import MIN_INFORMATIVE, SegmentBy, split_segments
 from trl_dsm.decontamination.ngrams import MIN_EXACT_GRAMS, NGRAM_SIZE, is_informative, tokenize
 

@@ -193,7 +193,7 @@ def _problem_text(problem: Problem) -> str:
 def mine_corpus(cfg: DemoConfig, splits: dict[str, list[Problem]], workdir: Path) -> tuple[Any, dict]:
     from datasets import Dataset
 
-    from trl_dsm.decontamination.benchmarks import BenchmarkText
+    from trl_dsm.benchmarks import BenchmarkText
     from trl_dsm.decontamination.pipeline import build_index, decontaminate_dataset
     from trl_dsm.mining.pipeline import mine
 

@@ -2,7 +2,7 @@
 """Evaluation views of the benchmark registry (DeepSeekMath §5: GSM8K, MATH, SAT, OCW, MMLU-STEM, MGSM-zh, CMATH,
 Gaokao MathCloze / MathQA; plus MATH-500 and AGIEval's MATH and SAT-Math).
 
-Hub ids and local paths live in ONE place, :data:`trl_dsm.decontamination.benchmarks.BENCHMARKS`; this module only
+Hub ids and local paths live in ONE place, :data:`trl_dsm.benchmarks.BENCHMARKS`; this module only
 says how to read a record for evaluation: the question shown to the model, the gold answer, the answer type,
 the language, subject / level, and where few-shot exemplars come from. Each converter reads both the local files'
 schema (``shared/data/benchmarks``) and the Hub dataset's schema (the Hub schemas are written from the datasets'
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from trl_dsm.decontamination.benchmarks import BENCHMARKS, benchmark_records
+from trl_dsm.benchmarks import BENCHMARKS, benchmark_records
 from trl_dsm.grading import extract_gold
 from trl_dsm.grading.extract import strip_math_delimiters
 

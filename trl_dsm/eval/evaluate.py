@@ -470,7 +470,7 @@ def eval_results(results: dict[str, BenchmarkResult]) -> list:
     """huggingface_hub ``EvalResult`` entries for ``ModelCardData(eval_results=...)`` (accuracy in percent)."""
     from huggingface_hub import EvalResult
 
-    from trl_dsm.decontamination.benchmarks import BENCHMARKS
+    from trl_dsm.benchmarks import BENCHMARKS
 
     entries = []
     for name, result in results.items():

@@ -9,23 +9,17 @@ from typing import Any
 
 from datasets import Dataset, concatenate_datasets, load_dataset
 
+from trl_dsm.benchmarks import BENCHMARKS
 from trl_dsm.prompts import format_question
 
 
-#: Hub ids (and configs) of the RL question sources; MATH's subjects are separate configs on the Hub.
-HUB_SOURCES: dict[str, tuple[str, tuple[str | None, ...]]] = {
-    "gsm8k": ("openai/gsm8k", ("main",)),
-    "math": (
-        "EleutherAI/hendrycks_math",
-        ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra",
-         "precalculus"),
-    ),
-}  # fmt: skip
+#: The RL question sources by name: their Hub ids, configs and local train files come from the benchmark registry.
+QUESTION_SOURCES = ("gsm8k", "math")
 
 
 def hub_dataset_id(source: str) -> str:
     """The Hub id behind a question source name (``gsm8k`` -> ``openai/gsm8k``); other sources unchanged."""
-    return HUB_SOURCES[source][0] if source in HUB_SOURCES else source
+    return BENCHMARKS[source].hub_id if source in QUESTION_SOURCES else source
 
 
 QUESTION_COLUMNS = ("question", "problem", "query")
@@ -43,14 +37,15 @@ def load_math_dataset(source: str, split: str = "train", data_dir: str | None = 
         if not path.is_file():
             raise FileNotFoundError(f"question file not found: {source}")
         return load_dataset("json", data_files=str(path), split="train")
-    if source in HUB_SOURCES:
+    if source in QUESTION_SOURCES:
+        spec = BENCHMARKS[source]
         if data_dir is not None:
-            local = Path(data_dir) / source / f"{split}.jsonl"
+            relative = {"train": spec.train_file, "test": spec.local_file}.get(split) or f"{source}/{split}.jsonl"
+            local = Path(data_dir) / relative
             if not local.is_file():
                 raise FileNotFoundError(f"{source}: no local file {local} (data_dir={data_dir})")
             return load_dataset("json", data_files=str(local), split="train")
-        hub_id, configs = HUB_SOURCES[source]
-        return concatenate_datasets([load_dataset(hub_id, config, split=split) for config in configs])
+        return concatenate_datasets([load_dataset(spec.hub_id, config, split=split) for config in spec.hub_configs])
     return load_dataset(source, split=split)
 
 
