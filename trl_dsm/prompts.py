@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from trl_dsm.sandbox.tir import TIR_OUTPUT_STOP
-
 
 Format = Literal["cot", "pot", "tir"]
 Language = Literal["en", "zh"]
@@ -45,11 +43,12 @@ INSTRUCTIONS: dict[tuple[str, str], str] = {
     ("tir", "zh"): TIR_INSTRUCTION_ZH,
 }
 
-#: Fences of a program block and of the tool's output block in PoT and TIR solutions. The output fence is the
-#: sandbox's TIR stop string (the model asks for execution by opening an output block); the block the executor
-#: appends is :func:`trl_dsm.sandbox.tir.format_output`'s.
+#: Fences of a program block and of the tool's output block in PoT and TIR solutions, defined here once. The output
+#: fence is also the TIR stop string (the model asks for execution by opening an output block:
+#: :data:`trl_dsm.sandbox.tir.TIR_OUTPUT_STOP`); the block the executor appends is
+#: :func:`trl_dsm.sandbox.tir.format_output`'s.
 CODE_FENCE = "```python"
-OUTPUT_FENCE = TIR_OUTPUT_STOP
+OUTPUT_FENCE = "```output"
 FENCE_END = "```"
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

@@ -17,11 +17,13 @@ import ast
 import re
 from collections.abc import Callable
 
+from trl_dsm.prompts import FENCE_END, OUTPUT_FENCE
 from trl_dsm.sandbox.executor import DEFAULT_TIMEOUT, ExecutionResult, SandboxPool, default_pool
 
 
-#: Stop string of a TIR generation: the model asks for the output of the code it just wrote.
-TIR_OUTPUT_STOP = "```output"
+#: Stop string of a TIR generation: the model asks for the output of the code it just wrote (the output fence of
+#: :mod:`trl_dsm.prompts`, which owns the solution formats).
+TIR_OUTPUT_STOP = OUTPUT_FENCE
 #: Characters of program output fed back to the model (DeepSeek-Math's TIR evaluation also truncates).
 MAX_OUTPUT_CHARS = 1024
 
@@ -114,7 +116,7 @@ def output_text(result: ExecutionResult, max_chars: int = MAX_OUTPUT_CHARS) -> s
 def format_output(result: ExecutionResult, max_chars: int = MAX_OUTPUT_CHARS) -> str:
     """The block appended to a TIR generation after its program ran (the opening fence included, since the stop
     string is not kept by every engine): ``"```output\\n42\\n```\\n"``."""
-    return f"{TIR_OUTPUT_STOP}\n{output_text(result, max_chars)}\n```\n"
+    return f"{OUTPUT_FENCE}\n{output_text(result, max_chars)}\n{FENCE_END}\n"
 
 
 def continue_tir(text: str, result: ExecutionResult, max_chars: int = MAX_OUTPUT_CHARS) -> str:
