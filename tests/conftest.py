@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 
-# Correctness tests must not depend on how busy the machine is: the grader's default 2 s bound can fire on a loaded
-# 2-core CI machine. The time bound itself is tested with explicit timeouts (tests/test_time_bound.py).
-os.environ.setdefault("TRL_DSM_GRADE_TIMEOUT", "10")
+# The grader's default bound (2 s) counts CPU time, so tests run with it however busy the machine is (issue #18).
 
 SHARED_DATA = Path(
     os.environ.get("TRL_DSM_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")

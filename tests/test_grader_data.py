@@ -25,6 +25,11 @@ def dev_rows(shared_data):
     return _rows(shared_data / "grader" / "dev.jsonl")
 
 
+#: Labels docs/grader.md argues are wrong: 5307/5308 (inline math with line breaks is math), 5467 (boxes joined
+#: across "++++++"), 5540 (1 + 1/e is not 1 - 1/e; Math-Verify's later tests label this pair 0).
+DISPUTED_LABELS = {5307, 5308, 5467, 5540}
+
+
 def test_dev_set_accuracy(dev_rows):
     """Issue #2: >= 99.9% on the dev set (each row's recorded math-verify settings honoured), 100% on the
     GSM8K model solutions; the misses allowed are the labels docs/grader.md argues are wrong."""
@@ -36,13 +41,13 @@ def test_dev_set_accuracy(dev_rows):
     total_wrong = sum(len(v) for v in wrong.values())
     assert 1 - total_wrong / len(dev_rows) >= 0.999, dict(wrong)
     assert not wrong["openai/grade-school-math:example_model_solutions"]
-    assert set(wrong["huggingface/Math-Verify"]) <= {5307, 5308, 5467}, dict(wrong)
+    assert set(wrong["huggingface/Math-Verify"]) <= DISPUTED_LABELS, dict(wrong)
 
 
 def test_dev_set_default_options(dev_rows):
     """With default options only rows whose label depends on a non-default setting may differ."""
     setting_dependent = {5409, 5415, 5462, 5530, 5545}  # precision=2/4, allow_set_relation_comp, strict=False
-    debatable = {5307, 5308, 5467}
+    debatable = DISPUTED_LABELS
     misses = {
         i
         for i, row in enumerate(dev_rows)
@@ -58,8 +63,8 @@ def test_math_solutions_grade_against_their_answers(shared_data):
     rows = _rows(shared_data / "benchmarks" / "math" / "test.jsonl")[:1500]
     own = grade_batch([r["solution"] for r in rows], [r["answer"] for r in rows])
     misses = [i for i, r in enumerate(own) if not r.correct]
-    # the misses are multi-answer solutions ("$\boxed{a}$ and $\boxed{b}$") where MATH's field keeps one box
-    assert len(misses) <= 3, [(i, own[i].pred_answer, own[i].gold_answer) for i in misses]
+    # the miss is a multi-answer solution ("$\boxed{a}$ and $\boxed{b}$") whose `answer` field keeps one box
+    assert misses == [762], [(i, own[i].pred_answer, own[i].gold_answer) for i in misses]
     random.seed(0)
     perm = random.sample(range(len(rows)), len(rows))
     cross = grade_batch([r["solution"] for r in rows], [rows[j]["answer"] for j in perm])

@@ -1,6 +1,8 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""The grader's time bound: every call returns within ``timeout`` (plus slack) on any input, never raises,
-in any thread or process, and survives killed and crashed workers.
+"""The grader's time bound: on any input, in any thread or process, every pair gets at most ``timeout`` seconds of
+CPU time (the caller's thread plus the SymPy worker, whose kernel limit ends it in C code too), every call returns
+within the wall-clock backstop (``WALL_BACKSTOP_FACTOR`` x ``timeout``, for a stuck worker), nothing raises, and
+killed and crashed workers are replaced. A worker that loses wall time to other processes keeps its grade.
 
 The one-time start of a worker interpreter (~1 s) is excluded from the bound by design, so tests warm the
 pool first and let replacement workers finish starting (:func:`_settle`) before timing the next call.
@@ -21,14 +23,22 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import trl_dsm.grading.bounded as bounded_module
 import trl_dsm.grading.compare as compare_module
 from trl_dsm.grading import compare_answers, extract_answer, grade, grade_batch, is_equivalent, normalize_answer
-from trl_dsm.grading.bounded import WorkerPool, get_pool
+from trl_dsm.grading.bounded import SymbolicJob, WorkerPool, get_pool, wall_backstop
+from trl_dsm.grading.canonical import symbolic_pair
 
 
 TIMEOUT = 1.0
+#: CPU seconds for the hostile pairs of the thread and DataLoader tests, which burn all of it on every worker.
+QUICK = 0.5
 SLACK = 0.75  # scheduling, pipe round trips and the parent's own work on a loaded 2-core machine
-BOUND = TIMEOUT + SLACK
+#: Hard bound on the wall seconds of one call: the backstop for a stuck worker, plus slack.
+BOUND = wall_backstop(TIMEOUT) + SLACK
+#: Hard bound on the CPU seconds of one pair: the worker's kernel limit is its budget, which already has the
+#: caller's own time (extraction, fast paths) taken off; the rest is measurement granularity.
+CPU_BOUND = TIMEOUT + 0.05
 #: Budget for pairs that must come out correct: they need milliseconds, but a worker's first symbolic pair
 #: pays SymPy/ANTLR initialisation (see test_fresh_worker_first_pair_is_not_charged_for_initialisation)
 #: and the machine may be loaded.
@@ -52,6 +62,13 @@ def _timed(fn, *args, **kwargs):
     start = time.monotonic()
     out = fn(*args, **kwargs)
     return out, time.monotonic() - start
+
+
+def _cpu_timed(fn, *args, **kwargs):
+    """``fn``'s result and the CPU seconds this thread spent in it (in-process work: extraction)."""
+    start = time.thread_time()
+    out = fn(*args, **kwargs)
+    return out, time.thread_time() - start
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -145,9 +162,9 @@ class _KillWatch:
 @settings(max_examples=500, deadline=None, database=None)
 @given(text=answers, fallback=st.sampled_from(["none", "last_number", "last_math"]))
 def test_fuzz_extract_answer(text, fallback):
-    found, seconds = _timed(extract_answer, text, fallback=fallback)
+    found, cpu = _cpu_timed(extract_answer, text, fallback=fallback)
     assert found is None or (isinstance(found, str) and found)
-    assert seconds <= BOUND
+    assert cpu <= CPU_BOUND
 
 
 @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -169,7 +186,8 @@ def test_fuzz_grade_batch(pairs):
         for result in results:
             assert isinstance(result.correct, bool)
             assert result.status in STATUSES
-        assert seconds <= len(pairs) * TIMEOUT + SLACK
+            assert result.cpu_seconds <= CPU_BOUND
+        assert seconds <= len(pairs) * BOUND
 
 
 @settings(max_examples=100, deadline=None, database=None)
@@ -179,6 +197,7 @@ def test_fuzz_pairs_with_themselves_are_equal(pred):
     with _KillWatch():
         (result,), seconds = _timed(compare_answers, [pred], [pred], timeout=TIMEOUT)
         assert seconds <= BOUND
+        assert result.cpu_seconds <= CPU_BOUND
         if normalize_answer(pred) and result.method != "symbolic":
             assert result.correct, result
 
@@ -249,6 +268,13 @@ HOSTILE_PAIRS = [
     (" " * MB + "The answer is 5.", "5", True),
     ("The answer is 5." + " " * MB, "5", True),
     ("\n \t" * (MB // 3), "1", False),
+    # 1 MB inputs for the LaTeX canonicalization before SymPy (units, subscripts, matrices)
+    ("\\boxed{5" + "\\," * (MB // 2) + " s}", "1", False),
+    ("\\boxed{1" + "\\ " * (MB // 2) + "\\text{cm}}", "1", False),
+    ("\\boxed{" + "x_1 \\, " * (MB // 8) + "}", "1", False),
+    ("\\boxed{" + "x_{" * (MB // 3) + "}", "1", False),
+    ("\\boxed{" + "\\left[" * (MB // 6) + "\\begin{matrix}1\\end{matrix}}", "1", False),
+    ("\\boxed{" + "\\begin{matrix}1&2\\end{matrix}" * (MB // 30) + "}", "1", False),
 ]
 
 
@@ -263,22 +289,46 @@ def test_hostile_pair(completion, gold, expected):
         assert result.correct is expected, result
         assert result.status in STATUSES
         assert seconds <= BOUND
+        assert result.cpu_seconds <= CPU_BOUND
+
+
+CANONICAL_HOSTILE = [
+    "5" + "\\," * (MB // 2) + " s",
+    "1" + "\\ " * (MB // 2) + "\\text{cm}",
+    "\\" * MB + " s",
+    "x_1 \\, " * (MB // 7),
+    "x_{" * (MB // 3),
+    "\\begin{pmatrix}" * (MB // 15),
+    "\\left[" * (MB // 6) + "\\begin{matrix}1\\end{matrix}",
+    "\\begin{matrix}1&2\\end{matrix}" * (MB // 30),
+    "\\text{" * (MB // 6),
+    "a " * (MB // 2),
+]
+
+
+@pytest.mark.parametrize("answer", CANONICAL_HOSTILE, ids=[f"{i}:{a[:16]!r}" for i, a in enumerate(CANONICAL_HOSTILE)])
+def test_canonicalization_is_linear(answer):
+    """The rewrites before SymPy (trl_dsm.grading.canonical) on 1 MB inputs, either side: well within the bound."""
+    _, cpu = _cpu_timed(lambda: (symbolic_pair(answer, "1"), symbolic_pair("1", answer)))
+    assert cpu <= 2 * CPU_BOUND
 
 
 def test_hostile_pair_reports_timeout():
     with _KillWatch():
         (result,), seconds = _timed(grade_batch, [HOSTILE], ["1"], timeout=TIMEOUT)
-    assert (result.correct, result.status, result.method) == (False, "timeout", "symbolic")
+    assert (result.correct, result.status, result.method, result.limit) == (False, "timeout", "symbolic", "cpu")
     assert seconds <= BOUND
     assert result.seconds <= BOUND
+    assert TIMEOUT / 2 <= result.cpu_seconds <= CPU_BOUND  # it ran until its CPU budget was (nearly) spent
 
 
 def test_timeout_is_honoured_for_other_values():
     for timeout in (0.3, 2.0):
         with _KillWatch():
             (result,), seconds = _timed(grade_batch, [HOSTILE], ["1"], timeout=timeout)
-        assert result.status == "timeout"
-        assert seconds <= timeout + SLACK
+        assert (result.status, result.limit) == ("timeout", "cpu")
+        assert result.cpu_seconds <= timeout + 0.05
+        assert seconds <= wall_backstop(timeout) + SLACK
 
 
 def test_several_hostile_pairs_in_one_batch_each_get_their_bound():
@@ -288,7 +338,8 @@ def test_several_hostile_pairs_in_one_batch_each_get_their_bound():
         results, seconds = _timed(grade_batch, completions, golds, timeout=TIMEOUT)
     assert [r.correct for r in results] == [False, True, False]
     assert [r.status for r in results] == ["timeout", "ok", "timeout"]
-    assert seconds <= len(completions) * TIMEOUT + SLACK
+    assert all(r.cpu_seconds <= CPU_BOUND for r in results)
+    assert seconds <= len(completions) * BOUND
 
 
 def test_many_unclosed_boxes_within_bound():
@@ -329,9 +380,9 @@ def test_trailing_whitespace_within_bound(completion):
 # (3) threads
 # ----------------------------------------------------------------------------------------------------
 THREAD_PAIRS = [  # (completion, gold, expected, status, timeout)
-    (HOSTILE, "1", False, "timeout", TIMEOUT),
+    (HOSTILE, "1", False, "timeout", QUICK),
     (*NORMAL, True, "ok", NORMAL_TIMEOUT),
-    (r"\boxed{(10^{10})!}", "1", False, "timeout", TIMEOUT),
+    (r"\boxed{(10^{10})!}", "1", False, "timeout", QUICK),
     ("#### 1,000", "1000", True, "ok", TIMEOUT),
 ]
 
@@ -339,14 +390,15 @@ THREAD_PAIRS = [  # (completion, gold, expected, status, timeout)
 def _grade_all(out: list) -> None:
     for completion, gold, _, _, timeout in THREAD_PAIRS:
         (result,), seconds = _timed(grade_batch, [completion], [gold], timeout=timeout)
-        out.append((result.correct, result.status, seconds))
+        out.append((result.correct, result.status, seconds, result.cpu_seconds))
 
 
 def _check_thread_results(out: list) -> None:
     assert len(out) == len(THREAD_PAIRS)
-    for (correct, status, seconds), (_, _, expected, expected_status, timeout) in zip(out, THREAD_PAIRS):
+    for (correct, status, seconds, cpu), (_, _, expected, expected_status, timeout) in zip(out, THREAD_PAIRS):
         assert (correct, status) == (expected, expected_status)
-        assert seconds <= timeout + SLACK
+        assert seconds <= wall_backstop(timeout) + SLACK
+        assert cpu <= timeout + 0.05
 
 
 def test_bound_in_a_non_main_thread():
@@ -415,7 +467,7 @@ def test_bound_with_more_threads_than_workers(private_pool):
 
     def target():
         barrier.wait()
-        (_, took) = _timed(grade_batch, [HOSTILE], ["1"], timeout=TIMEOUT)
+        (_, took) = _timed(grade_batch, [HOSTILE], ["1"], timeout=QUICK)
         with lock:
             seconds.append(took)
 
@@ -425,19 +477,19 @@ def test_bound_with_more_threads_than_workers(private_pool):
     for thread in threads:
         thread.join(timeout=60)
     assert len(seconds) == 6
-    assert max(seconds) <= BOUND
+    assert max(seconds) <= wall_backstop(QUICK) + SLACK
 
 
 # ----------------------------------------------------------------------------------------------------
 # (4) torch DataLoader workers (daemonic processes)
 # ----------------------------------------------------------------------------------------------------
 LOADER_PAIRS = [  # (completion, gold, expected, timeout)
-    (HOSTILE, "1", False, TIMEOUT),
+    (HOSTILE, "1", False, QUICK),
     (r"The answer is $\frac{1}{2}$.", "0.5", True, TIMEOUT),
-    (r"\boxed{(10^{10})!}", "1", False, TIMEOUT),
+    (r"\boxed{(10^{10})!}", "1", False, QUICK),
     (*NORMAL, True, NORMAL_TIMEOUT),
     ("#### 1,000", "1000", True, TIMEOUT),
-    (r"\boxed{2^{2^{2^{2^{2^{2}}}}}}", "1", False, TIMEOUT),
+    (r"\boxed{2^{2^{2^{2^{2^{2}}}}}}", "1", False, QUICK),
 ]
 
 
@@ -453,6 +505,7 @@ class _GradingDataset(torch.utils.data.Dataset):
             "correct": result.correct,
             "status": result.status,
             "seconds": seconds,
+            "cpu_seconds": result.cpu_seconds,
             "pid": os.getpid(),
             "daemon": multiprocessing.current_process().daemon,
         }
@@ -472,22 +525,24 @@ def test_bound_inside_dataloader_workers():
         _, _, expected, timeout = LOADER_PAIRS[item["index"]]
         assert item["correct"] is expected, item
         assert item["status"] in ({"ok"} if expected else {"ok", "timeout"}), item
-        assert item["seconds"] <= timeout + SLACK, item
+        assert item["seconds"] <= wall_backstop(timeout) + SLACK, item
+        assert item["cpu_seconds"] <= timeout + 0.05, item
         assert item["daemon"] is True
         assert item["pid"] != os.getpid()
     assert len({item["pid"] for item in items}) == 2
 
 
 # ----------------------------------------------------------------------------------------------------
-# (5) a worker killed at the hard deadline is replaced
+# (5) the CPU-time limit, the wall-clock backstop, and a descheduled worker that keeps its grade
 # ----------------------------------------------------------------------------------------------------
-def test_worker_killed_at_hard_deadline_is_replaced():
+def test_stopped_worker_is_killed_at_the_wall_clock_backstop(monkeypatch):
     pool = get_pool()
     _settle()
     frozen = [worker.proc for worker in pool._idle]
     assert frozen
     kills = pool.kills
-    # SIGSTOP: the worker can answer neither the job nor its own soft alarm, like one stuck in C code.
+    monkeypatch.setattr(bounded_module, "WALL_BACKSTOP_FACTOR", 2.0)  # a 2 s backstop keeps the test short
+    # SIGSTOP: the worker uses no CPU time, so only the wall-clock backstop can end the job.
     for proc in frozen:
         os.kill(proc.pid, signal.SIGSTOP)
     try:
@@ -496,9 +551,9 @@ def test_worker_killed_at_hard_deadline_is_replaced():
         for proc in frozen:
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGCONT)
-    assert (result.correct, result.status) == (False, "timeout")
-    assert result.detail == "killed at the hard deadline"
-    assert TIMEOUT - 0.05 <= seconds <= BOUND
+    assert (result.correct, result.status, result.limit) == (False, "timeout", "wall")
+    assert result.detail == "killed at the wall-clock backstop"
+    assert 2 * TIMEOUT - 0.05 <= seconds <= 2 * TIMEOUT + SLACK
     assert pool.kills == kills + 1
     assert [proc.returncode for proc in frozen].count(-signal.SIGKILL) == 1
 
@@ -508,10 +563,81 @@ def test_worker_killed_at_hard_deadline_is_replaced():
     _settle()
     (result,), seconds = _timed(grade_batch, [NORMAL[0]], [NORMAL[1]], timeout=TIMEOUT)
     assert (result.correct, result.status) == (True, "ok")
-    assert seconds <= BOUND
     (result,), seconds = _timed(grade_batch, [HOSTILE], ["1"], timeout=TIMEOUT)
-    assert (result.correct, result.status) == (False, "timeout")
-    assert seconds <= BOUND
+    assert (result.correct, result.status, result.limit) == (False, "timeout", "cpu")
+    assert seconds <= 2 * TIMEOUT + SLACK
+
+
+def test_kernel_cpu_limit_ends_a_worker_that_no_python_handler_can_interrupt(private_pool):
+    """With the soft (Python) interrupt off, as for work inside C code, the kernel's ``SIGPROF`` ends the worker at
+    its CPU budget; the job is a CPU timeout, and the pool replaces the worker."""
+    pool = private_pool(1)
+    (worker,) = pool._idle
+    job = SymbolicJob(r"\int_0^\infty e^{-x^{x^x}} dx", "1", {"_soft_limit": False}, timeout=0.5)
+    (result,) = pool.run([job])
+    assert (result.value, result.status, result.limit) == (False, "timeout", "cpu")
+    assert result.detail == "killed at the CPU-time limit"
+    assert result.cpu_seconds == 0.5
+    assert worker.proc.returncode == -signal.SIGPROF
+    assert pool.kills == 1
+    _settle(pool)
+    (result,) = pool.run([SymbolicJob("(x+1)^2", "x^2+2x+1", {}, timeout=NORMAL_TIMEOUT)])
+    assert (result.value, result.status) == (True, "ok")
+
+
+def test_cpu_limits_hold_when_the_starting_thread_blocks_their_signals():
+    """A worker inherits the signal mask of the thread that started it; it unblocks its timer signals itself."""
+    out: list = []
+
+    def target():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPROF, signal.SIGVTALRM})
+        pool = WorkerPool(max_workers=1)
+        try:
+            pool.warm_up(1)
+            jobs = [
+                SymbolicJob(r"\int_0^\infty e^{-x^{x^x}} dx", "1", options, timeout=0.3)
+                for options in ({}, {"_soft_limit": False})
+            ]
+            out.extend(pool.run(jobs))
+        finally:
+            pool.close()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=120)
+    assert [(r.status, r.limit, r.detail) for r in out] == [
+        ("timeout", "cpu", "CPU-time limit"),
+        ("timeout", "cpu", "killed at the CPU-time limit"),
+    ]
+
+
+def test_pair_that_spent_its_bound_in_process_is_not_sent_to_sympy():
+    """Extraction and the fast paths count against the bound; a pair with nothing left is a CPU timeout at once."""
+    (result,) = compare_answers(["(x+1)^2"], ["x^2+2x+1"], timeout=1e-6)
+    assert (result.correct, result.status, result.limit) == (False, "timeout", "cpu")
+    assert result.detail == "CPU-time limit spent before SymPy"
+
+
+def test_descheduled_worker_keeps_its_grade(private_pool):
+    """The bound counts CPU time: a worker stopped for twice the bound (as on a machine busy with other work)
+    still grades its pair correctly, within the wall-clock backstop."""
+    pool = private_pool(1)
+    (worker,) = pool._idle
+    os.kill(worker.proc.pid, signal.SIGSTOP)
+    out: list = []
+    thread = threading.Thread(
+        target=lambda: out.append(_timed(compare_answers, ["(x+1)^2"], ["x^2+2x+1"], timeout=TIMEOUT))
+    )
+    try:
+        thread.start()
+        time.sleep(2 * TIMEOUT)
+    finally:
+        os.kill(worker.proc.pid, signal.SIGCONT)
+    thread.join(timeout=60)
+    ((result,), seconds) = out[0]
+    assert (result.correct, result.status, result.limit) == (True, "ok", "")
+    assert 2 * TIMEOUT <= seconds <= BOUND
+    assert result.cpu_seconds <= CPU_BOUND
 
 
 def test_fresh_worker_first_pair_is_not_charged_for_initialisation(private_pool):

@@ -8,16 +8,21 @@ interpreter), not :mod:`multiprocessing`, so they can be started from any thread
 ``DataLoader`` workers (which ``multiprocessing`` forbids to have children) and from every rank of an
 ``accelerate`` launch, and no lock held by another thread at fork time can deadlock them.
 
-Each job gets a deadline. The worker interrupts itself shortly before it (``SIGALRM`` in its own main
-thread) and stays alive; if it has not answered at the deadline, the parent kills it with ``SIGKILL``
-and a fresh worker takes its place. A killed or crashed worker costs the job a ``False`` grade, never
-the run.
+Each job gets a **CPU-time** budget, counted in the worker (:mod:`trl_dsm.grading._worker`): a soft interval timer
+interrupts Python work shortly before it, and the kernel ends the worker at it (``SIGPROF``) when C code holds
+the interpreter. CPU time, not wall time, so that a grade does not depend on how busy the machine is: a GRPO
+run tokenizing and loading data on every core must not turn slow-but-correct comparisons into silent 0 rewards.
+A **wall-clock backstop** :data:`WALL_BACKSTOP_FACTOR` times the pair's bound catches a worker that is
+descheduled or stuck without using CPU; the parent kills it with ``SIGKILL``. A timed-out job reports which
+limit fired (``limit="cpu"`` or ``"wall"``). A killed or crashed worker is replaced by a fresh one and costs
+the job a ``False`` grade, never the run.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -33,8 +38,14 @@ logger = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 120.0
 #: Address-space limit of a worker, so a pathological expression fails with MemoryError instead of swapping.
 DEFAULT_WORKER_MEMORY_BYTES = 4 * 1024**3
-#: The worker's own interrupt fires this long before the hard deadline, leaving time to answer.
-_SOFT_MARGIN_S = 0.15
+#: The wall-clock backstop of a pair is this many times its CPU-time bound: large enough that a worker which gets
+#: a tenth of a core still finishes any job its CPU budget allows, small enough that a stopped worker is noticed.
+WALL_BACKSTOP_FACTOR = 10.0
+
+
+def wall_backstop(timeout: float) -> float:
+    """Wall-clock seconds after which a job with a CPU-time bound of ``timeout`` seconds is killed."""
+    return WALL_BACKSTOP_FACTOR * timeout
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,12 @@ class SymbolicJob:
     pred: str
     gold: str
     options: dict
-    timeout: float  # seconds available for this job, measured from dispatch
+    timeout: float  # CPU seconds the worker may spend on this job
+    wall_timeout: float = 0.0  # wall seconds from dispatch (waits for a free worker included); 0: the backstop
+
+    @property
+    def wall(self) -> float:
+        return self.wall_timeout if self.wall_timeout > 0 else wall_backstop(self.timeout)
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,9 @@ class JobResult:
     value: bool
     status: str  # "ok" | "timeout" | "error"
     detail: str = ""
-    seconds: float = 0.0  # from dispatch to answer (or to the kill)
+    seconds: float = 0.0  # wall seconds from dispatch to answer (or to the kill), waits for a worker included
+    cpu_seconds: float = 0.0  # CPU seconds the worker spent on the job
+    limit: str = ""  # for a timeout: "cpu" (the CPU-time bound) or "wall" (the wall-clock backstop)
 
 
 class WorkerStartupError(RuntimeError):
@@ -90,11 +108,13 @@ class WorkerPool:
         self._count = 0
         self._cond = threading.Condition()
         self._closed = False
+        self._startup = threading.local()
         self.kills = 0
 
     # -- checkout ---------------------------------------------------------------------------------
     def _acquire(self, block: bool = True, timeout: float | None = None) -> _Worker | None:
-        """An idle (or new) worker; with ``block``, waits for one at most ``timeout`` seconds (None: no limit)."""
+        """An idle (or new) worker; with ``block``, waits for one at most ``timeout`` seconds (None: no limit).
+        Seconds spent waiting for the worker's own start-up are added to ``self._startup.seconds`` (this thread's)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
@@ -127,6 +147,7 @@ class WorkerPool:
                     if remaining <= 0:
                         return None
                     self._cond.wait(remaining)
+        tic = time.monotonic()
         try:
             worker.wait_ready()
         except WorkerStartupError:
@@ -134,7 +155,17 @@ class WorkerPool:
                 self._count -= 1
                 self._cond.notify()
             raise
+        finally:
+            self._startup.seconds = getattr(self._startup, "seconds", 0.0) + time.monotonic() - tic
         return worker
+
+    def _timed_acquire(self, block: bool = True, timeout: float | None = None) -> tuple[_Worker | None, float]:
+        """:meth:`_acquire` and the wall seconds it waited for other threads' jobs, the start-up of a worker
+        excluded (a start has its own bound, :data:`STARTUP_TIMEOUT_S`, and is no pair's cost)."""
+        self._startup.seconds = 0.0
+        tic = time.monotonic()
+        worker = self._acquire(block, timeout)
+        return worker, max(time.monotonic() - tic - self._startup.seconds, 0.0)
 
     def _release(self, worker: _Worker) -> None:
         with self._cond:
@@ -194,18 +225,17 @@ class WorkerPool:
 
     # -- running ----------------------------------------------------------------------------------
     def run(self, jobs: Sequence[SymbolicJob], max_parallel: int | None = None) -> list[JobResult]:
-        """Run ``jobs`` on up to ``max_parallel`` workers; each job is bounded by its own ``timeout``."""
+        """Run ``jobs`` on up to ``max_parallel`` workers; each job is bounded by its own CPU ``timeout`` in the
+        worker and by its wall-clock backstop (``wall``) from dispatch, time spent waiting for a free worker
+        included."""
         results: list[JobResult | None] = [None] * len(jobs)
         if not jobs:
             return []
         want = max(1, min(len(jobs), max_parallel or 1, self.max_workers))
-        # Waiting for a free worker (other threads hold them all) is spent from every job's budget.
-        waited = 0.0
-        tic = time.monotonic()
-        first = self._acquire(block=True, timeout=max(j.timeout for j in jobs))
-        waited += time.monotonic() - tic
+        # Waiting for a free worker (other threads hold them all) is spent from every job's wall-clock backstop.
+        first, waited = self._timed_acquire(block=True, timeout=max(j.wall for j in jobs))
         if first is None:
-            return [JobResult(False, "timeout", "no grading worker became free in time", waited) for _ in jobs]
+            return [_no_worker(waited) for _ in jobs]
         workers = [first]
         try:
             while len(workers) < want:
@@ -217,32 +247,30 @@ class WorkerPool:
             logger.warning("a spare grading worker failed to start; continuing with %d", len(workers))
 
         pending = list(range(len(jobs)))[::-1]
-        running: dict[int, tuple[_Worker, int, float]] = {}  # inbox fd -> (worker, job index, deadline)
+        running: dict[int, tuple[_Worker, int, float]] = {}  # inbox fd -> (worker, job index, wall deadline)
         dispatched: dict[int, float] = {}  # job index -> dispatch time
 
         def dispatch(worker: _Worker) -> bool:
             """Send the next pending job to ``worker``; False if the worker's pipe is broken."""
-            while pending and jobs[pending[-1]].timeout - waited <= 0:  # its budget went on waiting
-                index = pending.pop()
-                results[index] = JobResult(False, "timeout", "no grading worker became free in time", waited)
+            while pending and jobs[pending[-1]].wall - waited <= 0:  # its backstop went on waiting
+                results[pending.pop()] = _no_worker(waited)
             if not pending:
                 return True
             index = pending.pop()
             job = jobs[index]
-            budget = job.timeout - waited
-            soft = max(budget - _SOFT_MARGIN_S, 0.001)
+            wall = job.wall - waited
             try:
-                worker.send((index, job.pred, job.gold, job.options, soft), budget)
-            except TimeoutError:  # the worker did not take the job and was killed: the job's budget is spent
+                worker.send((index, job.pred, job.gold, job.options, job.timeout), wall)
+            except TimeoutError:  # the worker did not take the job and was killed: the job's backstop is spent
                 results[index] = JobResult(
-                    False, "timeout", "the grading worker did not take the job in time", job.timeout
+                    False, "timeout", "the grading worker did not take the job in time", job.wall, limit="wall"
                 )
                 return False
             except (BrokenPipeError, OSError):
                 pending.append(index)
                 return False
             dispatched[index] = time.monotonic()
-            running[worker.inbox.fileno()] = (worker, index, dispatched[index] + budget)
+            running[worker.inbox.fileno()] = (worker, index, dispatched[index] + wall)
             return True
 
         def took(index: int) -> float:
@@ -265,13 +293,11 @@ class WorkerPool:
             worker = self._acquire(block=False)
             if worker is not None or running:
                 return worker
-            tic = time.monotonic()
-            worker = self._acquire(block=True, timeout=max(jobs[i].timeout for i in pending) - waited)
-            waited += time.monotonic() - tic
+            worker, more = self._timed_acquire(block=True, timeout=max(jobs[i].wall for i in pending) - waited)
+            waited += more
             if worker is None:
                 while pending:
-                    index = pending.pop()
-                    results[index] = JobResult(False, "timeout", "no grading worker became free in time", waited)
+                    results[pending.pop()] = _no_worker(waited)
             return worker
 
         for worker in workers:
@@ -284,23 +310,36 @@ class WorkerPool:
                 for conn in ready:
                     worker, index, _deadline = running.pop(conn.fileno())
                     try:
-                        _job_id, status, value = conn.recv()
+                        _job_id, status, value, cpu = conn.recv()
                     except (EOFError, OSError):
-                        results[index] = JobResult(False, "error", "worker process died", took(index))
                         self._discard(worker)
+                        if worker.proc.returncode in (-signal.SIGPROF, -signal.SIGXCPU):  # the kernel's CPU limit
+                            results[index] = JobResult(
+                                False,
+                                "timeout",
+                                "killed at the CPU-time limit",
+                                took(index),
+                                jobs[index].timeout,
+                                "cpu",
+                            )
+                        else:
+                            results[index] = JobResult(False, "error", "worker process died", took(index))
                         feed(replacement())
                         continue
                     if status == "ok":
-                        results[index] = JobResult(bool(value), "ok", seconds=took(index))
+                        results[index] = JobResult(bool(value), "ok", seconds=took(index), cpu_seconds=cpu)
+                    elif status == "timeout":
+                        results[index] = JobResult(False, status, "CPU-time limit", took(index), cpu, "cpu")
                     else:
-                        detail = str(value) if status == "error" else ""
-                        results[index] = JobResult(False, status, detail, took(index))
+                        results[index] = JobResult(False, status, str(value), took(index), cpu)
                     feed(worker)
                 now = time.monotonic()
                 for fd, (worker, index, deadline) in list(running.items()):
                     if deadline <= now:
                         running.pop(fd)
-                        results[index] = JobResult(False, "timeout", "killed at the hard deadline", took(index))
+                        results[index] = JobResult(
+                            False, "timeout", "killed at the wall-clock backstop", took(index), limit="wall"
+                        )
                         self._discard(worker)
                         feed(replacement())
             return [r if r is not None else JobResult(False, "error", "not run") for r in results]
@@ -316,6 +355,10 @@ class WorkerPool:
             self._cond.notify_all()
         for worker in idle:
             worker.kill()
+
+
+def _no_worker(waited: float) -> JobResult:
+    return JobResult(False, "timeout", "no grading worker became free in time", waited, limit="wall")
 
 
 def default_max_workers() -> int:

@@ -11,12 +11,16 @@ Order of the checks in :func:`is_equivalent` (the first that decides wins):
    when either side is written as a decimal, both are rounded to ``float_rounding`` places first
    (default 6, as math-verify does: ``0.333333`` equals ``1/3``; ``0.33`` does not). A percent matches
    both its number and its fraction (``28%`` equals ``28`` and ``0.28``).
-4. **Symbolic**: everything else (expressions, intervals, sets, tuples, matrices, equations, relations)
-   goes to math-verify in a worker process with a hard deadline (:mod:`trl_dsm.grading.bounded`).
+4. **Symbolic**: everything else (expressions, intervals, sets, tuples, matrices, equations, relations),
+   canonicalized (:mod:`trl_dsm.grading.canonical`: units vs variables, subscripted symbols, matrices), goes to
+   math-verify in a worker process with a CPU-time bound (:mod:`trl_dsm.grading.bounded`).
 
-Every public function returns within ``timeout`` seconds (default :data:`DEFAULT_TIMEOUT`), in any
-thread or process, and never raises on any string input: a pair that runs out of time is graded
-``False`` and reported with ``status="timeout"``.
+Every pair is bounded by ``timeout`` seconds of **CPU time** (default :data:`DEFAULT_TIMEOUT`): the caller's
+thread time for extraction and the fast paths, plus the worker's CPU time for SymPy. A wall-clock backstop
+(:func:`~trl_dsm.grading.bounded.wall_backstop`, 10x the bound) catches a worker that is descheduled or stuck.
+This holds in any thread or process, and no function raises on any string input: a pair that runs out of time
+is graded ``False`` and reported with ``status="timeout"`` and ``limit`` ``"cpu"`` or ``"wall"``. Counting CPU
+time makes grades independent of machine load.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from trl_dsm._pipeworker import check_timeout
-from trl_dsm.grading.bounded import SymbolicJob, get_pool
+from trl_dsm.grading.bounded import SymbolicJob, get_pool, wall_backstop
+from trl_dsm.grading.canonical import symbolic_pair
 from trl_dsm.grading.extract import Fallback, extract_answer, math_spans, strip_math_delimiters
 
 
@@ -48,8 +53,8 @@ def _default_timeout() -> float:
     return check_timeout(value, "TRL_DSM_GRADE_TIMEOUT")
 
 
-#: Default hard time bound per pair, seconds: 2, or ``$TRL_DSM_GRADE_TIMEOUT`` (raise it on slow or overloaded
-#: machines, where a symbolic comparison can take longer than 2 s of wall time).
+#: Default bound per pair, CPU seconds: 2, or ``$TRL_DSM_GRADE_TIMEOUT``. Machine load does not use it up (it counts
+#: CPU time); the wall-clock backstop is 10x this.
 DEFAULT_TIMEOUT = _default_timeout()
 #: Answers longer than this are compared as strings only (SymPy on them is never worth the time).
 MAX_SYMBOLIC_CHARS = 4000
@@ -310,8 +315,10 @@ class GradeResult:
     gold_answer: str | None
     status: str = "ok"  # ok | no_answer | no_gold | timeout | error
     method: str = ""  # string | choice | numeric | symbolic
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall-clock seconds
     detail: str = field(default="", repr=False)
+    cpu_seconds: float = 0.0  # CPU seconds: the caller's thread (extraction, fast paths) plus the SymPy worker
+    limit: str = ""  # for status "timeout": "cpu" (the bound) or "wall" (the backstop for a stuck worker)
 
     def __bool__(self) -> bool:
         return self.correct
@@ -369,11 +376,11 @@ def _prepare(pred: str, gold: str, options: _Options) -> tuple[bool | None, str,
     pred_s, gold_s = normalize_answer(pred), normalize_answer(gold)
     if len(pred_s) > MAX_SYMBOLIC_CHARS or len(gold_s) > MAX_SYMBOLIC_CHARS:
         return False, "string", None
-    return (
-        None,
-        "symbolic",
-        SymbolicJob(pred=_sympy_input(pred), gold=_sympy_input(gold), options=options.as_dict(), timeout=0.0),
-    )
+    pred_s, gold_s = _sympy_input(pred), _sympy_input(gold)
+    if len(pred_s) > 4 * MAX_SYMBOLIC_CHARS or len(gold_s) > 4 * MAX_SYMBOLIC_CHARS:  # mostly spacing: not worth it
+        return False, "string", None
+    pred_s, gold_s = symbolic_pair(pred_s, gold_s)
+    return None, "symbolic", SymbolicJob(pred=pred_s, gold=gold_s, options=options.as_dict(), timeout=0.0)
 
 
 def _sympy_input(answer: str) -> str:
@@ -413,8 +420,8 @@ def is_equivalent(
 ) -> bool:
     """Whether the answer ``pred`` equals the reference answer ``gold`` (both already-extracted answers).
 
-    ``float_rounding``, ``strict`` and ``allow_set_relation_comp`` have math-verify's meaning. The call
-    returns within ``timeout`` seconds; a pair that runs out is ``False``.
+    ``float_rounding``, ``strict`` and ``allow_set_relation_comp`` have math-verify's meaning. The comparison
+    gets ``timeout`` seconds of CPU time (wall-clock backstop: 10x that); a pair that runs out is ``False``.
 
     >>> is_equivalent("1,000", "1000"), is_equivalent(r"\\frac{1}{2}", "0.5"), is_equivalent("x=3", "3")
     (True, True, True)
@@ -440,7 +447,7 @@ def compare_answers(
     float_rounding: int = 6,
     strict: bool = True,
     allow_set_relation_comp: bool = False,
-    _spent: Sequence[float] | None = None,
+    _spent: Sequence[tuple[float, float]] | None = None,
 ) -> list[GradeResult]:
     """Batched :func:`is_equivalent` on extracted answers; symbolic pairs of a large batch run on several
     worker processes at once. ``None`` answers grade as ``no_answer`` / ``no_gold``."""
@@ -451,34 +458,46 @@ def compare_answers(
     results: list[GradeResult] = []
     jobs: list[SymbolicJob] = []
     job_owner: list[int] = []
-    spent = list(_spent) if _spent is not None else [0.0] * len(preds)  # seconds of this pair's own work
+    # (wall, CPU) seconds of this pair's own work so far (extraction in grade_batch)
+    spent = list(_spent) if _spent is not None else [(0.0, 0.0)] * len(preds)
     for i, (pred, gold) in enumerate(zip(preds, golds)):
-        tic = time.monotonic()
+        tic, cpu_tic = time.monotonic(), time.thread_time()
+        wall, cpu = spent[i]
         if gold is None:
-            results.append(GradeResult(False, pred, None, status="no_gold", seconds=spent[i]))
+            results.append(GradeResult(False, pred, None, status="no_gold", seconds=wall, cpu_seconds=cpu))
             continue
         if pred is None:
-            results.append(GradeResult(False, None, gold, status="no_answer", seconds=spent[i]))
+            results.append(GradeResult(False, None, gold, status="no_answer", seconds=wall, cpu_seconds=cpu))
             continue
         _check_str("pred", pred)
         _check_str("gold", gold)
         decision, method, job = _prepare(pred, gold, options)
-        spent[i] += time.monotonic() - tic
-        results.append(GradeResult(bool(decision), pred, gold, method=method, seconds=spent[i]))
+        wall, cpu = wall + time.monotonic() - tic, cpu + time.thread_time() - cpu_tic
+        spent[i] = (wall, cpu)
+        results.append(GradeResult(bool(decision), pred, gold, method=method, seconds=wall, cpu_seconds=cpu))
         if job is not None:
             jobs.append(job)
             job_owner.append(i)
+    # A pair whose extraction and fast paths (linear scans, not interruptible) spent its whole CPU budget: a timeout.
+    for owner in [o for o in job_owner if spent[o][1] >= timeout]:
+        result = results[owner]
+        result.correct, result.status, result.limit = False, "timeout", "cpu"
+        result.detail = "CPU-time limit spent before SymPy"
+    jobs = [j for j, o in zip(jobs, job_owner) if spent[o][1] < timeout]
+    job_owner = [o for o in job_owner if spent[o][1] < timeout]
     if jobs:
-        # Each job gets what is left of its pair's budget, counted from its dispatch to a worker.
+        # Each job gets what is left of its pair's CPU budget; its wall-clock backstop counts from its dispatch.
         timed = [
-            SymbolicJob(j.pred, j.gold, j.options, max(timeout - spent[owner], 0.05))
+            SymbolicJob(j.pred, j.gold, j.options, timeout - spent[owner][1], wall_backstop(timeout))
             for j, owner in zip(jobs, job_owner)
         ]
         parallel = (num_workers or get_pool().max_workers) if len(jobs) >= PARALLEL_BATCH_THRESHOLD else 1
         for owner, outcome in zip(job_owner, get_pool().run(timed, max_parallel=parallel)):
             result = results[owner]
             result.correct, result.status, result.detail = outcome.value, outcome.status, outcome.detail
-            result.seconds = spent[owner] + outcome.seconds
+            result.limit = outcome.limit
+            result.seconds = spent[owner][0] + outcome.seconds
+            result.cpu_seconds = spent[owner][1] + outcome.cpu_seconds
     return results
 
 
@@ -528,15 +547,16 @@ def grade_batch(
 
     ``fallback`` applies to completions that state no marked answer (no box, no "The answer is",
     no ``####``): ``"last_math"`` (default) takes their last math span or number, ``"last_number"`` their
-    last number, ``"none"`` grades them ``no_answer``. Each pair is bounded by ``timeout`` seconds.
+    last number, ``"none"`` grades them ``no_answer``. Each pair is bounded by ``timeout`` seconds of CPU time
+    (extraction included), with a wall-clock backstop of 10x that for a stuck worker.
     """
     if len(completions) != len(golds):
         raise ValueError(f"got {len(completions)} completions but {len(golds)} golds")
     timeout = check_timeout(timeout)
     preds, gold_answers, spent = [], [], []
     for completion, gold in zip(completions, golds):
-        tic = time.monotonic()  # extraction counts against the pair's time bound
+        tic, cpu_tic = time.monotonic(), time.thread_time()  # extraction counts against the pair's time bound
         preds.append(extract_answer(_check_str("completion", completion), fallback=fallback))
         gold_answers.append(extract_gold(gold))
-        spent.append(time.monotonic() - tic)
+        spent.append((time.monotonic() - tic, time.thread_time() - cpu_tic))
     return compare_answers(preds, gold_answers, timeout=timeout, num_workers=num_workers, _spent=spent, **options)

@@ -3,17 +3,24 @@
 
 This module runs inside the worker processes of :mod:`trl_dsm.grading.bounded` (never call it on an
 untrusted pair in your own process: it has no time bound of its own). It receives two answer strings
-that the in-process fast paths of :mod:`trl_dsm.grading.compare` could not decide.
+that the in-process fast paths of :mod:`trl_dsm.grading.compare` could not decide, already canonicalized by
+:func:`trl_dsm.grading.canonical.symbolic_pair`.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from latex2sympy2_extended import NormalizationConfig
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
 
-_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
+# math-verify's defaults, except units: trailing units are dropped by trl_dsm.grading.canonical, which tells a unit
+# from a variable (math-verify drops "s", "t", "c", "ab"... after any digit, brace or space).
+_NORMALIZATION = NormalizationConfig(
+    basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all", equations=False
+)
+_EXTRACTION = (LatexExtractionConfig(normalization_config=_NORMALIZATION), ExprExtractionConfig())
 
 
 @lru_cache(maxsize=4096)
