@@ -21,8 +21,9 @@ from trl_dsm.eval import (
     resolve_eval_benchmarks,
 )
 from trl_dsm.eval.benchmarks import fewshot_pool
-from trl_dsm.eval.evaluate import _exemplar_source, choice_from_text, choice_letters
+from trl_dsm.eval.evaluate import _exemplar_source
 from trl_dsm.eval.prompts import BUILTIN_EXEMPLARS, build_messages, render_plain
+from trl_dsm.grading.choices import choice_from_text, choice_letters
 from trl_dsm.prompts import COT_INSTRUCTION, COT_INSTRUCTION_ZH
 
 

@@ -1,6 +1,7 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
 """Answer extraction and grading (the decision behind every reward, evaluation number and demo result)."""
 
+from trl_dsm.grading.choices import choice_from_text, choice_letters
 from trl_dsm.grading.compare import (
     DEFAULT_TIMEOUT,
     GradeResult,
@@ -20,6 +21,8 @@ from trl_dsm.grading.extract import extract_answer, last_boxed, last_number
 __all__ = [
     "DEFAULT_TIMEOUT",
     "GradeResult",
+    "choice_from_text",
+    "choice_letters",
     "compare_answers",
     "extract_answer",
     "extract_gold",
