@@ -15,12 +15,16 @@ import argparse
 import json
 import random
 import re
+import sys
 import time
 from pathlib import Path
 
-from trl_dsm.decontamination import Decontaminator, NgramIndex, load_benchmark_texts
-from trl_dsm.decontamination.ngrams import TOKEN_RE, is_informative, tokenize
-from trl_dsm.decontamination.reference import SetDecontaminator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the reference decontaminator (the baseline)
+
+from tests.reference_decontamination import SetDecontaminator  # noqa: E402
+from trl_dsm.decontamination import Decontaminator, NgramIndex, load_benchmark_texts  # noqa: E402
+from trl_dsm.decontamination.ngrams import TOKEN_RE, is_informative, tokenize  # noqa: E402
 
 
 def plant(docs: list[str], texts, count: int, seed: int = 0) -> tuple[list[str], list[bool]]:

@@ -33,8 +33,6 @@ TOKEN_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]++")
 CJK_RE = re.compile(rf"[{_CJK}]")
 #: Sentinel tokens for line and paragraph breaks (private-use characters; never in real text's grams).
 LINE_BREAK, PARAGRAPH_BREAK, DOCUMENT_BREAK = "\ue001", "\ue000", "\ue002"
-_SENTINEL_TOKEN_RE = re.compile(rf"[{_CJK}\ue000\ue001]|[^\W_{_CJK}]++")  # same grams as TOKEN_RE, plus breaks
-_PARAGRAPH_SPLIT_RE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 #: LaTeX command names: alphabetic grams that carry no wording of their own.
 LATEX_WORDS = frozenset(
     [
@@ -175,13 +173,6 @@ def tokenize(text: str) -> list[str]:
     return TOKEN_RE.findall(normalize_text(text))
 
 
-def tokenize_with_breaks(text: str) -> list[str]:
-    """:func:`tokenize`, with :data:`PARAGRAPH_BREAK` / :data:`LINE_BREAK` tokens where blank lines / line
-    breaks were, so one regex pass gives the grams of every segment and every line."""
-    text = _PARAGRAPH_SPLIT_RE.sub(f" {PARAGRAPH_BREAK} ", normalize_text(text))
-    return _SENTINEL_TOKEN_RE.findall(text.replace("\n", f" {LINE_BREAK} "))
-
-
 _TWO_LETTER_WORDS = frozenset(
     [
         "if",
@@ -267,9 +258,3 @@ def sequence_hash(ids: Iterable[int]) -> int:
     for i in ids:
         h = (h * int(HASH_BASE) + int(i)) & 0xFFFFFFFFFFFFFFFF
     return h
-
-
-def valid_ngrams(ids: np.ndarray, n: int) -> np.ndarray:
-    """Boolean mask over n-gram positions: True where the n-gram contains no id <= 0 (an unknown token or a
-    boundary sentinel)."""
-    return window_counts(np.asarray(ids) <= 0, n) == 0

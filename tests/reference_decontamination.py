@@ -1,5 +1,6 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""A plain-Python reference decontaminator: a set of n-gram tuples, one segment at a time.
+"""A plain-Python reference decontaminator (test and benchmark code, not shipped): a set of n-gram tuples, one
+segment at a time.
 
 Same rules as :class:`~trl_dsm.decontamination.Decontaminator` (same grams, same guards), written the obvious
 way. It is the baseline of ``benchmarks/decontam.py`` and the oracle of the tests; do not use it on corpora.
