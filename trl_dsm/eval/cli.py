@@ -10,7 +10,7 @@ from pathlib import Path
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from trl_dsm.eval.benchmarks import EVAL_BENCHMARKS
-    from trl_dsm.eval.evaluate import EvalConfig
+    from trl_dsm.eval.config import EvalConfig
 
     p = subparsers.add_parser(
         "evaluate",

@@ -1,7 +1,8 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
 """Evaluation as in DeepSeekMath §5: greedy top-1 accuracy, pass@k and maj@k (expected over k-subsets of K samples,
 :mod:`trl_dsm.eval.estimators`) with chain-of-thought, program-of-thought and tool-integrated prompting; MATH per
-subject and level; results JSON, per-sample JSONL, a Pass@K / Maj@K plot and model-card entries.
+subject and level. The configuration lives in :mod:`trl_dsm.eval.config`, the outputs (results JSON, per-sample
+JSONL, the Pass@K / Maj@K plot, model-card entries) in :mod:`trl_dsm.eval.outputs`; this module runs.
 
 Entry points, from most to least managed:
 
@@ -15,14 +16,11 @@ Entry points, from most to least managed:
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +33,10 @@ from trl_dsm.eval.benchmarks import (
     resolve_eval_benchmarks,
     select_exemplars,
 )
+from trl_dsm.eval.config import MODES, BenchmarkResult, EvalConfig  # noqa: F401 - re-exported
 from trl_dsm.eval.estimators import answer_classes, k_values, maj_at_k, majority_vote, pass_at_k
 from trl_dsm.eval.generation import Generator, HFGenerator, generate_tir, strip_stop
+from trl_dsm.eval.outputs import eval_results, model_index, plot_pass_maj, write_outputs  # noqa: F401 - re-exported
 from trl_dsm.eval.prompts import (
     Exemplar,
     build_messages,
@@ -46,63 +46,11 @@ from trl_dsm.eval.prompts import (
     question_text,
     render_prompt,
 )
-from trl_dsm.grading import DEFAULT_TIMEOUT, compare_answers, extract_answer
+from trl_dsm.grading import compare_answers, extract_answer
 from trl_dsm.grading.choices import choice_from_text, choice_letters  # noqa: F401 - re-exported
 
 
 logger = logging.getLogger(__name__)
-
-MODES = ("cot", "pot", "tir")
-
-
-@dataclass
-class EvalConfig:
-    """How to evaluate. ``num_samples`` (K) samples per problem at ``temperature`` give pass@k and maj@k for k in
-    powers of two up to K; ``greedy`` adds one greedy completion per problem (greedy top-1 accuracy). With K = 1
-    and ``greedy``, the greedy completion is the sample."""
-
-    mode: str = "cot"  # cot | pot | tir
-    num_samples: int = 1
-    temperature: float = 0.7  # for the K samples (DeepSeekMath's maj@64 sampling)
-    top_p: float = 0.95
-    greedy: bool = True
-    few_shot: int = 0
-    max_new_tokens: int = 512
-    batch_size: int = 16
-    chat_template: bool | None = None  # None: when the tokenizer has one
-    fallback: str = "last_math"  # answer extraction for completions without a marked answer (see extract_answer)
-    tir_max_rounds: int = 4
-    code_timeout: float = 5.0  # seconds per program (PoT, TIR)
-    grade_timeout: float = DEFAULT_TIMEOUT
-    vote_symbolic_pairs: int = 64  # symbolic equivalence checks between wrong answers per problem (voting)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.num_samples < 1:
-            raise ValueError(f"num_samples must be >= 1, got {self.num_samples}")
-        if self.few_shot < 0:
-            raise ValueError(f"few_shot must be >= 0, got {self.few_shot}")
-        if self.sampling and self.temperature <= 0:
-            raise ValueError(
-                f"num_samples={self.num_samples} needs temperature > 0 (greedy decoding gives one completion)"
-            )
-
-    @property
-    def sampling(self) -> bool:
-        """Whether a sampling pass runs (K > 1, or no greedy pass)."""
-        return self.num_samples > 1 or not self.greedy
-
-
-@dataclass
-class BenchmarkResult:
-    """Metrics of one benchmark and its per-problem records (the JSONL rows)."""
-
-    name: str
-    title: str
-    metrics: dict[str, Any]
-    samples: list[dict] = field(repr=False, default_factory=list)
 
 
 # -- answers ------------------------------------------------------------------------------------------------------
@@ -419,122 +367,3 @@ def run_evaluation(
         generator, benchmarks, config, tokenizer=tokenizer, benchmarks_dir=benchmarks_dir, limit=limit,
         output_dir=output_dir, model_name=model,
     )  # fmt: skip
-
-
-# -- outputs -------------------------------------------------------------------------------------------------------
-def _headline(metrics: dict) -> dict[str, float]:
-    """The model-card metrics: greedy accuracy and pass@K / maj@K at the largest K."""
-    K = metrics["num_samples"]
-    out = {}
-    if metrics.get("greedy") is not None:
-        out["greedy"] = metrics["greedy"]
-    if K > 1:
-        out[f"pass@{K}"] = metrics[f"pass@{K}"]
-        out[f"maj@{K}"] = metrics[f"maj@{K}"]
-    elif "greedy" not in out:
-        out["pass@1"] = metrics["pass@1"]
-    return out
-
-
-def eval_results(results: dict[str, BenchmarkResult]) -> list:
-    """huggingface_hub ``EvalResult`` entries for ``ModelCardData(eval_results=...)`` (accuracy in percent)."""
-    from huggingface_hub import EvalResult
-
-    from trl_dsm.benchmarks import BENCHMARKS
-
-    entries = []
-    for name, result in results.items():
-        spec = BENCHMARKS.get(name)
-        configs = [c for c in (spec.hub_configs if spec else ()) if c is not None]
-        m = result.metrics
-        setting = f"{m['mode']}, {m['few_shot']}-shot"
-        for metric, value in _headline(m).items():
-            entries.append(
-                EvalResult(
-                    task_type="text-generation",
-                    task_name="Mathematical reasoning",
-                    dataset_type=(spec.hub_id if spec and spec.hub_id else name),
-                    dataset_name=result.title,
-                    dataset_config=configs[0] if len(configs) == 1 else None,
-                    dataset_split=spec.hub_split if spec else None,
-                    metric_type="accuracy" if metric == "greedy" else metric,
-                    metric_name=f"{metric} ({setting})",
-                    metric_value=round(100 * value, 2),
-                )
-            )
-    return entries
-
-
-def model_index(results: dict[str, BenchmarkResult], model_name: str) -> list[dict]:
-    """The ``model-index`` block of a model card (what ``ModelCardData(eval_results=...)`` writes)."""
-    from huggingface_hub.repocard_data import eval_results_to_model_index
-
-    return eval_results_to_model_index(model_name, eval_results(results))
-
-
-def plot_pass_maj(results: dict[str, BenchmarkResult], path: str | Path) -> Path | None:
-    """Pass@K and Maj@K against K (log scale), one panel per benchmark, greedy accuracy dashed (Figure 7)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        logger.warning("matplotlib is not installed: no Pass@K / Maj@K plot")
-        return None
-    names = list(results)
-    cols = min(3, len(names))
-    rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names):
-        m = results[name].metrics
-        ks = k_values(m["num_samples"])
-        ax.plot(ks, [100 * m[f"pass@{k}"] for k in ks], marker="o", label="Pass@K")
-        ax.plot(ks, [100 * m[f"maj@{k}"] for k in ks], marker="s", label="Maj@K")
-        if m.get("greedy") is not None:
-            ax.axhline(100 * m["greedy"], linestyle="--", color="gray", label="greedy")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(ks, [str(k) for k in ks])
-        ax.set_title(f"{results[name].title} ({m['mode']})")
-        ax.set_xlabel("K")
-        ax.set_ylabel("accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def write_outputs(
-    results: dict[str, BenchmarkResult], output_dir: str | Path, *, model_name: str, config: EvalConfig
-) -> dict[str, Path]:
-    """``results.json``, ``samples/<benchmark>.jsonl``, ``pass_maj_at_k.png`` and ``model_index.json``."""
-    from trl_dsm import __version__
-
-    out = Path(output_dir)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
-    paths = {"results": out / "results.json", "model_index": out / "model_index.json"}
-    summary = {
-        "model": model_name,
-        "trl_dsm_version": __version__,
-        "config": asdict(config),
-        "results": {name: r.metrics for name, r in results.items()},
-    }
-    paths["results"].write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    for name, result in results.items():
-        path = out / "samples" / f"{name}.jsonl"
-        with path.open("w", encoding="utf-8") as f:
-            for record in result.samples:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        paths[f"samples/{name}"] = path
-    paths["model_index"].write_text(
-        json.dumps(model_index(results, model_name), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    plot = plot_pass_maj(results, out / "pass_maj_at_k.png")
-    if plot is not None:
-        paths["plot"] = plot
-    return paths
