@@ -354,3 +354,18 @@ def test_evaluate_flags_default_to_eval_config():
         if field.name not in as_config:
             assert "(default: %(default)s)" in action.help, field.name
     assert "(default: 512)" in " ".join(evaluate.format_help().split())
+
+
+def test_every_dashed_flag_also_takes_trls_underscore_spelling():
+    from trl_dsm.cli import build_parser
+
+    parser = build_parser()
+    dashed = parser.parse_args(["evaluate", "--model", "m", "--output-dir", "x", "--max-new-tokens", "7"])
+    underscored = parser.parse_args(["evaluate", "--model", "m", "--output_dir", "x", "--max_new_tokens", "7"])
+    assert vars(dashed) == vars(underscored) and str(dashed.output_dir) == "x" and dashed.max_new_tokens == 7
+    for command in ("grade", "decontaminate", "mine", "demo"):
+        sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+        for action in sub._actions:
+            long = [o for o in action.option_strings if o.startswith("--") and "-" in o[2:]]
+            for option in long:
+                assert "--" + option[2:].replace("-", "_") in action.option_strings, (command, option)

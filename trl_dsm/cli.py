@@ -177,7 +177,25 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in SUBCOMMANDS:
         register(subparsers)
+    for subparser in subparsers.choices.values():
+        _accept_trl_spelling(subparser)
     return parser
+
+
+def _accept_trl_spelling(parser: argparse.ArgumentParser) -> None:
+    """Every ``--long-flag`` also answers to TRL's ``--long_flag`` spelling (``--output-dir`` and ``--output_dir``),
+    so a command line written for TRL's scripts works here too."""
+    for action in list(parser._actions):
+        for option in list(action.option_strings):
+            alias = option.replace("-", "_")
+            if (
+                option.startswith("--")
+                and "-" in option[2:]
+                and ("--" + alias[2:]) not in parser._option_string_actions
+            ):
+                alias = "--" + alias[2:]
+                action.option_strings.append(alias)
+                parser._option_string_actions[alias] = action
 
 
 def main(argv: list[str] | None = None) -> int:
