@@ -1,44 +1,22 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""10-gram benchmark decontamination (DeepSeekMath §2.1) for corpora, SFT sets and RL prompts."""
+"""10-gram benchmark decontamination (DeepSeekMath §2.1) for corpora, SFT sets and RL prompts. Names load on first
+use (``trl-dsm --help`` imports none of the n-gram machinery)."""
 
-from trl_dsm.benchmarks import (
-    BENCHMARKS,
-    DEFAULT_BENCHMARKS,
-    BenchmarkText,
-    custom_benchmark_texts,
-    load_benchmark_texts,
-    resolve_benchmarks,
-)
-from trl_dsm.decontamination.decontaminate import (
-    Decontaminator,
-    DocResult,
-    Finding,
-    card_section,
-    split_segments,
-    summarize,
-    summary_table,
-)
-from trl_dsm.decontamination.index import NgramIndex
-from trl_dsm.decontamination.ngrams import MIN_EXACT_GRAMS, NGRAM_SIZE, ngram_hashes, tokenize
+from trl_dsm._lazy import lazy_exports
 
 
-__all__ = [
-    "BENCHMARKS",
-    "DEFAULT_BENCHMARKS",
-    "MIN_EXACT_GRAMS",
-    "NGRAM_SIZE",
-    "BenchmarkText",
-    "Decontaminator",
-    "DocResult",
-    "Finding",
-    "NgramIndex",
-    "card_section",
-    "custom_benchmark_texts",
-    "load_benchmark_texts",
-    "ngram_hashes",
-    "resolve_benchmarks",
-    "split_segments",
-    "summarize",
-    "summary_table",
-    "tokenize",
-]
+_EXPORTS = {
+    **dict.fromkeys(
+        ("BENCHMARKS", "DEFAULT_BENCHMARKS", "BenchmarkText", "custom_benchmark_texts", "load_benchmark_texts",
+         "resolve_benchmarks"),
+        "trl_dsm.benchmarks",
+    ),
+    **dict.fromkeys(
+        ("Decontaminator", "DocResult", "Finding", "card_section", "split_segments", "summarize", "summary_table"),
+        "trl_dsm.decontamination.decontaminate",
+    ),
+    "NgramIndex": "trl_dsm.decontamination.index",
+    **dict.fromkeys(("MIN_EXACT_GRAMS", "NGRAM_SIZE", "ngram_hashes", "tokenize"), "trl_dsm.decontamination.ngrams"),
+}  # fmt: skip
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
