@@ -227,6 +227,36 @@ def test_prefix_rows_annotations_round_trip_and_seed_addition(tmp_path):
     assert domains.overlap(np.array([True, False, True]), np.array([True, True, True])) == (1, 2 / 3)
 
 
+def test_prefix_counts_merged_over_shards_equal_in_memory_rows():
+    """Domain discovery over shards (§2.1): per-shard partial prefix counts, merged, give the rows computed over
+    all pages at once (counts, mean scores, the first samples, the first row's domain), however the rows are cut."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    host = rng.integers(40, size=n)
+    urls = [f"https://d{h}.org/s{rng.integers(6)}/p{i}" for i, h in enumerate(host)]
+    urls[5] = "https://d1.org/top.html"  # a page at the root
+    doms = [url_domain(u) for u in urls]
+    doms[7] = ""  # a page without a domain never counts
+    titles = [f"t{i}" for i in range(n)]
+    collected = rng.random(n) < np.where(host < 10, 0.4, 0.05)  # d0-d9 are math domains, a few others by chance
+    scores = rng.random(n).astype(np.float32)
+    scores[rng.integers(n, size=50)] = np.nan
+    config = domains.DomainConfig(samples=3)
+    expected = domains.prefix_rows(urls, titles, collected, scores, doms, config)
+    assert sum(len(r["sample_urls"]) == 3 for r in expected) > 40
+    wanted = set(domains.math_domains(doms, collected, config))
+    for cuts in ([0, n], [0, 1, 2, 1000, 2999, n], list(range(0, n + 1, 250))):
+        partials = [
+            domains.prefix_partials(
+                range(a, b), urls[a:b], titles[a:b], doms[a:b], collected[a:b], scores[a:b], wanted, config
+            )
+            for a, b in zip(cuts, cuts[1:])
+        ]
+        assert domains.merge_prefix_partials(partials, config) == expected
+        # shards merged in any order give the same rows
+        assert domains.merge_prefix_partials(partials[::-1], config) == expected
+
+
 # ----------------------------------------------------------------------------------------------- readers
 
 

@@ -40,9 +40,32 @@ def _web_docs(shared_data) -> list[dict]:
     return docs + [dict(d, url=d["url"].replace("https://", "http://") + "#dup") for d in docs[:20]]
 
 
+def _in_memory_discovery(run: Path, k: int, config: MiningConfig) -> tuple[int, list[dict], np.ndarray]:
+    """Iteration ``k``'s math domains, annotation rows and new seed rows recomputed in memory from the whole run's
+    columns (what the driver did before discovery ran from per-shard partial counts)."""
+    from trl_dsm.mining import domains as domains_lib
+    from trl_dsm.mining.rundir import read_files
+
+    docs = read_files(sorted((run / "docs").glob("shard-*.parquet")))
+    keep = np.load(run / "dedup" / "keep.npy")
+    selected = np.load(run / f"iter_{k}" / "selected.npy")
+    scores = np.concatenate([np.load(f) for f in sorted((run / f"iter_{k}" / "scores").glob("shard-*.npy"))])
+    urls_k = [u if keep[i] else "" for i, u in enumerate(docs["url"])]
+    doms_k = [d if keep[i] else "" for i, d in enumerate(docs["domain"])]
+    math = domains_lib.math_domains(doms_k, selected, config.domains)
+    rows = domains_lib.prefix_rows(urls_k, docs["title"], selected, scores, doms_k, config.domains)
+    accepted = domains_lib.auto_accept(rows, config.domains.auto_accept_score)
+    exclude = selected | ~keep
+    if k > 1:
+        exclude[np.load(run / f"iter_{k - 1}" / "seeds_added.npy")] = True
+    added = domains_lib.pages_under_prefixes(docs["url"], accepted, exclude, config.domains.prefix_depth)
+    return len(math), rows, added
+
+
 def test_mine_library_api(shared_data, tmp_path):
     docs = _web_docs(shared_data)
-    dataset, stats = mine(docs, _seeds(shared_data), SMALL, output_dir=tmp_path / "run")
+    config = {**SMALL, "dedup": {"partitions": 3}}  # domain counts merged over 3 hash partitions
+    dataset, stats = mine(docs, _seeds(shared_data), config, output_dir=tmp_path / "run")
     assert stats["documents_in"] == len(docs) == 543
     assert stats["dedup"]["url_duplicates_removed"] == 21
     assert stats["dedup"]["kept"] == 543 - 21 - stats["dedup"]["near_duplicates_removed"]
@@ -58,6 +81,14 @@ def test_mine_library_api(shared_data, tmp_path):
     assert dataset.column_names == ["id", "url", "domain", "title", "text", "source", "math_score"]
     assert min(dataset["math_score"]) >= 0.6
     assert len(set(dataset["id"])) == len(dataset)
+    # domain discovery from per-shard partial counts = the in-memory computation over all pages
+    math, rows, added = _in_memory_discovery(tmp_path / "run", 1, MiningConfig.from_dict(config))
+    first = stats["iterations"][0]
+    annotations = [json.loads(line) for line in (tmp_path / "run" / "iter_1" / "annotations.jsonl").open()]
+    assert [{**r, "label": ""} for r in annotations] == rows and len(rows) >= 1
+    assert first["math_domains"] == math and first["prefixes_proposed"] == len(rows)
+    assert np.load(tmp_path / "run" / "iter_1" / "seeds_added.npy").tolist() == added.tolist()
+    assert first["seeds_added"] == len(added)
     # the math pages lead the ranking
     hints = {d["id"]: d["category_hint"] for d in docs}
     assert sum(hints[i] == "math" for i in dataset["id"]) >= 0.7 * len(dataset) > 0
@@ -65,7 +96,7 @@ def test_mine_library_api(shared_data, tmp_path):
     assert (export / "README.md").read_text().count("| 2 |") >= 1
     assert json.loads((export / "mining_stats.json").read_text())["documents_out"] == len(dataset)
     # a finished run reloads instead of recomputing; the in-memory API needs no directory
-    again, stats2 = mine(docs, _seeds(shared_data), SMALL, output_dir=tmp_path / "run")
+    again, stats2 = mine(docs, _seeds(shared_data), config, output_dir=tmp_path / "run")
     assert again["id"] == dataset["id"] and stats2 == stats
     tmp_result, tmp_stats = mine(docs[:80], _seeds(shared_data, 50), {**SMALL, "iterations": 1})
     assert len(tmp_result) == tmp_stats["documents_out"] and tmp_result.column_names == dataset.column_names

@@ -9,7 +9,10 @@ identified domains (e.g., mathoverflow.net/questions). Web pages linked to these
 added to the seed corpus." The paper stopped after four iterations, when "nearly 98% of the data has already been
 collected in the third iteration".
 
-Functions here are pure (arrays in, rows out); :mod:`trl_dsm.mining.pipeline` wires them into iterations.
+Functions here are pure (arrays in, rows out). A mining run (:mod:`trl_dsm.mining.stages`) counts per shard and
+merges: per-domain counts split by domain hash and merged per hash range (only math domains come out), then URL
+prefix counts of the math domains per shard (:func:`prefix_partials`) merged into annotation rows
+(:func:`merge_prefix_partials`); no process holds every URL or domain.
 Annotation files are JSONL or CSV (by extension) with one row per URL prefix and a ``label`` column that a person
 fills with ``math`` or ``not_math`` (also accepted: yes/no, true/false, 1/0; empty = not decided = not added).
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -89,12 +92,101 @@ def math_domains(domains: Sequence[str], collected: np.ndarray, config: DomainCo
     """Domains with more than ``math_fraction`` of their pages collected, most-collected first."""
     config = config or DomainConfig()
     stats = domain_stats(domains, collected)
-    found = [
-        d
-        for d, (pages, got) in stats.items()
-        if d and pages >= config.min_domain_pages and got / pages > config.math_fraction
-    ]
+    found = [d for d, (pages, got) in stats.items() if is_math_domain(d, pages, got, config)]
     return sorted(found, key=lambda d: (-stats[d][1], d))
+
+
+def is_math_domain(domain: str, pages: int, collected: int, config: DomainConfig) -> bool:
+    """More than ``math_fraction`` of a (named) domain's pages collected, and at least ``min_domain_pages``."""
+    return bool(domain) and pages >= config.min_domain_pages and collected / pages > config.math_fraction
+
+
+def prefix_partials(
+    rows: Sequence[int],
+    urls: Sequence[str],
+    titles: Sequence[str],
+    domains: Sequence[str],
+    collected: np.ndarray,
+    scores: np.ndarray,
+    wanted: set[str],
+    config: DomainConfig,
+) -> list[dict]:
+    """Partial counts of the URL prefixes in the ``wanted`` (math) domains over some rows (one shard, in increasing
+    ``rows`` order): pages, collected, the sum and number of finite scores, the first ``samples`` rows with their
+    URLs and titles, and the domain of the first row. :func:`merge_prefix_partials` merges them over shards."""
+    groups: dict[str, dict] = {}
+    for row, url, title, dom, got, score in zip(rows, urls, titles, domains, collected, scores):
+        if dom not in wanted:
+            continue
+        prefix = url_prefix(url, config.prefix_depth)
+        g = groups.get(prefix)
+        if g is None:
+            g = groups[prefix] = {
+                "prefix": prefix,
+                "domain": dom,
+                "first_row": int(row),
+                "pages": 0,
+                "collected": 0,
+                "score_sum": 0.0,
+                "score_n": 0,
+                "sample_rows": [],
+                "sample_urls": [],
+                "sample_titles": [],
+            }
+        g["pages"] += 1
+        g["collected"] += int(got)
+        if np.isfinite(score):
+            g["score_sum"] += float(score)
+            g["score_n"] += 1
+        if len(g["sample_rows"]) < config.samples:
+            g["sample_rows"].append(int(row))
+            g["sample_urls"].append(url)
+            g["sample_titles"].append(title)
+    return list(groups.values())
+
+
+def merge_prefix_partials(partials: Iterable[Sequence[dict]], config: DomainConfig) -> list[dict]:
+    """Annotation rows from per-shard :func:`prefix_partials`: counts summed, the first ``samples`` rows overall,
+    prefixes with nothing left to collect dropped, ranked by collected fraction then collected count."""
+    merged: dict[str, dict] = {}
+    for part in partials:
+        for g in part:
+            m = merged.get(g["prefix"])
+            if m is None:
+                merged[g["prefix"]] = {**g, **{k: list(g[k]) for k in ("sample_rows", "sample_urls", "sample_titles")}}
+                continue
+            for key in ("pages", "collected", "score_sum", "score_n"):
+                m[key] += g[key]
+            if g["first_row"] < m["first_row"]:
+                m["first_row"], m["domain"] = g["first_row"], g["domain"]
+            samples = sorted(
+                zip(
+                    m["sample_rows"] + g["sample_rows"],
+                    m["sample_urls"] + g["sample_urls"],
+                    m["sample_titles"] + g["sample_titles"],
+                )
+            )[: config.samples]
+            m["sample_rows"], m["sample_urls"], m["sample_titles"] = (list(x) for x in zip(*samples))
+    rows = []
+    for m in merged.values():
+        if m["collected"] == m["pages"]:
+            continue  # nothing left to add under this prefix
+        rows.append(
+            {
+                "label": "",
+                "prefix": m["prefix"],
+                "domain": m["domain"],
+                "pages": m["pages"],
+                "collected": m["collected"],
+                "uncollected": m["pages"] - m["collected"],
+                "fraction_collected": round(m["collected"] / m["pages"], 4),
+                "mean_score": round(m["score_sum"] / m["score_n"], 4) if m["score_n"] else None,
+                "sample_urls": m["sample_urls"],
+                "sample_titles": m["sample_titles"],
+            }
+        )
+    rows.sort(key=lambda r: (-r["fraction_collected"], -r["collected"], r["prefix"]))
+    return rows
 
 
 def prefix_rows(
@@ -106,37 +198,12 @@ def prefix_rows(
     config: DomainConfig | None = None,
 ) -> list[dict]:
     """Annotation rows: URL prefixes inside math-related domains that still have uncollected pages, ranked by
-    collected fraction then collected count. ``label`` is empty, for a person (or :func:`auto_accept`)."""
+    collected fraction then collected count. ``label`` is empty, for a person (or :func:`auto_accept`). In memory;
+    a mining run computes the same rows from per-shard partial counts."""
     config = config or DomainConfig()
     wanted = set(math_domains(domains, collected, config))
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, (url, dom) in enumerate(zip(urls, domains)):
-        if dom in wanted:
-            groups[url_prefix(url, config.prefix_depth)].append(i)
-    rows = []
-    for prefix, idx in groups.items():
-        idx_arr = np.array(idx)
-        got = int(collected[idx_arr].sum())
-        if got == len(idx):
-            continue  # nothing left to add under this prefix
-        sample = idx[: config.samples]
-        finite = scores[idx_arr][np.isfinite(scores[idx_arr])]
-        rows.append(
-            {
-                "label": "",
-                "prefix": prefix,
-                "domain": domains[idx[0]],
-                "pages": len(idx),
-                "collected": got,
-                "uncollected": len(idx) - got,
-                "fraction_collected": round(got / len(idx), 4),
-                "mean_score": round(float(finite.mean()), 4) if len(finite) else None,
-                "sample_urls": [urls[i] for i in sample],
-                "sample_titles": [titles[i] for i in sample],
-            }
-        )
-    rows.sort(key=lambda r: (-r["fraction_collected"], -r["collected"], r["prefix"]))
-    return rows
+    partial = prefix_partials(range(len(urls)), urls, titles, domains, collected, scores, wanted, config)
+    return merge_prefix_partials([partial], config)
 
 
 def write_annotations(rows: list[dict], path: str | Path) -> Path:

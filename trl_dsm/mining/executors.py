@@ -11,6 +11,8 @@ at the outputs (``is_done``). This module knows nothing of the pipeline.
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +27,11 @@ ALIASES = {"ray": "datatrove-ray", "slurm": "datatrove-slurm"}
 @dataclass
 class ExecutorConfig:
     """``kind``: ``local`` (this process, or a process pool when ``workers`` > 1), ``datatrove-local``,
-    ``datatrove-slurm`` (or ``slurm``) or ``datatrove-ray`` (or ``ray``). ``tasks`` caps the datatrove tasks per stage (default: one per
-    shard); ``options`` go to the datatrove executor (e.g. Slurm ``partition``, ``time``, ``sbatch_args``)."""
+    ``datatrove-slurm`` (or ``slurm``) or ``datatrove-ray`` (or ``ray``). ``tasks`` caps the datatrove tasks per
+    stage (default: one per shard); ``options`` go to the datatrove executor (e.g. Slurm ``partition``, ``time``,
+    ``max_array_size``, ``env_command``; Ray ``cpus_per_task``, ``mem_per_cpu_gb``). Slurm's sbatch scripts
+    activate the running interpreter's virtualenv or conda environment unless ``options`` say how
+    (:func:`slurm_environment`)."""
 
     kind: str = "local"
     workers: int = 1
@@ -35,6 +40,9 @@ class ExecutorConfig:
     #: Hard bound on waiting for a stage's tasks (Slurm jobs are asynchronous), seconds.
     timeout_s: float = 7 * 24 * 3600
     poll_s: float = 10.0
+    #: Ray: the cluster ``ray.init`` connects to (e.g. ``127.0.0.1:6379``); None: ``$RAY_ADDRESS`` when set, else a
+    #: Ray instance started in this process.
+    ray_address: str | None = None
 
     def __post_init__(self):
         self.kind = ALIASES.get(self.kind, self.kind)
@@ -42,6 +50,55 @@ class ExecutorConfig:
             raise ValueError(f"executor.kind must be one of {KINDS + tuple(ALIASES)}, got {self.kind!r}")
         if self.workers < 1:
             raise ValueError(f"executor.workers must be >= 1, got {self.workers}")
+
+
+#: ``executor.options`` that tell datatrove's sbatch script how to activate the Python environment.
+SLURM_ENV_OPTIONS = ("env_command", "venv_path", "condaenv")
+
+
+def slurm_environment(options: dict | None = None) -> dict:
+    """The environment activation of the sbatch scripts (datatrove writes none without one of
+    :data:`SLURM_ENV_OPTIONS`): ``options``' own if given, else the running interpreter's virtualenv
+    (``venv_path``: its ``bin/activate``) or conda environment (``env_command``: ``conda activate`` of its prefix).
+    Raises ``ValueError`` naming the fields when the interpreter is in neither."""
+    options = options or {}
+    given = {k: options[k] for k in SLURM_ENV_OPTIONS if options.get(k)}
+    if given:
+        return given
+    prefix = Path(sys.prefix)
+    if sys.prefix != sys.base_prefix and (prefix / "bin" / "activate").is_file():
+        return {"venv_path": str(prefix / "bin" / "activate")}
+    if (prefix / "conda-meta").is_dir():
+        return {"env_command": f'eval "$(conda shell.bash hook)" && conda activate {shlex.quote(str(prefix))}'}
+    raise ValueError(
+        f"executor.kind slurm: the sbatch scripts must activate the Python environment that has trl-dsm, and "
+        f"{sys.executable} is in no virtualenv or conda environment to activate by default; set "
+        "executor.options.env_command (a shell line, e.g. 'source /path/to/venv/bin/activate' or "
+        "'module load python/3.11 && source ...'), executor.options.venv_path (a venv's bin/activate) or "
+        "executor.options.condaenv"
+    )
+
+
+def slurm_options(config: ExecutorConfig, job_name: str) -> dict:
+    """``SlurmPipelineExecutor`` keyword arguments from ``config.options`` with our defaults: ``job_name``, 24 h,
+    partition ``cpu``, the environment activation (:func:`slurm_environment`)."""
+    options = {k: v for k, v in config.options.items() if k not in SLURM_ENV_OPTIONS}
+    options.setdefault("job_name", job_name)
+    options.setdefault("time", "24:00:00")
+    options.setdefault("partition", "cpu")
+    options.update(slurm_environment(config.options))
+    return options
+
+
+def ray_init(config: ExecutorConfig) -> None:
+    """Connect to the Ray cluster at ``config.ray_address`` (or ``$RAY_ADDRESS``), or start a local Ray instance,
+    unless this process is connected already."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = config.ray_address or os.environ.get("RAY_ADDRESS") or None
+    ray.init(address=address, log_to_driver=False)
 
 
 def datatrove_executor(config: ExecutorConfig, pipeline: list, tasks: int, logging_dir: str, job_name: str):
@@ -56,13 +113,12 @@ def datatrove_executor(config: ExecutorConfig, pipeline: list, tasks: int, loggi
     if config.kind == "datatrove-slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
-        options.setdefault("job_name", job_name)
-        options.setdefault("time", "24:00:00")
-        options.setdefault("partition", "cpu")
+        options = slurm_options(config, job_name)
         return SlurmPipelineExecutor(pipeline=pipeline, tasks=tasks, logging_dir=logging_dir, **options)
     if config.kind == "datatrove-ray":
         from datatrove.executor import RayPipelineExecutor
 
+        ray_init(config)
         return RayPipelineExecutor(
             pipeline=pipeline, tasks=tasks, workers=config.workers, logging_dir=logging_dir, **options
         )

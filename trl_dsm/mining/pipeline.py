@@ -12,8 +12,10 @@ exists is complete; a killed run restarts where it stopped and redoes at most th
    ``dedup/clusters.jsonl``, ``dedup/summary.json``.
 5. iterations ``k = 1..K``: train fastText on seeds (+ pages added by domain discovery) vs random pages
    (``iter_k/model.bin``); score every kept page (per shard, ``iter_k/scores/shard-*.npy``); select by threshold
-   or token budget; domain discovery writes ``iter_k/annotations.jsonl`` and, once accepted (automatically or by
-   a person), adds the uncollected pages under accepted prefixes to the next iteration's seeds.
+   or token budget; domain discovery (per-shard domain counts merged per domain hash partition into the math
+   domains, per-shard URL-prefix counts of those merged into ``iter_k/annotations.jsonl``) and, once accepted
+   (automatically or by a person), adds the uncollected pages under accepted prefixes (found per shard) to the next
+   iteration's seeds.
 6. ``final`` (per shard): the last iteration's selection -> ``final/shard-*.parquet``.
 7. ``export``: optional 10-gram decontamination, then ``export/data/*.parquet``, ``export/README.md`` (dataset
    card) and ``stats.json``.
@@ -46,7 +48,7 @@ from trl_dsm.mining.config import (
     SeedSpec,
     build,
 )
-from trl_dsm.mining.executors import run_tasks
+from trl_dsm.mining.executors import run_tasks, slurm_environment
 from trl_dsm.mining.inputs import as_documents, load_seed_texts
 from trl_dsm.mining.readers import BUILDERS, COLUMNS, SourceSpec, _expand
 from trl_dsm.mining.rundir import (
@@ -99,6 +101,8 @@ class MiningPipeline:
         seed_texts: Sequence[str] | None = None,
         overwrite: bool = False,
     ):
+        if config.executor.kind == "datatrove-slurm":
+            slurm_environment(config.executor.options)  # refuse before any work when sbatch cannot activate it
         self.config = config
         self.run_dir = RunDir(config.output_dir)
         self.documents = documents
@@ -188,12 +192,6 @@ class MiningPipeline:
 
     def _meta(self) -> dict:
         return json.loads(self.run_dir.shards_meta().read_text())
-
-    def _column(self, column: str) -> list:
-        out = []
-        for shard in range(self.config.num_shards):
-            out += read_shard(self.run_dir.doc_shard(shard), [column])[column]
-        return out
 
     def _prepared(self, key: str) -> np.ndarray:
         arrays = [np.load(self.run_dir.prepared(s))[key] for s in range(self.config.num_shards)]
@@ -285,38 +283,60 @@ class MiningPipeline:
             overlap is not None and cfg.domains.stop_overlap is not None and overlap >= cfg.domains.stop_overlap
         )
         if k < cfg.iterations and not converged:
-            urls, titles, domains = self._column("url"), self._column("title"), self._column("domain")
-            urls_k = [u if keep[i] else "" for i, u in enumerate(urls)]
-            doms_k = [d if keep[i] else "" for i, d in enumerate(domains)]
-            rows = domains_lib.prefix_rows(urls_k, titles, selected, scores, doms_k, cfg.domains)
-            report.math_domains = len(domains_lib.math_domains(doms_k, selected, cfg.domains))
-            report.prefixes_proposed = len(rows)
-            path = run.iter_dir(k) / "annotations.jsonl"
-            if cfg.domains.auto_accept_score is not None:
-                accepted = domains_lib.auto_accept(rows, cfg.domains.auto_accept_score)
-                for row in rows:
-                    row["label"] = "math" if row["prefix"] in set(accepted) else "not_math"
-                domains_lib.write_annotations(rows, path)
-            else:
-                if not path.is_file():
-                    domains_lib.write_annotations(rows, path)
-                accepted, rejected, unlabelled = domains_lib.read_annotations(path)
-                if rows and not accepted and not rejected:
-                    raise AnnotationPending(
-                        f"iteration {k}: label the {unlabelled} URL prefixes in {path} ('math' or 'not_math' in "
-                        "the label field), then rerun the same command to continue"
-                    )
-            report.prefixes_accepted = len(accepted)
-            exclude = selected.copy()
-            exclude[added] = True
-            exclude |= ~keep
-            extra_rows = domains_lib.pages_under_prefixes(urls, accepted, exclude, cfg.domains.prefix_depth)
-            report.seeds_added = int(len(extra_rows))
-            atomic_npy(run.iter_dir(k) / "seeds_added.npy", np.union1d(added, extra_rows).astype(np.int64))
+            self._discover(k, added, report)
         report.extra["converged"] = bool(converged)
         out = report.to_dict()
         atomic_json(run.report(k), out)
         return out
+
+    def _discover(self, k: int, added: np.ndarray, report: domains_lib.IterationReport) -> None:
+        """Domain discovery (§2.1) from per-shard partial counts: math domains (per-domain counts merged per
+        domain hash partition), then the URL prefixes of those domains (per-shard counts merged here: only
+        math domains' prefixes), the annotation round trip, and the uncollected pages under accepted prefixes
+        (per shard) -> ``iter_k/seeds_added.npy``. The driver never holds every URL or domain."""
+        import pyarrow.parquet as pq
+
+        run, cfg = self.run_dir, self.config
+        shards, parts = range(cfg.num_shards), range(cfg.dedup.partitions)
+        self._tasks("domain_counts", k, shards, f"iteration {k}: domain counts")
+        self._tasks("domain_merge", k, parts, f"iteration {k}: math domains")
+        if not run.math_domain_list(k).is_file():
+            tables = [pq.read_table(run.math_domains(k, p)).to_pylist() for p in parts]
+            found = sorted((r for t in tables for r in t), key=lambda r: (-r["collected"], r["domain"]))
+            atomic_json(run.math_domain_list(k), [r["domain"] for r in found])
+        report.math_domains = len(json.loads(run.math_domain_list(k).read_text()))
+        self._tasks("prefix_counts", k, shards, f"iteration {k}: URL prefix counts")
+        partials = []
+        for shard in shards:
+            with run.prefix_counts(k, shard).open(encoding="utf-8") as f:
+                partials.append([json.loads(line) for line in f])
+        rows = domains_lib.merge_prefix_partials(partials, cfg.domains)
+        report.prefixes_proposed = len(rows)
+        path = run.iter_dir(k) / "annotations.jsonl"
+        if cfg.domains.auto_accept_score is not None:
+            accepted = domains_lib.auto_accept(rows, cfg.domains.auto_accept_score)
+            for row in rows:
+                row["label"] = "math" if row["prefix"] in set(accepted) else "not_math"
+            domains_lib.write_annotations(rows, path)
+        else:
+            if not path.is_file():
+                domains_lib.write_annotations(rows, path)
+            accepted, rejected, unlabelled = domains_lib.read_annotations(path)
+            if rows and not accepted and not rejected:
+                raise AnnotationPending(
+                    f"iteration {k}: label the {unlabelled} URL prefixes in {path} ('math' or 'not_math' in "
+                    "the label field), then rerun the same command to continue"
+                )
+        report.prefixes_accepted = len(accepted)
+        if not run.accepted(k).is_file() or json.loads(run.accepted(k).read_text()) != accepted:
+            # labels changed since an interrupted run: the pages found under the old ones do not count
+            shutil.rmtree(run.prefix_pages(k, 0).parent, ignore_errors=True)
+            atomic_json(run.accepted(k), accepted)
+        self._tasks("prefix_pages", k, shards, f"iteration {k}: pages under accepted prefixes")
+        found = [np.load(run.prefix_pages(k, s)) for s in shards]
+        extra_rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        report.seeds_added = int(len(extra_rows))
+        atomic_npy(run.iter_dir(k) / "seeds_added.npy", np.union1d(added, extra_rows).astype(np.int64))
 
     def _export(self, k: int, dedup_summary: dict, reports: list[dict]) -> MiningResult:
         import datasets

@@ -145,6 +145,28 @@ class RunDir:
     def scores(self, k: int, shard: int) -> Path:
         return self.iter_dir(k) / "scores" / f"shard-{shard:05d}.npy"
 
+    def domain_counts(self, k: int, shard: int, partition: int) -> Path:
+        """``(domain, pages, collected)`` of a shard's kept rows whose domain hashes to ``partition``."""
+        return self.iter_dir(k) / "domains" / f"shard-{shard:05d}" / f"part-{partition:05d}.parquet"
+
+    def math_domains(self, k: int, partition: int) -> Path:
+        """The math domains (more than ``math_fraction`` collected) of one domain hash partition, with counts."""
+        return self.iter_dir(k) / "domains" / f"math-{partition:05d}.parquet"
+
+    def math_domain_list(self, k: int) -> Path:
+        return self.iter_dir(k) / "domains" / "math_domains.json"
+
+    def prefix_counts(self, k: int, shard: int) -> Path:
+        """Partial counts of the URL prefixes of math domains in one shard (JSONL)."""
+        return self.iter_dir(k) / "prefixes" / f"shard-{shard:05d}.jsonl"
+
+    def accepted(self, k: int) -> Path:
+        return self.iter_dir(k) / "accepted.json"
+
+    def prefix_pages(self, k: int, shard: int) -> Path:
+        """Rows of a shard under accepted prefixes, not collected yet: new seeds."""
+        return self.iter_dir(k) / "seeds_added" / f"shard-{shard:05d}.npy"
+
     def report(self, k: int) -> Path:
         return self.iter_dir(k) / "report.json"
 

@@ -17,9 +17,17 @@ task ``i`` of the stage. Stages and what their task ``i`` is:
 * ``clusters`` (one task): union-find over the pairs -> ``dedup/keep.npy``, ``dedup/clusters.jsonl``,
   ``dedup/summary.json``.
 * ``score`` (per iteration): shard ``i`` -> ``iter_k/scores/shard-i.npy``.
+* ``domain_counts`` (per iteration): shard ``i`` -> pages and collected pages per domain of its kept rows, split by
+  domain hash partition (``iter_k/domains/shard-i/part-*.parquet``).
+* ``domain_merge``: partition ``i`` -> its domains' counts summed over shards; only the math domains (more than
+  ``math_fraction`` collected) are written (``iter_k/domains/math-i.parquet``).
+* ``prefix_counts``: shard ``i`` -> partial counts of the URL prefixes of the math domains
+  (``iter_k/prefixes/shard-i.jsonl``), merged by the driver into the annotation rows.
+* ``prefix_pages``: shard ``i`` -> its uncollected rows under accepted prefixes (``iter_k/seeds_added/shard-i.npy``).
 * ``final``: shard ``i`` -> ``final/shard-i.parquet`` (the last iteration's selection with its scores).
 
-No task holds more than one shard's documents, one partition's URL keys or band buckets, or the duplicate pairs.
+No task holds more than one shard's documents, one partition's URL keys, band buckets or domain counts, the
+duplicate pairs, or the math domains.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from trl_dsm.mining import dedup as dedup_lib
+from trl_dsm.mining import domains as domains_lib
 from trl_dsm.mining.classifier import SCORE_COLUMN, FastTextClassifier, score_dataset
 from trl_dsm.mining.config import MiningConfig
 from trl_dsm.mining.readers import COLUMNS, load_documents
@@ -253,6 +262,95 @@ def final_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
     atomic_parquet(run.final(shard), out)
 
 
+def _selected_in(run: RunDir, k: int, shard: int) -> np.ndarray:
+    meta = run.meta()
+    start = meta["offsets"][shard]
+    return np.load(run.iter_dir(k) / "selected.npy", mmap_mode="r")[start : start + meta["rows"][shard]].copy()
+
+
+def domain_counts_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
+    """Pages and collected pages per domain of the shard's kept rows, one file per domain hash partition."""
+    import pyarrow as pa
+
+    keep, selected = shard_keep(run, shard), _selected_in(run, k, shard)
+    domains = read_shard(run.doc_shard(shard), ["domain"])["domain"]
+    counts: dict[str, list[int]] = {}
+    for i in np.flatnonzero(keep).tolist():
+        if domains[i]:
+            c = counts.setdefault(domains[i], [0, 0])
+            c[0] += 1
+            c[1] += int(selected[i])
+    parts = config.dedup.partitions
+    split: list[list[tuple[str, int, int]]] = [[] for _ in range(parts)]
+    for domain, (pages, got) in counts.items():
+        split[url_partition(domain, parts)].append((domain, pages, got))
+    for p in range(parts):  # the last partition's file marks the task done
+        names, pages, got = zip(*split[p]) if split[p] else ((), (), ())
+        table = {"domain": pa.array(names, pa.string()), "pages": pa.array(pages, pa.int64())}
+        table["collected"] = pa.array(got, pa.int64())
+        atomic_parquet(run.domain_counts(k, shard, p), pa.table(table))
+
+
+def domain_merge_partition(run: RunDir, config: MiningConfig, k: int, partition: int) -> None:
+    """The counts of one domain hash partition summed over shards; the math domains written with their counts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables([pq.read_table(run.domain_counts(k, s, partition)) for s in range(config.num_shards)])
+    table = table.group_by("domain").aggregate([("pages", "sum"), ("collected", "sum")])
+    table = table.rename_columns({"pages_sum": "pages", "collected_sum": "collected"})
+    d = config.domains
+    fraction = pc.divide(pc.cast(table["collected"], pa.float64()), pc.cast(table["pages"], pa.float64()))
+    mask = pc.and_(pc.greater_equal(table["pages"], d.min_domain_pages), pc.greater(fraction, d.math_fraction))
+    atomic_parquet(run.math_domains(k, partition), table.filter(mask).select(["domain", "pages", "collected"]))
+
+
+def prefix_counts_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
+    """Partial counts of the URL prefixes of the math domains over the shard's kept rows."""
+    wanted = set(json.loads(run.math_domain_list(k).read_text()))
+    keep, selected = shard_keep(run, shard), _selected_in(run, k, shard)
+    scores = np.load(run.scores(k, shard))
+    start = run.meta()["offsets"][shard]
+    rows = np.flatnonzero(keep)
+    docs = read_shard(run.doc_shard(shard), ["url", "title", "domain"]).select(rows)
+    partials = domains_lib.prefix_partials(
+        (rows + start).tolist(),
+        docs["url"],
+        docs["title"],
+        docs["domain"],
+        selected[rows],
+        scores[rows],
+        wanted,
+        config.domains,
+    )
+    atomic_jsonl(run.prefix_counts(k, shard), partials)
+
+
+def seeds_added_before(run: RunDir, k: int) -> np.ndarray:
+    """Rows added to the seeds by domain discovery before iteration ``k`` (global, sorted)."""
+    path = run.iter_dir(k - 1) / "seeds_added.npy"
+    return np.load(path) if k > 1 and path.is_file() else np.zeros(0, dtype=np.int64)
+
+
+def prefix_pages_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
+    """The shard's kept rows under an accepted prefix that are neither collected nor seeds already."""
+    accepted = set(json.loads(run.accepted(k).read_text()))
+    meta = run.meta()
+    start, n = meta["offsets"][shard], meta["rows"][shard]
+    exclude = _selected_in(run, k, shard) | ~shard_keep(run, shard)
+    added = seeds_added_before(run, k)
+    exclude[added[(added >= start) & (added < start + n)] - start] = True
+    rows = np.flatnonzero(~exclude)
+    urls = read_shard(run.doc_shard(shard), ["url"]).select(rows)["url"] if accepted else []
+    hits = [
+        r
+        for r, url in zip(rows.tolist(), urls)
+        if domains_lib.url_prefix(url, config.domains.prefix_depth) in accepted
+    ]
+    atomic_npy(run.prefix_pages(k, shard), np.array(hits, dtype=np.int64) + start)
+
+
 @dataclass(frozen=True)
 class Stage:
     """A stage: its task function and the file whose existence marks task ``i`` of iteration ``k`` done."""
@@ -269,6 +367,12 @@ STAGES: dict[str, Stage] = {
     "lsh_merge": Stage(lsh_merge_task, lambda run, cfg, k, i: run.lsh_edges(*divmod(i, cfg.dedup.partitions))),
     "clusters": Stage(clusters_task, lambda run, cfg, k, i: run.dedup_summary()),
     "score": Stage(score_shard, lambda run, cfg, k, i: run.scores(k, i)),
+    "domain_counts": Stage(
+        domain_counts_shard, lambda run, cfg, k, i: run.domain_counts(k, i, cfg.dedup.partitions - 1)
+    ),
+    "domain_merge": Stage(domain_merge_partition, lambda run, cfg, k, i: run.math_domains(k, i)),
+    "prefix_counts": Stage(prefix_counts_shard, lambda run, cfg, k, i: run.prefix_counts(k, i)),
+    "prefix_pages": Stage(prefix_pages_shard, lambda run, cfg, k, i: run.prefix_pages(k, i)),
     "final": Stage(final_shard, lambda run, cfg, k, i: run.final(i)),
 }
 

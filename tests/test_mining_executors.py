@@ -1,0 +1,356 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""``trl-dsm mine`` on datatrove's Ray and Slurm executors (issue #16, §2.1).
+
+* Ray (slow; skipped without ``ray[default]``): a local 2-CPU Ray cluster, started and stopped by the fixture (token
+  auth, as ray 2.60 enables by default), runs the stages through ``RayPipelineExecutor``; the output equals the
+  local executor's, and a driver SIGKILLed mid-stage resumes to the same output.
+* Slurm, without a cluster: stand-in ``sbatch``/``srun``/``scontrol`` on ``PATH``. The generated sbatch scripts are
+  checked (environment activation, array splitting above ``max_array_size``, dependencies); a run whose stand-in
+  ``sbatch`` executes the array tasks gives the local executor's output (slow).
+
+Every subprocess has a hard timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = [sys.executable, str(ROOT / "tests" / "scripts" / "mining_run.py")]
+SMALL = {
+    "num_shards": 4,
+    "iterations": 2,
+    "classifier": {"bucket": 20_000, "epoch": 10, "n_positives": 300, "n_negatives": 300},
+    "selection": {"threshold": 0.6},
+    "domains": {"auto_accept_score": 0.5, "stop_overlap": None},
+}
+#: Two datatrove tasks per stage, two at a time, 1 GB reserved each (datatrove's default is 2 GB per CPU).
+RAY_EXECUTOR = {"kind": "ray", "workers": 2, "tasks": 2, "options": {"mem_per_cpu_gb": 1}}
+RUN_TIMEOUT_S = 420
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop_group(pgid: int, grace_s: float = 10.0) -> None:
+    """SIGTERM the process group the fixture started (the Ray head and its workers), SIGKILL what is left."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray head with 2 CPUs in its own process group (stopped by killing that group, not ``ray stop``,
+    which would stop every Ray on the machine); yields the environment that connects to it."""
+    pytest.importorskip("ray")
+    temp_dir = tempfile.mkdtemp(prefix="ray-")  # short: Ray's socket paths must fit in 107 bytes
+    port = _free_port()
+    env = dict(
+        os.environ,
+        RAY_AUTH_MODE="token",
+        RAY_AUTH_TOKEN=uuid.uuid4().hex,
+        RAY_USAGE_STATS_ENABLED="0",
+        TQDM_DISABLE="1",
+        HF_HUB_OFFLINE="1",
+    )
+    head = [
+        sys.executable,
+        "-m",
+        "ray.scripts.scripts",
+        "start",
+        "--head",
+        "--num-cpus=2",
+        "--node-ip-address=127.0.0.1",
+        f"--port={port}",
+        f"--temp-dir={temp_dir}",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        f"--ray-client-server-port={_free_port()}",
+        f"--dashboard-port={_free_port()}",
+        f"--dashboard-agent-listen-port={_free_port()}",
+        f"--dashboard-agent-grpc-port={_free_port()}",
+        f"--metrics-export-port={_free_port()}",
+        f"--runtime-env-agent-port={_free_port()}",
+    ]
+    proc = subprocess.Popen(head, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    pgid = proc.pid  # a new session: the head's processes and Ray's workers share this group id
+    try:
+        out, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out.decode()[-3000:]
+        yield dict(env, RAY_ADDRESS=f"127.0.0.1:{port}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _stop_group(pgid)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _config(shared_data, executor: dict | None = None) -> dict:
+    config = {
+        **SMALL,
+        "inputs": [{"type": "jsonl", "paths": [str(shared_data / "web" / "web_docs.jsonl")]}],
+        "seeds": [
+            {
+                "type": "jsonl",
+                "paths": [str(shared_data / "benchmarks" / "math" / "train.jsonl")],
+                "fields": ["problem", "solution"],
+                "limit": 300,
+            }
+        ],
+    }
+    if executor:
+        config["executor"] = executor
+    return config
+
+
+def _run(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, env=env, capture_output=True, timeout=RUN_TIMEOUT_S, cwd=ROOT)
+
+
+def _outputs(run: Path) -> tuple[list[dict], dict, list[dict], list[str]]:
+    """Export rows, stats (without timings), cluster report and annotation files of a finished run."""
+    import pyarrow.parquet as pq
+
+    rows = [r for f in sorted((run / "export" / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    stats = json.loads((run / "stats.json").read_text())
+    stats.pop("seconds")
+    clusters = [json.loads(line) for line in (run / "dedup" / "clusters.jsonl").read_text().splitlines()]
+    annotations = [p.read_text() for p in sorted(run.glob("iter_*/annotations.jsonl"))]
+    return rows, stats, clusters, annotations
+
+
+@pytest.fixture(scope="module")
+def local_reference(shared_data, tmp_path_factory):
+    """The same run on the in-process local executor."""
+    out = tmp_path_factory.mktemp("local") / "run"
+    env = dict(os.environ, TQDM_DISABLE="1", HF_HUB_OFFLINE="1")
+    done = _run([*SCRIPT, str(out), json.dumps(_config(shared_data))], env)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    return _outputs(out)
+
+
+@pytest.mark.slow
+def test_ray_cli_run_equals_local(ray_cluster, shared_data, local_reference, tmp_path):
+    import yaml
+
+    recipe = tmp_path / "ray.yaml"
+    recipe.write_text(yaml.safe_dump({**_config(shared_data, RAY_EXECUTOR), "output_dir": str(tmp_path / "ray")}))
+    done = _run([sys.executable, "-m", "trl_dsm.cli", "mine", "--config", str(recipe)], ray_cluster)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    rows, stats, clusters, annotations = _outputs(tmp_path / "ray")
+    assert len(rows) > 0 and len(annotations) == 1
+    assert (rows, stats, clusters, annotations) == local_reference
+    # the stages ran as Ray tasks: datatrove's Ray executor logged 2 completed ranks per stage
+    scoring = list((tmp_path / "ray" / "datatrove").glob("score-1-*"))
+    assert len(scoring) == 1 and json.loads((scoring[0] / "executor.json").read_text())["tasks"] == 2
+    assert sorted(p.name for p in (scoring[0] / "completions").iterdir()) == ["00000", "00001"]
+
+
+@pytest.mark.slow
+def test_ray_killed_driver_resumes_with_nothing_lost_or_duplicated(
+    ray_cluster, shared_data, local_reference, tmp_path
+):
+    config = json.dumps(_config(shared_data, RAY_EXECUTOR))
+    run = tmp_path / "ray"
+    killed = _run([*SCRIPT, str(run), config, "score:2"], ray_cluster)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-3000:]
+    done_scores = sorted(p.name for p in (run / "iter_1" / "scores").glob("shard-*.npy"))
+    assert 2 <= len(done_scores) < 4  # killed in iteration 1's scoring, with shards left to score
+    assert not (run / "export").exists()
+    resumed = _run([*SCRIPT, str(run), config], ray_cluster)
+    assert resumed.returncode == 0, resumed.stderr.decode()[-3000:]
+    rows, stats, clusters, annotations = _outputs(run)
+    assert len({r["id"] for r in rows}) == len(rows) > 0
+    assert (rows, stats, clusters, annotations) == local_reference
+
+
+# -- Slurm
+
+#: A stand-in ``sbatch``: records each call (argv, script) under $SBATCH_RECORD and prints a job id; with
+#: $SBATCH_EXECUTE=1 it runs the script once per array index, as Slurm would (sequentially, here).
+SBATCH = r"""#!{python}
+import json, os, re, subprocess, sys
+from pathlib import Path
+
+record = Path(os.environ["SBATCH_RECORD"])
+record.mkdir(parents=True, exist_ok=True)
+job = len(list(record.glob("*.json"))) + 1
+args, script = sys.argv[1:-1], Path(sys.argv[-1]).read_text()
+(record / f"{{job:03d}}.json").write_text(json.dumps({{"args": args, "script": script}}))
+if os.environ.get("SBATCH_EXECUTE") == "1":
+    env = dict(os.environ, SLURM_JOB_ID=str(job), SLURM_NODELIST="localhost")
+    for arg in args:
+        if arg.startswith("--export=ALL,"):
+            env.update(kv.split("=", 1) for kv in arg[len("--export=ALL,"):].split(","))
+    array = re.search(r"^#SBATCH --array=0-(\d+)", script, re.M)
+    for index in range(int(array.group(1)) + 1 if array else 1):
+        if array:
+            env["SLURM_ARRAY_TASK_ID"] = str(index)
+        subprocess.run(["bash", sys.argv[-1]], env=env, check=True, timeout=600)
+print(f"Submitted batch job {{job}}")
+"""
+#: ``srun [options] command...`` -> ``command...``; ``scontrol show hostnames X`` -> ``X``.
+SRUN = """#!/bin/bash
+while [ "${1#-}" != "$1" ]; do if [ "$1" = "-n" ]; then shift; fi; shift; done
+exec "$@"
+"""
+SCONTROL = """#!/bin/bash
+echo "$3"
+"""
+
+
+def _stand_in_slurm(tmp_path: Path, monkeypatch) -> Path:
+    """Put stand-in ``sbatch``, ``srun`` and ``scontrol`` first on ``PATH``; returns the record folder."""
+    bin_dir = tmp_path / "slurm-bin"
+    bin_dir.mkdir()
+    for name, text in (("sbatch", SBATCH.format(python=sys.executable)), ("srun", SRUN), ("scontrol", SCONTROL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SBATCH_RECORD", str(tmp_path / "sbatch"))
+    return tmp_path / "sbatch"
+
+
+def _submissions(record: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(record.glob("*.json"))]
+
+
+def _fake_venv(tmp_path: Path, monkeypatch) -> Path:
+    """Make the running interpreter look like it runs in a virtualenv at ``tmp_path/venv``."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "activate").write_text("# activate\n")
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    return venv
+
+
+def test_slurm_scripts_activate_the_env_and_split_arrays(tmp_path, monkeypatch):
+    from trl_dsm.mining.executors import ExecutorConfig, datatrove_executor
+    from trl_dsm.mining.stages import StageTask
+
+    record = _stand_in_slurm(tmp_path, monkeypatch)
+    venv = _fake_venv(tmp_path, monkeypatch)
+    config = ExecutorConfig(kind="slurm", options={"max_array_size": 2, "workers": 1})
+    work = StageTask(str(tmp_path / "run"), "score", 1)
+    logs = tmp_path / "logs"
+    executor = datatrove_executor(config, [_task_step(work, range(5))], 5, str(logs), "trl-dsm-score-1")
+    executor.run()  # renders the script and submits it: 5 tasks in arrays of 2 -> 3 array jobs, then merge_stats
+    subs = _submissions(record)
+    assert [s["args"] for s in subs] == [
+        ["--export=ALL,RUN_OFFSET=0"],
+        ["--export=ALL,RUN_OFFSET=1", "--dependency=afterany:1"],
+        ["--export=ALL,RUN_OFFSET=2", "--dependency=afterany:2"],
+        [],
+    ]
+    script = subs[0]["script"]
+    assert all(s["script"] == script for s in subs[:3])
+    slurm_logs = logs / "slurm_logs" / "%A_%a.out"
+    assert script.splitlines() == [
+        "#!/bin/bash",
+        "#SBATCH --cpus-per-task=1",
+        "#SBATCH --mem-per-cpu=2G",
+        "#SBATCH --nodes=1",
+        "#SBATCH --partition=cpu",
+        "#SBATCH --job-name=trl-dsm-score-1",
+        "#SBATCH --time=24:00:00",
+        f"#SBATCH --output={slurm_logs}",
+        f"#SBATCH --error={slurm_logs}",
+        "#SBATCH --array=0-1%1",
+        "#SBATCH --requeue",
+        "#SBATCH --qos=normal",
+        'echo "Starting data processing job trl-dsm-score-1"',
+        f"source {venv}/bin/activate",
+        "set -xe",
+        "export PYTHONUNBUFFERED=TRUE",
+        f"srun  -l -n 1 launch_pickled_pipeline {logs}/executor.pik",
+    ]
+    merge = subs[3]["script"].splitlines()
+    assert "#SBATCH --dependency=afterok:3" in merge and f"source {venv}/bin/activate" in merge
+    assert merge[-1] == f"merge_stats {logs}/stats -o {logs}/stats.json"
+    assert json.loads((logs / "ranks_to_run.json").read_text()) == [0, 1, 2, 3, 4]
+
+
+def _task_step(work, tasks):
+    from trl_dsm.mining.steps import TaskStep
+
+    return TaskStep(work, list(tasks))
+
+
+def test_slurm_environment_defaults_and_refusal(tmp_path, monkeypatch):
+    from trl_dsm.mining.executors import slurm_environment
+    from trl_dsm.mining.pipeline import MiningConfig, MiningPipeline
+
+    explicit = {"env_command": "module load python && source /opt/env/bin/activate"}
+    assert slurm_environment(explicit) == explicit  # the user's line wins
+    venv = _fake_venv(tmp_path, monkeypatch)
+    assert slurm_environment({}) == {"venv_path": f"{venv}/bin/activate"}
+    conda = tmp_path / "conda env"
+    (conda / "conda-meta").mkdir(parents=True)
+    monkeypatch.setattr(sys, "prefix", str(conda))
+    monkeypatch.setattr(sys, "base_prefix", str(conda))
+    assert slurm_environment({}) == {"env_command": f"eval \"$(conda shell.bash hook)\" && conda activate '{conda}'"}
+    bare = tmp_path / "python"
+    bare.mkdir()
+    monkeypatch.setattr(sys, "prefix", str(bare))
+    monkeypatch.setattr(sys, "base_prefix", str(bare))
+    config = MiningConfig.from_dict({"executor": {"kind": "slurm"}, "output_dir": str(tmp_path / "run")})
+    with pytest.raises(ValueError, match=r"executor.options.env_command .*executor.options.venv_path"):
+        MiningPipeline(config, documents=["x"], seed_texts=["y"])
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+@pytest.mark.slow
+def test_slurm_stand_in_run_equals_local(shared_data, local_reference, tmp_path, monkeypatch):
+    record = _stand_in_slurm(tmp_path, monkeypatch)
+    monkeypatch.setenv("SBATCH_EXECUTE", "1")
+    bin_dir = Path(sys.executable).parent  # the sbatch script puts this interpreter's scripts on PATH
+    executor = {
+        "kind": "slurm",
+        "tasks": 2,
+        "options": {"env_command": f"export PATH={bin_dir}:$PATH", "max_array_size": 1},
+        "poll_s": 1.0,
+        "timeout_s": 60.0,
+    }
+    env = dict(os.environ, TQDM_DISABLE="1", HF_HUB_OFFLINE="1")
+    done = _run([*SCRIPT, str(tmp_path / "slurm"), json.dumps(_config(shared_data, executor))], env)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert _outputs(tmp_path / "slurm") == local_reference
+    subs = _submissions(record)
+    launches = [s["args"][0] for s in subs if "launch_pickled_pipeline" in s["script"]]
+    merges = [s for s in subs if "merge_stats" in s["script"]]
+    # max_array_size 1: a stage of 2 tasks is two array jobs (RUN_OFFSET 0, 1). Stages: ingest (1 input file),
+    # prepare (2), url_dedup (1 partition), lsh_buckets (2), lsh_merge (2), clusters (1), score (2), iteration 1's
+    # domain discovery: domain_counts (2), domain_merge (1 partition), prefix_counts (2), prefix_pages (2); then
+    # score (2), final (2)
+    offsets = [int(arg.rsplit("=", 1)[1]) for arg in launches]
+    assert offsets == [0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 1, 0, 1]
+    assert len(merges) == 13 and len(subs) == 35
+    assert all(f"export PATH={bin_dir}:$PATH" in s["script"] for s in subs)
