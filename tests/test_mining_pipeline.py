@@ -132,6 +132,7 @@ def test_mine_rejects_bad_config(shared_data, tmp_path):
         ("optional_int", "executor:\n  tasks: many\n", r"config.executor.tasks must be of type int, got 'many'"),
         ("bad_value", "num_shards: 0\n", r"bad_value.yaml: config: num_shards must be >= 1, got 0"),
         ("not_section", "selection: 0.5\n", r"not_section.yaml: config.selection must be a mapping"),
+        ("bad_yaml", "output_dir: x\ninputs: [\n", r"bad_yaml.yaml:3:1: not valid YAML: expected the node content"),
     ],
 )
 def test_yaml_config_errors_name_the_file_and_key(tmp_path, name, text, message):

@@ -45,11 +45,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from trl_dsm.mining.config import MiningConfig
+
+    config = MiningConfig.from_yaml(args.config)  # a missing or bad file fails here, before the heavy imports
+
     from trl_dsm.mining.card import push_export
     from trl_dsm.mining.executors import ALIASES
-    from trl_dsm.mining.pipeline import AnnotationPending, MiningConfig, MiningPipeline
+    from trl_dsm.mining.pipeline import AnnotationPending, MiningPipeline
 
-    config = MiningConfig.from_yaml(args.config)
     if args.output_dir:
         config.output_dir = args.output_dir
     if args.executor:

@@ -96,12 +96,19 @@ class MiningConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> MiningConfig:
+        """The config of a YAML recipe; a missing file, bad YAML or a bad field is one error naming the file."""
         import yaml
 
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or exc
+            raise ValueError(f"{path}{where}: not valid YAML: {problem}") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: the config must be a mapping of sections")
         try:
