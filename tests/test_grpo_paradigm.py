@@ -228,3 +228,14 @@ def test_rft_dataset_trains_with_sft_trainer(tiny_path, tmp_path):
     assert (batch["labels"][:, :prompt_len] == -100).all()  # the loss is on the completion only
     assert (batch["labels"][:, prompt_len:] != -100).any()
     assert trainer.state.log_history[-1]["train_loss"] > 0
+
+
+def test_online_rft_needs_the_rule_reward_at_construction(tiny_path, tmp_path):
+    from datasets import Dataset
+
+    from trl_dsm import GRPOMathConfig, GRPOMathTrainer
+
+    args = GRPOMathConfig(**tiny_grpo_kwargs(tmp_path, advantage_estimator="online_rft"))
+    data = Dataset.from_dict({"prompt": ["What is 1 + 2?"] * 4, "answer": ["3"] * 4})
+    with pytest.raises(ValueError, match=r"accuracy_reward_name='math_accuracy_reward', which is not among"):
+        GRPOMathTrainer(tiny_path, reward_funcs=[scripted], args=args, train_dataset=data)

@@ -73,6 +73,13 @@ class GRPOMathTrainer(GRPOTrainer):
         if reward_funcs is None:
             reward_funcs = [math_accuracy_reward]
         super().__init__(model, reward_funcs, args, *trainer_args, **trainer_kwargs)
+        if args.advantage_estimator == "online_rft" and args.accuracy_reward_name not in self.reward_func_names:
+            raise ValueError(
+                f"advantage_estimator='online_rft' reads the verdicts of the rule reward named "
+                f"accuracy_reward_name={args.accuracy_reward_name!r}, which is not among reward_funcs "
+                f"{list(self.reward_func_names)}: add it (trl_dsm.rewards.math_accuracy_reward) or set "
+                "accuracy_reward_name"
+            )
         self.step_scorer = None
         if args.supervision == "process":
             self.step_scorer = process_reward_func or self._load_process_reward_model(args)
