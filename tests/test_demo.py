@@ -335,3 +335,309 @@ def test_moving_average():
     assert moving_average([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
     assert moving_average([2.0, 4.0], 1) == [2.0, 4.0]
     assert moving_average([], 3) == []
+
+
+# -- the §5.2 study: arms, splits, standard errors (issue #19) ---------------------------------------------------------
+def test_binomial_standard_error_on_hand_numbers():
+    from trl_dsm.demo.report import binomial_se
+
+    assert binomial_se(0.5, 100) == pytest.approx(0.05)  # sqrt(0.25 / 100)
+    assert binomial_se(0.8, 400) == pytest.approx(0.02)  # sqrt(0.16 / 400)
+    assert binomial_se(0.9, 500) == pytest.approx((0.09 / 500) ** 0.5)
+    assert binomial_se(1.0, 50) == 0.0 and binomial_se(0.0, 50) == 0.0
+    with pytest.raises(ValueError, match="n >= 1"):
+        binomial_se(0.5, 0)
+
+
+def _study_results(seed: int, greedy: dict[str, float], n: int = 100) -> dict:
+    """Every stage with the given greedy accuracies; pass@8 = greedy + 0.2, maj@8 = greedy + 0.1 (capped at 1)."""
+    ev = {s: {"greedy": g, "pass@1": g, "pass@8": min(1.0, g + 0.2), "maj@8": min(1.0, g + 0.1), "n": n}
+          for s, g in greedy.items()}  # fmt: skip
+    return {"config": {"seed": seed, "n_heldout": n}, "eval": ev}
+
+
+STUDY = {"pretrained": 0.0, "sft": 0.5, "sft_continued": 0.5, "rft": 0.52, "online_rft": 0.56, "grpo_outcome": 0.62,
+         "grpo_process": 0.64, "grpo_process_prm": 0.58, "grpo_iterative": 0.6}  # fmt: skip
+
+
+def test_comparisons_carry_each_numbers_standard_error():
+    from trl_dsm.demo.report import comparisons
+
+    c = comparisons(_study_results(0, STUDY))
+    assert set(c) == {
+        "online_rft_vs_rft", "grpo_vs_online_rft", "ps_vs_os", "learned_ps_vs_os", "iterative_vs_one_pass",
+        "rft_vs_control", "online_rft_vs_control", "grpo_outcome_vs_control", "grpo_process_vs_control",
+        "grpo_process_prm_vs_control", "grpo_iterative_vs_control", "best_grpo_vs_control",
+    }  # fmt: skip
+    g = c["grpo_outcome_vs_control"]["greedy"]
+    assert g["diff"] == pytest.approx(0.12)
+    assert g["se_b"] == pytest.approx(0.05) and g["se_a"] == pytest.approx((0.62 * 0.38 / 100) ** 0.5)
+    assert g["larger_se"] == pytest.approx(0.05) and g["beyond_2se"] is True  # 0.12 > 2 x 0.05
+    assert c["grpo_vs_online_rft"]["greedy"]["beyond_2se"] is False  # 0.06 < 2 x 0.0496
+    assert c["online_rft_vs_rft"]["a"] == "online_rft" and c["online_rft_vs_rft"]["b"] == "rft"
+    assert c["iterative_vs_one_pass"]["greedy"]["diff"] == pytest.approx(0.02)
+    assert c["ps_vs_os"]["pass@8"]["diff"] == pytest.approx(0.02)
+    best = c["best_grpo_vs_control"]
+    assert best["a"] == "grpo_process" and best["greedy"]["diff"] == pytest.approx(0.14)
+    # a stage that did not run leaves its comparisons out
+    partial = {k: v for k, v in STUDY.items() if k not in ("rft", "grpo_iterative")}
+    assert set(comparisons(_study_results(0, partial))) >= {"grpo_vs_online_rft"}
+    assert not {"online_rft_vs_rft", "iterative_vs_one_pass"} & set(comparisons(_study_results(0, partial)))
+
+
+def test_study_verdicts_and_table_state_each_comparison():
+    from trl_dsm.demo.report import summary_table
+
+    results = _study_results(0, STUDY)
+    lines = verdicts(results)
+    assert (
+        "GRPO (outcome) vs Online RFT (§5.2.1, Figure 5): greedy 62.0% vs 56.0% (+6.0 pts, larger SE 5.0 pts): "
+        "grpo_outcome is higher, within twice the larger SE; pass@8 +6.0 pts, maj@8 +6.0 pts." in lines
+    )
+    assert (
+        "grpo_outcome beat SFT continued at the RL learning rate for as many steps (greedy +12.0 pts; more than "
+        "twice the larger SE, 5.0 pts)." in lines
+    )
+    assert any(line.startswith("best GRPO arm (grpo_process) vs continued SFT (control): greedy 64.0% vs 50.0%")
+               and "higher, by more than twice the larger SE" in line for line in lines)  # fmt: skip
+    table = summary_table(results)
+    assert "| sft_continued | 50.0 ± 5.0 | 50.0 ± 5.0 | 70.0 ± 4.6 | 60.0 ± 4.9 |" in table.splitlines()
+    assert table.splitlines()[0] == "| stage | greedy | pass@1 | pass@8 | maj@8 |"
+    results["eval"]["sft"]["greedy_ops4"] = 0.25
+    assert "greedy, 4 ops |" in summary_table(results).splitlines()[0]
+
+
+def test_seeds_summary_gives_per_seed_differences_and_whether_they_hold(tmp_path):
+    from trl_dsm.demo.report import write_seeds_summary
+
+    seeds = [
+        _study_results(0, STUDY),
+        _study_results(1, {**STUDY, "grpo_outcome": 0.55, "online_rft": 0.57}),
+        _study_results(2, {**STUDY, "sft_continued": 0.45}),
+    ]
+    s = seeds_summary(seeds)
+    c = s["comparisons"]
+    assert c["grpo_vs_online_rft"]["diffs"] == pytest.approx([0.06, -0.02, 0.06])
+    assert c["grpo_vs_online_rft"]["holds_every_seed"] is False
+    assert c["online_rft_vs_rft"]["holds_every_seed"] is True
+    assert c["online_rft_vs_rft"]["beyond_2se_every_seed"] is False
+    # grpo_process has the best mean greedy: it is the best arm on every seed, 0.14 / 0.14 / 0.19 over the control
+    best = c["best_grpo_vs_control"]
+    assert best["a"] == "grpo_process" and best["diffs"] == pytest.approx([0.14, 0.14, 0.19])
+    assert best["larger_se"] == pytest.approx([0.05, 0.05, (0.45 * 0.55 / 100) ** 0.5])  # seed 2: the control's
+    assert best["beyond_2se_every_seed"] is True
+    assert s["grpo_iterative"]["minus_control"] == pytest.approx([0.1, 0.1, 0.15])
+    assert write_seeds_summary(seeds, tmp_path) == json.loads((tmp_path / "seeds_summary.json").read_text())
+    text = (tmp_path / "seeds_summary.md").read_text(encoding="utf-8").splitlines()
+    assert (
+        "- GRPO (outcome) vs Online RFT (§5.2.1, Figure 5): greedy difference per seed +6.0 pts, -2.0 pts, +6.0 pts "
+        "(mean +3.3 pts); grpo_outcome is mixed across seeds" in text
+    )
+    assert (
+        "- best GRPO arm (grpo_process) vs continued SFT: greedy difference per seed +14.0 pts, +14.0 pts, +19.0 pts "
+        "(mean +15.7 pts); grpo_process is higher on every seed, by more than twice the larger SE on every seed"
+        in text
+    )
+
+
+def test_study_splits_keep_worked_solutions_short_and_questions_plentiful():
+    from trl_dsm.demo.run import DemoConfig, make_problem_splits
+
+    cfg = DemoConfig.study(n_problems=3000, n_heldout=200, n_pretrain_problems=1000, n_sft_problems=100,
+                           n_rl_problems=600)  # fmt: skip
+    splits = make_problem_splits(cfg)
+    assert (len(splits["pretrain"]), len(splits["sft"]), len(splits["rl"]), len(splits["heldout"])) == (
+        1000, 100, 600, 200,
+    )  # fmt: skip
+    assert all(p.steps <= 3 for p in splits["pretrain"] + splits["sft"])  # demo_max_steps
+    assert any(p.steps == 4 for p in splits["heldout"])
+    # questions keep the generated mix of operation counts (2, 3, 4: a third each), not the leftovers' (mostly 4)
+    share = {k: sum(p.steps == k for p in splits["rl"]) / 600 for k in (2, 3, 4)}
+    assert all(0.28 < v < 0.39 for v in share.values()), share
+    questions = [{p.question for p in splits[name]} for name in ("pretrain", "sft", "rl", "heldout")]
+    assert sum(map(len, questions)) == len(set().union(*questions))  # disjoint
+    # the default configuration's splits are unchanged by the new fields
+    default = DemoConfig(n_problems=3000, n_heldout=200, n_pretrain_problems=1000, n_sft_problems=100)
+    d = make_problem_splits(default)
+    assert len(d["rl"]) == len(d["pretrain"]) + len(d["sft"]) + len(d["rl"]) - 1100
+    with pytest.raises(ValueError, match="n_rl_problems=5000"):
+        make_problem_splits(replace_cfg(cfg, n_rl_problems=5000))
+
+
+def replace_cfg(cfg, **changes):
+    from dataclasses import replace
+
+    return replace(cfg, **changes)
+
+
+def test_study_configuration():
+    from trl_dsm.demo.cli import _parse_overrides
+    from trl_dsm.demo.run import ARMS, DemoConfig, config_for, expected_seconds
+
+    cfg = DemoConfig.study()
+    assert cfg.arms == ARMS == ("rft", "online_rft", "outcome", "process", "process_prm", "iterative")
+    assert (cfg.n_sft_problems, cfg.n_rl_problems, cfg.demo_max_steps, cfg.max_steps) == (300, 4000, 3, 4)
+    assert cfg.sft_scheduler == "cosine" and cfg.kind == "study" and DemoConfig().kind == "default"
+    quick = config_for(True, True, output_dir="x")
+    assert quick.kind == "quick" and quick.arms == ARMS and quick.smoke_test
+    assert config_for(False, True, seed=3).seed == 3 and config_for(False, True).study_run
+    assert expected_seconds(quick) == (0.0, {}) and expected_seconds(replace_cfg(cfg, grpo_steps=10)) == (0.0, {})
+    assert expected_seconds(DemoConfig(seed=4, threads=1, output_dir="elsewhere"))[0] == 628.0
+    assert _parse_overrides(['arms=["rft", "iterative"]']) == {"arms": ("rft", "iterative")}
+    with pytest.raises(ValueError, match=r"grpo_steps \(1\) < iterations \(2\)"):
+        DemoConfig(arms=("iterative",), grpo_steps=1)
+    with pytest.raises(ValueError, match="demo_max_steps"):
+        DemoConfig(demo_max_steps=1)
+
+
+@pytest.mark.parametrize("arm", ["online_rft", "outcome", "process_prm", "iterative"])
+def test_online_arms_use_the_trainer_modes(monkeypatch, tmp_path, arm):
+    """Each arm is a GRPOMathConfig setting (§5.2.1, §4.1.4), not demo code."""
+    import trl_dsm.grpo
+    from trl_dsm.demo.run import DemoConfig, grpo
+
+    class Captured(Exception):
+        pass
+
+    seen = {}
+
+    def capture(**kwargs):
+        seen.update(kwargs)
+        raise Captured
+
+    monkeypatch.setattr(trl_dsm.grpo, "GRPOMathConfig", capture)
+    cfg = DemoConfig(grpo_steps=40, iterations=2, prm_update_steps=7, prm_samples=32, prm_rollouts=3)
+    with pytest.raises(Captured):
+        grpo(cfg, arm, tmp_path / "sft", {"rl": generate_problems(5, seed=0)}, None, tmp_path, tmp_path / "prm")
+    if arm == "online_rft":
+        assert seen["advantage_estimator"] == "online_rft" and "beta" not in seen  # the trainer's default: 0
+        assert seen["supervision"] == "outcome"
+    else:
+        assert "advantage_estimator" not in seen and seen["beta"] == 0.04
+    if arm in ("process_prm", "iterative"):
+        assert seen["supervision"] == "process" and seen["process_reward_model"] == str(tmp_path / "prm")
+        assert (seen["prm_step_tag"], seen["prm_good_token"], seen["prm_bad_token"]) == (" ки", "+", "-")
+    if arm == "iterative":
+        assert (seen["iteration_steps"], seen["reward_model_update_steps"], seen["reward_model_replay_ratio"]) == (
+            20, 7, 0.1,
+        )  # fmt: skip
+        assert (seen["reward_model_samples_per_iteration"], seen["math_shepherd_rollouts"]) == (32, 3)
+    else:
+        assert "iteration_steps" not in seen and "reward_model_update_steps" not in seen
+    with pytest.raises(ValueError, match="needs the learned step reward model"):
+        grpo(cfg, "iterative", tmp_path / "sft", {"rl": []}, None, tmp_path)
+
+
+def test_rft_arm_samples_the_sft_model_then_runs_sft(monkeypatch, tmp_path):
+    """RFT (§5.2.1): k = G samples of the SFT model on as many questions as GRPO sees, then SFT at the RL lr."""
+    import transformers
+    import trl
+    from datasets import Dataset
+
+    import trl_dsm.eval.generation
+    import trl_dsm.grpo.rft
+    from trl_dsm.demo.run import DemoConfig, rft
+
+    seen = {}
+
+    def fake_rft_dataset(generator, rows, *, tokenizer, k, temperature):
+        seen.update(rows=rows, k=k, temperature=temperature, max_new_tokens=generator.max_new_tokens)
+        return Dataset.from_list([{**rows[0], "completion": [{"role": "assistant", "content": "x"}]}])
+
+    class FakeTrainer:
+        def __init__(self, model, args, train_dataset, processing_class):
+            seen.update(args=args, columns=train_dataset.column_names)
+            self.model, self.state = model, type("S", (), {"log_history": [{"step": 1, "loss": 0.5}]})()
+
+        def train(self):
+            pass
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda path: "sft model")
+    monkeypatch.setattr(trl_dsm.grpo.rft, "rft_dataset", fake_rft_dataset)
+    monkeypatch.setattr(trl, "SFTTrainer", FakeTrainer)
+    cfg = DemoConfig(grpo_steps=3, grpo_prompts_per_step=4, num_generations=6, grpo_lr=2e-5, temperature=0.9)
+    model, stats = rft(cfg, tmp_path / "sft", {"rl": generate_problems(20, seed=0)}, None, tmp_path)
+    assert model == "sft model" and len(seen["rows"]) == 12 and seen["k"] == 6 and seen["temperature"] == 0.9
+    assert set(seen["rows"][0]) == {"prompt", "answer"}  # questions with final answers only
+    assert seen["columns"] == ["prompt", "completion"]
+    args = seen["args"]
+    assert (args.learning_rate, args.max_steps, args.per_device_train_batch_size) == (2e-5, 3, 16)
+    assert stats["kept"] == 1 and stats["samples"] == 72 and stats["loss"] == [(1, 0.5)]
+    assert trl_dsm.eval.generation.HFGenerator  # the generator the arm samples with
+
+
+@pytest.mark.slow
+def test_quick_study_runs_every_arm(tmp_path):
+    """``trl-dsm demo --quick --study`` runs every arm of §5.2.1 from the same SFT model and reports each
+    comparison (toy sizes: the numbers mean nothing)."""
+    out = tmp_path / "study"
+    done = subprocess.run(
+        [sys.executable, "-m", "trl_dsm.cli", "demo", "--quick", "--study", "--output-dir", str(out)],
+        capture_output=True, text=True, timeout=900, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["eval"]) == {
+        "pretrained", "sft", "sft_continued", "rft", "online_rft", "grpo_outcome", "grpo_process",
+        "grpo_process_prm", "grpo_iterative",
+    }  # fmt: skip
+    assert set(results["reward_curves"]) == {"online_rft", "outcome", "process", "process_prm", "iterative"}
+    assert results["prm"]["records"] > 0 and results["rft"]["samples"] == 2 * 2 * 4
+    report = (out / "report.md").read_text()
+    assert report.splitlines()[2].startswith("> **Smoke test (`--quick`)**")
+    for phrase in ("Online RFT vs RFT", "GRPO (outcome) vs Online RFT", "iterative RL vs one pass",
+                   "best GRPO arm", "± "):  # fmt: skip
+        assert phrase in report
+
+
+def test_merge_results_joins_arms_run_side_by_side():
+    from trl_dsm.demo.report import merge_results
+
+    base = _study_results(0, {"pretrained": 0.0, "sft": 0.5, "sft_continued": 0.5, "grpo_outcome": 0.6})
+    base.update(config={**base["config"], "arms": ["outcome"]}, timings={"sft": 10.0, "grpo outcome": 100.0})
+    other = _study_results(0, {"pretrained": 0.0, "sft": 0.5, "rft": 0.55, "online_rft": 0.58})
+    other.update(config={**other["config"], "arms": ["rft", "online_rft"]}, timings={"rft": 50.0}, rft={"kept": 3})
+    merged = merge_results([base, other])
+    assert set(merged["eval"]) == {"pretrained", "sft", "sft_continued", "grpo_outcome", "rft", "online_rft"}
+    assert merged["config"]["arms"] == ["outcome", "rft", "online_rft"] and merged["rft"] == {"kept": 3}
+    assert merged["total_seconds"] == 160.0 and "online_rft_vs_rft" in comparisons_of(merged)
+    with pytest.raises(ValueError, match="sft_continued was evaluated in two parts"):
+        merge_results([base, base])
+    with pytest.raises(ValueError, match="parts of different runs"):
+        merge_results([base, {**other, "config": {**other["config"], "seed": 1}}])
+    other["eval"]["sft"] = {**other["eval"]["sft"], "greedy": 0.4}
+    with pytest.raises(ValueError, match="disagree on the sft evaluation"):
+        merge_results([base, other])
+
+
+def comparisons_of(results: dict) -> dict:
+    from trl_dsm.demo.report import comparisons
+
+    return comparisons(results)
+
+
+def test_resume_reuses_an_earlier_runs_sft_model(monkeypatch, tmp_path):
+    import transformers
+
+    from trl_dsm.demo.run import DemoConfig, _json_safe, _resume
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda path: f"tokenizer of {path}")
+    earlier = DemoConfig.study(output_dir=str(tmp_path), arms=("outcome",), threads=1)
+    (tmp_path / "sft-model").mkdir()
+    record = {"config": _json_safe(vars(earlier)), "eval": {"pretrained": {"greedy": 0.0}}, "sft_loss": [[1, 2.0]]}
+    (tmp_path / "results.partial.json").write_text(json.dumps(record))
+    cfg = DemoConfig.study(output_dir=str(tmp_path / "arms"), arms=("rft",), sft_control=False,
+                           resume_from=str(tmp_path))  # fmt: skip
+    with pytest.raises(ValueError, match="has not finished SFT"):
+        _resume(cfg, {})
+    record["eval"]["sft"] = {"greedy": 0.5}
+    (tmp_path / "results.partial.json").write_text(json.dumps(record))
+    results: dict = {}
+    tokenizer, sft_dir = _resume(cfg, results)
+    assert (tokenizer, sft_dir) == (f"tokenizer of {tmp_path / 'sft-model'}", tmp_path / "sft-model")
+    assert results["eval"] == {"pretrained": {"greedy": 0.0}, "sft": {"greedy": 0.5}}
+    assert results["sft_loss"] == [[1, 2.0]] and results["resumed_from"] == str(tmp_path)
+    with pytest.raises(ValueError, match=r"differs in \['grpo_lr'\]"):
+        _resume(DemoConfig.study(resume_from=str(tmp_path), grpo_lr=1e-4), {})
+    with pytest.raises(ValueError, match="no results.json"):
+        _resume(DemoConfig.study(resume_from=str(tmp_path / "nowhere")), {})

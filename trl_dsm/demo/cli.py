@@ -17,14 +17,36 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="the whole DeepSeekMath recipe in miniature, offline, on one CPU (about 11 minutes; --quick: 1)",
         description=(
             "Mine a small math corpus with the fastText pipeline and decontaminate it, pretrain a tiny Llama from "
-            "scratch, SFT it on chain-of-thought solutions, run GRPO with outcome and with process supervision, and "
-            "evaluate greedy accuracy, pass@k and maj@k on held-out problems. Writes report.md, results.json and "
-            "PNG plots to --output-dir. Nothing is downloaded."
+            "scratch, SFT it on chain-of-thought solutions, run GRPO with outcome and with process supervision (--study: "
+            "also RFT, Online RFT, a learned step reward model and iterative GRPO, with scarce demonstrations) beside "
+            "SFT continued as a control, and evaluate greedy accuracy, pass@k and maj@k on held-out problems. Writes "
+            "report.md, results.json and PNG plots to --output-dir. Nothing is downloaded."
         ),
     )
     p.add_argument("--output-dir", default=DemoConfig.output_dir, help="where the report and models go")
     p.add_argument("--seeds", default="0", help="comma-separated seeds; several seeds add seeds_summary.md")
     p.add_argument("--quick", action="store_true", help="a tiny run of about a minute (for tests and a first look)")
+    p.add_argument(
+        "--study",
+        action="store_true",
+        help="the §5.2 study: 300 worked solutions, 4000 questions with answers only, every arm (RFT, Online RFT, "
+        "GRPO outcome/process, learned PRM, iterative) against continued SFT; about 85 minutes on 2 CPU cores "
+        "(docs/demo.md); with --quick, every arm at toy sizes",
+    )
+    p.add_argument(
+        "--resume-from",
+        default=None,
+        metavar="DIR",
+        help="an earlier run's --output-dir with the same settings: reuse its tokenizer, SFT model and evaluations and "
+        "run only the arms given by --set arms=... (with --set sft_control=false: no control)",
+    )
+    p.add_argument(
+        "--merge",
+        default=None,
+        metavar="DIR,DIR,...",
+        help="merge the results.json of runs that ran different arms of one run (--resume-from) into one report in "
+        "--output-dir; nothing is trained",
+    )
     p.add_argument("--web-docs", default=None, help="JSONL of real web pages (url, text) to add to the crawl")
     p.add_argument(
         "--set",
@@ -37,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 #: DemoConfig fields set by their own flags (--output-dir, --seeds, --web-docs) or not from the command line.
-_OWN_FLAGS = ("output_dir", "seed", "web_docs", "extra", "smoke_test")
+_OWN_FLAGS = ("output_dir", "seed", "web_docs", "extra", "smoke_test", "study_run", "resume_from")
 
 
 def _parse_overrides(items: list[str]) -> dict:
@@ -71,8 +93,25 @@ def _parse_overrides(items: list[str]) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trl_dsm.demo.report import write_seeds_summary
+    from trl_dsm.demo.report import merge_results, write_report, write_seeds_summary
     from trl_dsm.demo.run import config_for, run_demo
+
+    if args.merge:
+        parts = []
+        for d in str(args.merge).split(","):
+            path = Path(d.strip()) / "results.json"
+            if not path.is_file():
+                raise SystemExit(f"trl-dsm demo --merge: {path} does not exist")
+            parts.append(json.loads(path.read_text()))
+        try:
+            merged = merge_results(parts)
+        except ValueError as exc:
+            raise SystemExit(f"trl-dsm demo --merge: {exc}") from None
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(merged, indent=2))
+        write_report(merged, out)
+        return 0
 
     try:
         seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
@@ -84,7 +123,10 @@ def _run(args: argparse.Namespace) -> int:
     all_results = []
     for seed in seeds:
         out = Path(args.output_dir) if len(seeds) == 1 else Path(args.output_dir) / f"seed-{seed}"
-        cfg = config_for(args.quick, output_dir=str(out), seed=seed, web_docs=args.web_docs, **overrides)
+        cfg = config_for(
+            args.quick, args.study, output_dir=str(out), seed=seed, web_docs=args.web_docs,
+            resume_from=args.resume_from, **overrides,
+        )  # fmt: skip
         all_results.append(run_demo(cfg))
     if len(seeds) > 1:
         write_seeds_summary(all_results, Path(args.output_dir))
