@@ -46,13 +46,13 @@ def build_tiny_tokenizer(texts: list[str], vocab_size: int = 300):
     return fast
 
 
-def build_tiny_model(tokenizer, seed: int = 0):
-    """A 2-layer Qwen2 causal LM sized for CPU tests."""
+def build_tiny_model(tokenizer, seed: int = 0, **config_overrides):
+    """A 2-layer Qwen2 causal LM sized for CPU tests (``config_overrides`` change any ``Qwen2Config`` field)."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
-    config = Qwen2Config(
+    values = dict(
         vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
@@ -64,6 +64,7 @@ def build_tiny_model(tokenizer, seed: int = 0):
         eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=True,
     )
+    config = Qwen2Config(**{**values, **config_overrides})
     return Qwen2ForCausalLM(config)
 
 

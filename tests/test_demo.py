@@ -301,24 +301,33 @@ def test_web_docs_errors_name_file_and_line(tmp_path):
     assert _read_web_docs(str(path)) == [{"url": "u", "title": "", "text": "a page", "kind": "real-math"}]
 
 
-def test_grpo_stage_passes_the_rl_settings_through(monkeypatch, tmp_path):
-    """The RL hyperparameters the docs state reach GRPOMathConfig (the §4.2 KL 0.04, G, the lr and its warmup)."""
+class _Captured(Exception):
+    """Raised by the stand-in GRPOMathConfig once it has recorded the stage's arguments."""
+
+
+def _capture_grpo_config(monkeypatch) -> dict:
+    """Replace ``trl_dsm.grpo.GRPOMathConfig`` by a recorder: the returned dict gets the stage's keyword arguments,
+    then the stage stops with :class:`_Captured` (nothing trains)."""
     import trl_dsm.grpo
-    from trl_dsm.demo.run import DemoConfig, grpo
 
-    class Captured(Exception):
-        pass
-
-    seen = {}
+    seen: dict = {}
 
     def capture(**kwargs):
         seen.update(kwargs)
-        raise Captured
+        raise _Captured
 
     monkeypatch.setattr(trl_dsm.grpo, "GRPOMathConfig", capture)
+    return seen
+
+
+def test_grpo_stage_passes_the_rl_settings_through(monkeypatch, tmp_path):
+    """The RL hyperparameters the docs state reach GRPOMathConfig (the §4.2 KL 0.04, G, the lr and its warmup)."""
+    from trl_dsm.demo.run import DemoConfig, grpo
+
+    seen = _capture_grpo_config(monkeypatch)
     cfg = DemoConfig(grpo_warmup_steps=7, grpo_lr=3e-5, grpo_prompts_per_step=4, num_generations=6, temperature=0.9)
     splits = {"rl": generate_problems(5, seed=0)}
-    with pytest.raises(Captured):
+    with pytest.raises(_Captured):
         grpo(cfg, "process", tmp_path / "sft-model", splits, None, tmp_path)
     assert (seen["learning_rate"], seen["warmup_steps"], seen["lr_scheduler_type"]) == (
         3e-5,
@@ -493,21 +502,11 @@ def test_study_configuration():
 @pytest.mark.parametrize("arm", ["online_rft", "outcome", "process_prm", "iterative"])
 def test_online_arms_use_the_trainer_modes(monkeypatch, tmp_path, arm):
     """Each arm is a GRPOMathConfig setting (§5.2.1, §4.1.4), not demo code."""
-    import trl_dsm.grpo
     from trl_dsm.demo.run import DemoConfig, grpo
 
-    class Captured(Exception):
-        pass
-
-    seen = {}
-
-    def capture(**kwargs):
-        seen.update(kwargs)
-        raise Captured
-
-    monkeypatch.setattr(trl_dsm.grpo, "GRPOMathConfig", capture)
+    seen = _capture_grpo_config(monkeypatch)
     cfg = DemoConfig(grpo_steps=40, iterations=2, prm_update_steps=7, prm_samples=32, prm_rollouts=3)
-    with pytest.raises(Captured):
+    with pytest.raises(_Captured):
         grpo(cfg, arm, tmp_path / "sft", {"rl": generate_problems(5, seed=0)}, None, tmp_path, tmp_path / "prm")
     if arm == "online_rft":
         assert seen["advantage_estimator"] == "online_rft" and "beta" not in seen  # the trainer's default: 0

@@ -270,3 +270,26 @@ def test_checkpoint_pushes_do_not_stall_a_grpo_run(tmp_path, fail):
     # save_total_limit=1 deleted checkpoint-1 and -2 meanwhile: the staged snapshots were pushed whole
     assert all("model.safetensors" in c["files"] and "optimizer.pt" not in c["files"] for c in commits)
     assert not (tmp_path / "run" / "checkpoint-1").exists()
+
+
+def test_waiting_for_checkpoint_pushes_is_bounded(tmp_path):
+    """A push that never finishes (the Hub holds the commit) ends the wait after wait_timeout_s with an error naming
+    the repository, instead of blocking the end of training forever."""
+    import threading
+    from types import SimpleNamespace
+
+    from trl_dsm.hub import RevisionPushCallback
+
+    checkpoint = tmp_path / "checkpoint-1"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text("{}")
+    never = threading.Event()
+    with FakeHub(commit_gate=never) as hub:
+        push = RevisionPushCallback("tester/stuck", api=HfApi(endpoint=hub.url, token="hf_fake"), wait_timeout_s=1.0)
+        push.on_save(SimpleNamespace(output_dir=str(tmp_path)), SimpleNamespace(is_world_process_zero=True,
+                     global_step=1), None)  # fmt: skip
+        with pytest.raises(RuntimeError, match=r"checkpoint push to tester/stuck still running after 1 s"):
+            push.wait()
+        never.set()  # let the held request finish so the fake Hub can close
+    with pytest.raises(ValueError, match="wait_timeout_s"):
+        RevisionPushCallback("tester/x", wait_timeout_s=float("inf"))

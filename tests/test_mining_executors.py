@@ -28,16 +28,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_mining_pipeline import small_run_config
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = [sys.executable, str(ROOT / "tests" / "scripts" / "mining_run.py")]
-SMALL = {
-    "num_shards": 4,
-    "iterations": 2,
-    "classifier": {"bucket": 20_000, "epoch": 10, "n_positives": 300, "n_negatives": 300},
-    "selection": {"threshold": 0.6},
-    "domains": {"auto_accept_score": 0.5, "stop_overlap": None},
-}
 #: Two datatrove tasks per stage, two at a time, 1 GB reserved each (datatrove's default is 2 GB per CPU).
 RAY_EXECUTOR = {"kind": "ray", "workers": 2, "tasks": 2, "options": {"mem_per_cpu_gb": 1}}
 RUN_TIMEOUT_S = 420
@@ -113,22 +108,7 @@ def ray_cluster():
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _config(shared_data, executor: dict | None = None) -> dict:
-    config = {
-        **SMALL,
-        "inputs": [{"type": "jsonl", "paths": [str(shared_data / "web" / "web_docs.jsonl")]}],
-        "seeds": [
-            {
-                "type": "jsonl",
-                "paths": [str(shared_data / "benchmarks" / "math" / "train.jsonl")],
-                "fields": ["problem", "solution"],
-                "limit": 300,
-            }
-        ],
-    }
-    if executor:
-        config["executor"] = executor
-    return config
+_config = small_run_config
 
 
 def _run(cmd: list[str], env: dict) -> subprocess.CompletedProcess:

@@ -29,6 +29,25 @@ SMALL = {
 }
 
 
+def small_run_config(shared_data, executor: dict | None = None) -> dict:
+    """A small mining run on the shared web pages with MATH solutions as seeds (the kill/resume and executor tests)."""
+    config = {
+        **SMALL,
+        "inputs": [{"type": "jsonl", "paths": [str(shared_data / "web" / "web_docs.jsonl")]}],
+        "seeds": [
+            {
+                "type": "jsonl",
+                "paths": [str(shared_data / "benchmarks" / "math" / "train.jsonl")],
+                "fields": ["problem", "solution"],
+                "limit": 300,
+            }
+        ],
+    }
+    if executor:
+        config["executor"] = executor
+    return config
+
+
 def _seeds(shared_data, n: int = 300) -> list[str]:
     with (shared_data / "benchmarks" / "math" / "train.jsonl").open() as f:
         return [(lambda r: r["problem"] + "\n" + r["solution"])(json.loads(line)) for line, _ in zip(f, range(n))]
@@ -165,18 +184,7 @@ def test_yaml_config_accepts_what_the_fields_declare(tmp_path):
 
 @pytest.mark.slow
 def test_killed_run_resumes_with_nothing_lost_or_duplicated(shared_data, tmp_path):
-    config = {
-        **SMALL,
-        "inputs": [{"type": "jsonl", "paths": [str(shared_data / "web" / "web_docs.jsonl")]}],
-        "seeds": [
-            {
-                "type": "jsonl",
-                "paths": [str(shared_data / "benchmarks" / "math" / "train.jsonl")],
-                "fields": ["problem", "solution"],
-                "limit": 300,
-            }
-        ],
-    }
+    config = small_run_config(shared_data)
     script = [sys.executable, str(ROOT / "tests" / "scripts" / "mining_run.py")]
     env = dict(os.environ, TQDM_DISABLE="1")
     killed = subprocess.run(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import build_tiny_tokenizer
+from tests.conftest import build_tiny_model, build_tiny_tokenizer
 
 
 QUESTIONS = [f"What is {a} + {b}?" for a, b in [(1, 2), (3, 4), (5, 6), (7, 8)]]
@@ -18,28 +18,14 @@ TEXTS = QUESTIONS + [f"{a} + {b} = {a + b}\nThe answer is {a + b}." for a in ran
 
 
 def build_vllm_tiny_model(tokenizer, seed: int = 0, max_position_embeddings: int = 512):
-    """A random 2-layer Qwen2 (hidden 64, head_dim 32, tied embeddings) that vLLM's CPU backend can run."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=max_position_embeddings,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
+    """``tests.conftest.build_tiny_model`` at hidden 64 (head_dim 32), which vLLM's CPU backend can run."""
+    return build_tiny_model(
+        tokenizer, seed, hidden_size=64, intermediate_size=128, max_position_embeddings=max_position_embeddings,
         bos_token_id=None,
-        tie_word_embeddings=True,
         # 10x the default: greedy decoding then writes varied text with clear top-1 margins (a default-initialized
         # model repeats one token, which would make the comparison with transformers say little).
         initializer_range=0.2,
-    )
-    return Qwen2ForCausalLM(config)
+    )  # fmt: skip
 
 
 def save_vllm_tiny_model(path: str | Path, seed: int = 0) -> Path:

@@ -191,8 +191,8 @@ class RevisionPushCallback(TrainerCallback):
 
     On each save the checkpoint's files are staged (hard links, or copies across file systems, so that
     ``save_total_limit`` may delete the folder meanwhile) and uploaded by one background thread, in save order;
-    training continues at once. At the end of training the callback waits for the pushes still running and raises
-    the first error of any of them (a failed push is never silent). ``blocking=True`` pushes in ``on_save`` instead.
+    training continues at once. At the end of training the callback waits for the pushes still running (at most
+    ``wait_timeout_s``, default 6 h) and raises the first error of any of them (a failed push is never silent). ``blocking=True`` pushes in ``on_save`` instead.
     ``card_fn`` (optional) builds the card pushed with each checkpoint; with ``dry_run_dir`` the files are written
     there instead of the Hub, through the same path.
     """
@@ -208,6 +208,7 @@ class RevisionPushCallback(TrainerCallback):
         branch_template: str = "step-{step}",
         full_checkpoint: bool = False,
         blocking: bool = False,
+        wait_timeout_s: float = 6 * 3600,
     ) -> None:
         self.repo_id = repo_id
         self.card_fn = card_fn
@@ -217,6 +218,9 @@ class RevisionPushCallback(TrainerCallback):
         self.branch_template = branch_template
         self.full_checkpoint = full_checkpoint
         self.blocking = blocking
+        if not 0 < wait_timeout_s < float("inf"):
+            raise ValueError(f"wait_timeout_s must be a positive number of seconds, got {wait_timeout_s}")
+        self.wait_timeout_s = wait_timeout_s
         self.pushed: list[str] = []  # revisions, in the order their pushes finished
         self._executor = None
         self._futures: list = []
@@ -253,16 +257,26 @@ class RevisionPushCallback(TrainerCallback):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def wait(self) -> None:
-        """Block until every checkpoint push has finished; raise the first error among them."""
+        """Block until every checkpoint push has finished, at most ``wait_timeout_s`` seconds in all; raise the
+        first error among them (a push still running then is a ``TimeoutError`` naming the repository)."""
+        import concurrent.futures
+        import time
+
         futures, self._futures = self._futures, []
-        errors = []
+        errors: list[BaseException] = []
+        deadline = time.monotonic() + self.wait_timeout_s
         for future in futures:
             try:
-                future.result()
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except concurrent.futures.TimeoutError:
+                errors.append(
+                    TimeoutError(f"checkpoint push to {self.repo_id} still running after {self.wait_timeout_s:g} s")
+                )
+                future.cancel()
             except Exception as err:  # collected: every push gets its chance before the first error is raised
                 errors.append(err)
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=not any(isinstance(e, TimeoutError) for e in errors), cancel_futures=True)
             self._executor = None
         if self._staging is not None:
             self._staging.cleanup()
