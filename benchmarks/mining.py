@@ -9,7 +9,9 @@
 2. MinHash signatures of 500-word documents: trl-dsm's numba kernel vs datasketch's per-shingle ``update`` loop
    (and ``update_batch``), on one core, with bit-identical signatures checked and Jaccard estimates compared;
    target >= 4,000 docs/s per core.
-3. precision@k of the classifier for the 22 math pages among the 523 shared web pages: positives are MATH and
+3. Text normalization: the numba kernel (:func:`normalize_text`) vs its ``str.translate`` specification
+   (``tests/reference_mining.py``), outputs checked equal.
+4. precision@k of the classifier for the 22 math pages among the 523 shared web pages: positives are MATH and
    GSM8K training solutions, negatives the pages of the other domain fold (2-fold by domain, so no page is scored
    by a model that saw it); paper settings (dim 256, lr 0.1, word n-grams 3, min count 3, 3 epochs).
 """
@@ -21,6 +23,7 @@ import json
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 import zlib
@@ -38,6 +41,10 @@ from trl_dsm.mining.classifier import (
     train_classifier,
 )
 from trl_dsm.mining.dedup import minhash_signatures, shingles
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the reference normalization (the baseline)
+from tests.reference_mining import normalize_text_reference  # noqa: E402
 
 
 def load(data: Path):
@@ -77,6 +84,24 @@ def bench_scoring(classifier: FastTextClassifier, texts: list[str], repeat: int)
     print(f"{'trl-dsm datasets.map step':34}{len(texts) / o:>10.0f}{mb / o:>8.1f}")
     print(f"ratio trl-dsm / raw: {r / o:.3f}x (target >= 0.85x); scores equal to predict_proba: {same}")
     print("  per run raw s:", " ".join(f"{x:.3f}" for x in raw), "| ours s:", " ".join(f"{x:.3f}" for x in ours))
+
+
+def bench_normalization(texts: list[str], repeat: int) -> None:
+    normalize_text(texts[0])  # numba compile (cached on disk after the first run)
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    fast, slow = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        ours = [normalize_text(t) for t in texts]
+        fast.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        reference = [normalize_text_reference(t) for t in texts]
+        slow.append(time.perf_counter() - start)
+    f, r = statistics.median(fast), statistics.median(slow)
+    print(f"\n== text normalization: {len(texts)} pages, {mb:.1f} MB, median of {repeat}")
+    print(
+        f"numba kernel {mb / f:.1f} MB/s | str.translate {mb / r:.1f} MB/s | ratio {r / f:.2f}x | equal: {ours == reference}"
+    )
 
 
 def bench_minhash(vocabulary: list[str], n_docs: int, n_reference: int, repeat: int) -> None:
@@ -170,6 +195,7 @@ def main() -> None:
         config = FastTextConfig(bucket=2_000_000, n_positives=20_000, n_negatives=20_000)
         clf = train_classifier(positives, [d["text"] for d in docs], Path(tmp) / "model.bin", config)
         bench_scoring(clf, texts, args.repeat)
+    bench_normalization(texts, args.repeat)
     vocabulary = sorted({w for d in docs for w in d["text"].split() if w.isascii() and w.isalpha()})
     bench_minhash(vocabulary, n_docs=4000, n_reference=200, repeat=args.repeat)
     bench_precision(docs, positives)

@@ -52,6 +52,8 @@ def resolve_reward(spec: str):
 
 @dataclass
 class GRPOScriptArguments(HubArguments):
+    """The GRPO recipe's data, reward and publishing options (§4.2: GSM8K and MATH questions, CoT prompts)."""
+
     dataset_name: list[str] = field(
         default_factory=lambda: ["gsm8k", "math"],
         metadata={"help": "Question sources: gsm8k, math (Hub or data_dir), Hub ids or JSON/JSONL files (§4.2)."},
@@ -74,6 +76,7 @@ class GRPOScriptArguments(HubArguments):
 
 
 def main(script_args: GRPOScriptArguments, training_args: GRPOMathConfig, model_args: ModelConfig) -> None:
+    """Build the question dataset, the rewards and a :class:`GRPOMathTrainer`, train, save and publish with the RL card."""
     training_args.model_init_kwargs = {
         "revision": model_args.model_revision,
         "dtype": model_args.dtype,
@@ -131,6 +134,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOMathConfig, model_
 
 
 def make_parser() -> TrlParser:
+    """The recipe's ``TrlParser``: script arguments, :class:`GRPOMathConfig` and TRL's ``ModelConfig`` (YAML via ``--config``)."""
     return TrlParser((GRPOScriptArguments, GRPOMathConfig, ModelConfig))
 
 

@@ -23,6 +23,8 @@ from trl_dsm.pretrain.data import coerce_sources, source_summary
 
 @dataclass
 class PretrainScriptArguments(HubArguments):
+    """The pretraining recipe's mixture, packing, tokenizer and publishing options (§2.2.1)."""
+
     datasets: list[dict] = field(
         default_factory=list,
         metadata={
@@ -53,6 +55,7 @@ def source_label(source: dict) -> str:
 
 
 def schedule_description(args: PretrainConfig) -> str:
+    """The learning-rate schedule in words for the model card, e.g. ``multi-step (§2.2.1): linear warmup ...``."""
     warmup = f"linear warmup over {args.warmup_steps:g} steps"
     if not args.lr_milestones:
         return f"{warmup}, then `{getattr(args.lr_scheduler_type, 'value', args.lr_scheduler_type)}`"
@@ -64,6 +67,7 @@ def schedule_description(args: PretrainConfig) -> str:
 
 
 def main(script_args: PretrainScriptArguments, training_args: PretrainConfig, model_args: ModelConfig) -> None:
+    """Tokenize and pack the mixture, build (or load) the model, train with the multi-step schedule and publish."""
     sources = coerce_sources(script_args.datasets)
     tokenizer = AutoTokenizer.from_pretrained(
         script_args.tokenizer_name_or_path or model_args.model_name_or_path, revision=model_args.model_revision
@@ -118,6 +122,7 @@ def main(script_args: PretrainScriptArguments, training_args: PretrainConfig, mo
 
 
 def make_parser() -> TrlParser:
+    """The recipe's ``TrlParser``: script arguments, :class:`PretrainConfig` and TRL's ``ModelConfig``."""
     return TrlParser((PretrainScriptArguments, PretrainConfig, ModelConfig))
 
 

@@ -25,6 +25,8 @@ from trl_dsm.sft.questions import QUESTION_SOURCES, hub_dataset_id, load_math_da
 
 @dataclass
 class SFTScriptArguments(ScriptArguments, HubArguments):
+    """The SFT recipe's data, format and publishing options (§3.3: CoT, PoT and TIR solutions)."""
+
     data_files: str | None = field(default=None, metadata={"help": "Local JSON/JSONL training file(s) instead."})
     data_dir: str | None = field(
         default=None, metadata={"help": "With dataset_name gsm8k/math: a local benchmarks directory (no Hub)."}
@@ -41,6 +43,7 @@ class SFTScriptArguments(ScriptArguments, HubArguments):
 
 
 def load_sft_rows(args: SFTScriptArguments):
+    """The training rows: local JSON files, GSM8K/MATH (Hub or ``data_dir``), or any Hub dataset."""
     if args.data_files:
         return load_dataset("json", data_files=args.data_files, split="train")
     if not args.dataset_name:
@@ -51,6 +54,8 @@ def load_sft_rows(args: SFTScriptArguments):
 
 
 def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> None:
+    """Apply the chat template, format and tokenize the solutions (prompts masked), train TRL's ``SFTTrainer``
+    and publish with the instruct card."""
     training_args.model_init_kwargs = {
         "revision": model_args.model_revision,
         "dtype": model_args.dtype,
@@ -107,6 +112,7 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
 
 
 def make_parser() -> TrlParser:
+    """The recipe's ``TrlParser``: script arguments, TRL's ``SFTConfig`` and ``ModelConfig``."""
     return TrlParser((SFTScriptArguments, SFTConfig, ModelConfig))
 
 

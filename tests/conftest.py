@@ -82,7 +82,7 @@ def tiny_grpo_kwargs(output_dir, **overrides) -> dict:
         bf16=False,
         save_strategy="no",
         seed=0,
-        gradient_checkpointing=False,  # TRL's default; on a tiny CPU model it only costs time
+        activation_checkpointing=False,  # TRL turns it on; on a tiny CPU model it only costs time
     )
     kwargs.update(overrides)
     return kwargs

@@ -1,6 +1,7 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
 """trl_dsm.eval: exact metrics from scripted completions (CoT, PoT and TIR through the sandbox), every registry
-benchmark from the shared files, and a tiny model end to end through `trl-dsm evaluate`."""
+benchmark from the shared files, and a tiny model end to end through `trl-dsm evaluate`. One file (~400 lines):
+the tests share the scripted generator and items below."""
 
 from __future__ import annotations
 
@@ -91,6 +92,26 @@ def test_metrics_are_exact_on_scripted_samples():
     assert second["voted_answer"] == "0.5" and second["voted_correct"] is True  # the tie goes to the first class
     assert result.samples[2]["greedy"] == {"completion": "The answer is 7.", "answer": "7", "correct": True}
     assert first["scores"]["maj@2"] == pytest.approx(2 / 3)
+
+
+def test_pass_maj_plot_uses_fractions_and_integer_k_ticks():
+    """The same scale as the demo's plots (accuracy in [0, 1]); K ticked only at the evaluated (integer) K."""
+    import matplotlib.pyplot as plt
+
+    from trl_dsm.eval.outputs import pass_maj_figure
+
+    generator = Scripted(greedy=["\\boxed{5}", "x", "x"], samples=[["\\boxed{5}", "x", "x", "x"]] * 3)
+    result = evaluate_items(generator, ITEMS, EvalConfig(num_samples=4, temperature=0.7), name="toy")
+    fig = pass_maj_figure({"toy": result})
+    ax = fig.axes[0]
+    pass_line, maj_line, greedy_line = ax.get_lines()
+    assert list(pass_line.get_xdata()) == [1, 2, 4]
+    assert list(pass_line.get_ydata()) == pytest.approx([result.metrics[f"pass@{k}"] for k in (1, 2, 4)])
+    assert list(greedy_line.get_ydata()) == pytest.approx([1 / 3, 1 / 3])
+    assert ax.get_ylabel() == "accuracy" and ax.get_ylim() == (0, 1)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
+    assert not ax.xaxis.get_minor_ticks()
+    plt.close(fig)
 
 
 def test_greedy_only_and_configuration_errors():
@@ -245,7 +266,7 @@ def tiny_model_dir(tmp_path_factory):
     return path
 
 
-def test_cli_on_a_tiny_model_writes_all_outputs(tiny_model_dir, shared_data, tmp_path):
+def test_cli_on_a_tiny_model_writes_all_outputs(tiny_model_dir, shared_data, tmp_path, capsys):
     from huggingface_hub import ModelCardData
     from huggingface_hub.repocard_data import model_index_to_eval_results
 
@@ -257,6 +278,9 @@ def test_cli_on_a_tiny_model_writes_all_outputs(tiny_model_dir, shared_data, tmp
             str(shared_data / "benchmarks"), "--limit", "2", "--num-samples", "2", "--max-new-tokens", "6",
             "--output-dir", str(out), "--backend", "transformers", "--batch-size", "4"]  # fmt: skip
     assert main(argv) == 0
+    progress = capsys.readouterr().err  # a bar over the benchmarks naming the one running, one per generation pass
+    assert "benchmarks" in progress and "gsm8k: 2 problems, cot" in progress and "cmath: 2 problems, cot" in progress
+    assert "greedy decoding" in progress and "sampling" in progress and "completion/s" in progress
     summary = json.loads((out / "results.json").read_text())
     assert set(summary["results"]) == {"gsm8k", "cmath"} and summary["config"]["num_samples"] == 2
     for name in ("gsm8k", "cmath"):
@@ -304,6 +328,21 @@ def test_evaluate_model_in_memory_is_reproducible(tiny_model_dir):
     assert round(first.metrics["pass@4"] * 3, 9) in (0, 1, 2, 3)  # a mean of three 0/1 values
 
 
+def test_hf_generator_progress_bar_counts_completions(tiny_model_dir, capsys):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trl_dsm.eval.generation import HFGenerator
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    generator = HFGenerator(model, tokenizer, max_new_tokens=2, batch_size=4, progress=True)
+    assert [len(c) for c in generator.generate(["1 +", "2 +", "3 +"], n=2, temperature=1.0)] == [2, 2, 2]
+    err = capsys.readouterr().err
+    assert "sampling:" in err and "0/6 [" in err and "completion/s" in err  # 3 prompts x 2 samples, with a rate/ETA
+    HFGenerator(model, tokenizer, max_new_tokens=2).generate(["1 +"])  # progress off by default
+    assert "greedy decoding" not in capsys.readouterr().err
+
+
 def test_hf_generator_batches_map_back_to_their_prompts(tiny_model_dir):
     """Left padding, length sorting and num_return_sequences chunking give each prompt its own completions: batched
     greedy decoding equals one prompt at a time, and n > batch_size still yields n samples per prompt."""
@@ -344,15 +383,14 @@ def test_evaluate_flags_default_to_eval_config():
 
     parser = build_parser()
     evaluate = next(a for a in parser._actions if a.dest == "command").choices["evaluate"]
-    flags = {a.dest: a for a in evaluate._actions}
+    flags = {a.dest: a for a in reversed(evaluate._actions)}  # the first action of a dest (--greedy, not --no-greedy)
     shared = [f for f in dataclasses.fields(EvalConfig) if f.name in flags]
     assert len(shared) >= 12, [f.name for f in shared]
     as_config = {"chat_template": {"auto": None, "on": True, "off": False}.get}  # a flag spelled in words
     for field in shared:
         action = flags[field.name]
         assert as_config.get(field.name, lambda x: x)(action.default) == field.default, field.name
-        if field.name not in as_config:
-            assert "(default: %(default)s)" in action.help, field.name
+        assert action.help == field.metadata["help"], field.name  # --help appends "(default: ...)"
     assert "(default: 512)" in " ".join(evaluate.format_help().split())
 
 

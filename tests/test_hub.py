@@ -156,26 +156,38 @@ def test_upload_to_fake_hub_records_branch_files_and_card(tmp_path):
     assert manifest["files"] == sorted(commit["files"]) and manifest["revision"] == "step-5"
 
 
-def test_push_dataset_to_fake_hub_as_parquet_with_card(tmp_path):
+def test_push_dataset_to_fake_hub_as_parquet_with_card(tmp_path, monkeypatch):
+    """``datasets``' own ``push_to_hub`` writes the shards and adds its metadata to our card; the dry run writes the
+    same shard files and the card, and never touches the Hub."""
+    import datasets.config
+    import huggingface_hub.constants
+    import pyarrow.parquet as pq
+
     data = DatasetDict({"train": Dataset.from_dict({"row": [0, 1, 2], "text": ["a", "b", "c"]}),
                         "test": Dataset.from_dict({"row": [3], "text": ["d"]})})  # fmt: skip
     card = render_dataset_card(_template(tmp_path), {"license": "mit"}, title="x")
-    with FakeHub() as hub:
-        push_dataset(data, "org/report", card, num_shards={"train": 2, "test": 1},
-                     api=HfApi(endpoint=hub.url, token="hf_fake"))  # fmt: skip
-        commit = hub.requests[-1]
-        assert commit["repo_type"] == "dataset" and commit["path"] == "/api/datasets/org/report/commit/main"
-        assert sorted(commit["files"]) == [
-            "README.md",
-            "data/test-00000-of-00001.parquet",
-            "data/train-00000-of-00002.parquet",
-            "data/train-00001-of-00002.parquet",
-        ]
-        shards = [pd.read_parquet(io.BytesIO(hub.files[("dataset/org/report", "main", f"data/train-0000{i}-of-00002"
-                                                        ".parquet")])) for i in (0, 1)]  # fmt: skip
+    shard_names = ["data/test-00000-of-00001.parquet", "data/train-00000-of-00002.parquet",
+                   "data/train-00001-of-00002.parquet"]  # fmt: skip
+    with FakeHub(lfs_suffixes=(".parquet",)) as hub:  # datasets' shards go through LFS, as on the Hub
+        monkeypatch.setattr(datasets.config, "HF_ENDPOINT", hub.url)  # read from $HF_ENDPOINT at import
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)  # Parquet through LFS
+        push_dataset(data, "org/report", card, num_shards={"train": 2, "test": 1}, token="hf_fake")
+        commits = [r for r in hub.requests if r["kind"] == "commit"]
+        assert [c["path"] for c in commits] == ["/api/datasets/org/report/commit/main"] * 2
+        assert list(commits[0]["files"]) == ["README.md"]  # the card first, then datasets' commit
+        assert sorted(commits[1]["files"]) == ["README.md", *shard_names]
+        files = {path: content for (repo, rev, path), content in hub.files.items() if repo == "dataset/org/report"}
+        shards = [pd.read_parquet(io.BytesIO(files[f"data/train-0000{i}-of-00002.parquet"])) for i in (0, 1)]
         assert pd.concat(shards)["text"].tolist() == ["a", "b", "c"]
-    dry = push_dataset(data, "org/report", card, dry_run_dir=tmp_path / "dry")
-    assert (dry / "data/test-00000-of-00001.parquet").is_file() and (dry / "README.md").read_text() == str(card)
+        readme = files["README.md"].decode()
+        assert readme.startswith("---\nlicense: mit\n") and readme.endswith("---\n\n# x")  # our card, kept
+        assert "dataset_info:" in readme and "path: data/train-*" in readme  # with datasets' metadata added
+    monkeypatch.setattr(HfApi, "_build_hf_headers", lambda *a, **k: pytest.fail("a dry run called the Hub"))
+    dry = push_dataset(data, "org/report", card, num_shards={"train": 2, "test": 1}, dry_run_dir=tmp_path / "dry")
+    assert sorted(str(p.relative_to(dry)) for p in dry.rglob("*") if p.is_file()) == ["README.md", *shard_names]
+    assert (dry / "README.md").read_text() == str(card)
+    for name in shard_names:  # the same rows in each shard as the Hub's
+        assert pq.read_table(dry / name).to_pylist() == pq.read_table(io.BytesIO(files[name])).to_pylist()
 
 
 def _template(tmp_path: Path) -> Path:

@@ -10,12 +10,13 @@ import pickle
 import random
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from datasketch import MinHash
 
-from trl_dsm.mining import dedup, domains
+from trl_dsm.mining import dedup, domains, minhash
 from trl_dsm.mining.classifier import (
     FastTextClassifier,
     FastTextConfig,
@@ -37,7 +38,7 @@ def test_sha1_word_equals_datasketch_hash(length):
     data = bytes((i * 37 + 11) % 256 for i in range(length))
     buf = np.frombuffer(data or b"\0", dtype=np.uint8)
     expected = struct.unpack("<I", hashlib.sha1(data).digest()[:4])[0]
-    assert dedup._sha1_word0(buf, 0, length, np.empty(80, dtype=np.int64)) == expected
+    assert minhash._sha1_word0(buf, 0, length, np.empty(80, dtype=np.int64)) == expected
 
 
 def _random_docs(n: int, words: int, seed: int = 0) -> list[str]:
@@ -320,6 +321,67 @@ def test_from_hf_dataset_maps_columns():
         from_hf_dataset(ds, text_column="text")
 
 
+def test_split_modules_keep_the_old_import_paths():
+    import trl_dsm.mining as mining
+    from trl_dsm.mining import documents, html_text, lsh, readers, urls, warc
+
+    for name in ("normalize_url", "url_dedup_mask", "TRACKING_PARAMS"):
+        assert getattr(dedup, name) is getattr(urls, name)
+    for name in ("minhash_signatures", "shingles", "shingle_text", "to_datasketch", "datasketch_permutations"):
+        assert getattr(dedup, name) is getattr(minhash, name)
+    for name in ("near_dedup", "NearDedupResult", "lsh_params", "band_hashes", "hash_partition", "sorted_buckets"):
+        assert getattr(dedup, name) is getattr(lsh, name)
+    assert dedup.bucket_edges is lsh.bucket_edges and dedup.clusters_from_edges is lsh.clusters_from_edges
+    for name in ("html_to_text", "math_to_tex", "decode_html"):
+        assert getattr(readers, name) is getattr(html_text, name)
+    for name in ("iter_warc", "iter_wet", "html_response"):
+        assert getattr(readers, name) is getattr(warc, name)
+    for name in ("url_domain", "doc_id", "COLUMNS"):
+        assert getattr(readers, name) is getattr(documents, name)
+    assert readers._expand is documents.expand_paths and list(readers.FEATURES) == documents.COLUMNS
+    for name in mining.__all__:
+        assert getattr(mining, name) is not None
+
+
+def test_known_positives_from_the_shared_pages(shared_data, tmp_path):
+    from trl_dsm.mining.config import MiningConfig
+    from trl_dsm.mining.known import (
+        KnownPositivesConfig,
+        known_positives_report,
+        load_known_positives,
+        summary_line,
+    )
+
+    web = str(shared_data / "web" / "web_docs.jsonl")
+    by_url = load_known_positives(KnownPositivesConfig(paths=[web], where={"category_hint": "math"}))
+    assert len(by_url) == 22 and "up-skill.me/math/find-interquartile-range.html" in by_url
+    by_id = load_known_positives(KnownPositivesConfig(paths=[web], where={"category_hint": "math"}, key="id"))
+    assert len(by_id) == 22 and "f08c96a1cae0957b" in by_id
+    # the same page spelled differently (scheme, www., trailing slash, tracking parameter) still counts
+    selected = [
+        "http://mathhelpforum.com/t/integral-question.76128?utm_source=x",
+        "https://www.lmfdb.org/ModularForm/GL2/Q/holomorphic/3332/1/bc/b/2027/1",
+        "https://news.example/a",
+        "",
+    ]
+    report = known_positives_report(selected, by_url)
+    assert (report["known"], report["kept"], report["other"]) == (22, 2, 2)
+    assert report["recall"] == 2 / 22 and report["precision"] == 2 / 4 and len(report["missed"]) == 20
+    assert report["missed"] == sorted(report["missed"])
+    assert summary_line(report) == "kept 2 of 22 known math pages (recall 0.09); 2 other pages selected"
+    assert summary_line(None) is None
+    with pytest.raises(KeyError, match="no column 'label'"):
+        load_known_positives(KnownPositivesConfig(paths=[web], where={"label": 1}))
+    with pytest.raises(FileNotFoundError, match="matches no file"):
+        load_known_positives(KnownPositivesConfig(paths=[str(tmp_path / "none-*.jsonl")]))
+
+    # the documented example selects by the paper's rule and reports against the same 22 pages
+    config = MiningConfig.from_yaml(Path(__file__).resolve().parents[1] / "recipes" / "mining" / "shared_web.yaml")
+    assert (config.selection.method, config.selection.token_budget) == ("top_tokens", 36000)
+    assert config.known_positives.where == {"category_hint": "math"}
+    assert config.known_positives.paths == ["../shared/data/web/web_docs.jsonl"]
+
+
 # ----------------------------------------------------------------------------------------------- classifier
 
 
@@ -344,7 +406,7 @@ def test_normalize_text_splits_latex_and_cjk():
 
 
 def test_fast_normalization_equals_reference(shared_data):
-    from trl_dsm.mining.classifier import normalize_text_reference
+    from tests.reference_mining import normalize_text_reference
 
     texts = [json.loads(line)["text"] for line in (shared_data / "web" / "web_docs.jsonl").open()]
     texts += ["Ünïcode ∑ 数学 x\ud800y", "", "\n", "a\x00b", "ｶﾀｶﾅ 한국어 ひらがな 가", "😀 \U0010ffff", "ÀÉ\u3000。"]

@@ -106,7 +106,7 @@ def test_build_pretrain_dataset_errors_name_the_problem():
     data = Dataset.from_dict({"content": ["x y"] * 4})
     with pytest.raises(ValueError, match="no text column 'text'"):
         build_pretrain_dataset([{"path": "code"}], tokenizer, 8, datasets=[data])
-    with pytest.raises(ValueError, match="unknown keys \\['weigth'\\]"):
+    with pytest.raises(ValueError, match=r"datasets\[0\]: unknown key\(s\) \['weigth'\]"):
         build_pretrain_dataset([{"path": "code", "weigth": 1}], tokenizer, 8, datasets=[data])
     with pytest.raises(ValueError, match="fewer than 4096 tokens"):
         build_pretrain_dataset([{"path": "code", "text_column": "content"}], tokenizer, 4096, datasets=[data])

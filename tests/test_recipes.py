@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,49 @@ def test_grpo_recipe_rewards_by_name_and_dotted_path(tmp_path, tiny_model_dir):
     assert "rewards/math_accuracy_reward/mean" in logged and "rewards/format_reward/mean" in logged
     meta = validate_card((out / "README.md").read_text())
     assert meta["datasets"] == ["openai/gsm8k"] and "grpo" in meta["tags"]
+
+
+def test_grpo_console_shows_a_progress_bar_and_one_short_line_per_step(tmp_path, tiny_model_dir, capsys):
+    """transformers' tqdm bar (step count, ETA) with a short line per log, not TRL's ~40-key dict; the full metrics
+    still reach the log history."""
+    out = tmp_path / "out"
+    config = tiny_config("grpo", tmp_path, output_dir=str(out), save_strategy="no")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_recipe("grpo", config, "--model_name_or_path", str(tiny_model_dir))
+    console = capsys.readouterr()
+    lines = [line for line in console.out.splitlines() if line.startswith("step ")]
+    assert [line.split(" | ")[0] for line in lines] == ["step 1/2", "step 2/2"]
+    assert all(len(line) < 160 and " | reward " in line and " | pass@4 " in line for line in lines)
+    assert "completions/mean_length" not in console.out and "2/2 [" in console.err  # the tqdm bar
+    assert set(logged(out, "completions/mean_length")) == {1, 2}  # every metric still in the log history
+    assert not [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
+
+
+@pytest.mark.parametrize("config", [*sorted((RECIPES / "tiny").glob("*.yaml")),
+                                    *sorted((RECIPES / "deepseek-math-7b").glob("*.yaml"))], ids=lambda p: f"{p.parent.name}-{p.stem}")  # fmt: skip
+def test_recipe_configs_parse_without_deprecation_warnings(config):
+    """Our YAMLs and config classes use transformers 5's names (e.g. ``activation_checkpointing``)."""
+    module = load_recipe(config.stem)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("error", DeprecationWarning)
+        module.make_parser().parse_args_and_config(["--config", str(config), "--use_cpu", "true", "--bf16", "false"])
+
+
+def test_grpo_config_turns_activation_checkpointing_on_without_the_deprecated_name(tmp_path):
+    from trl_dsm.grpo import GRPOMathConfig
+
+    cpu = dict(use_cpu=True, bf16=False, per_device_train_batch_size=4, num_generations=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        default = GRPOMathConfig(str(tmp_path), **cpu)
+        off = GRPOMathConfig(str(tmp_path), activation_checkpointing=False, **cpu)
+    assert (default.activation_checkpointing, default.gradient_checkpointing) == (True, True)  # TRL's default
+    assert (off.activation_checkpointing, off.gradient_checkpointing) == (False, False)
+    with pytest.warns(FutureWarning, match="`gradient_checkpointing` is deprecated"):
+        old = GRPOMathConfig(str(tmp_path), gradient_checkpointing=False, **cpu)  # the old name still works
+    assert old.activation_checkpointing is False
 
 
 def test_grpo_recipe_process_supervision(tmp_path, tiny_model_dir):

@@ -152,9 +152,11 @@ class PipeWorker:
             raise errors[0]
 
     def alive(self) -> bool:
+        """Whether the child process is still running."""
         return self.proc.poll() is None
 
     def kill(self) -> None:
+        """Close both pipes and kill the child (SIGKILL), waiting at most 5 s for it to exit; safe to call twice."""
         for conn in (self.inbox, self.outbox):
             if conn is not None:
                 with contextlib.suppress(OSError):
@@ -192,6 +194,7 @@ class ProcessLocal(Generic[T]):
         self._lock = threading.Lock()
 
     def get(self) -> T:
+        """This process's object, built on first use (and anew in a forked child)."""
         with self._lock:
             if self._value is None or self._pid != os.getpid():
                 self._value, self._pid = self._factory(), os.getpid()

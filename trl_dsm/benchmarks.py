@@ -34,6 +34,12 @@ class BenchmarkText:
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
+    """Where one benchmark's items live, for decontamination (§2.1), evaluation (§5) and question loading.
+
+    ``local_file`` (under ``benchmarks_dir``) and ``local_fields`` (dotted paths into a record) for the offline copy;
+    ``hub_id``, ``hub_configs``, ``hub_split`` and ``hub_fields`` for the Hub (``hub_id=None``: local files only);
+    ``id_field`` names the item id (default: the row index); ``hub_kwargs`` go to ``datasets.load_dataset``."""
+
     name: str
     local_file: str  # relative to ``benchmarks_dir``
     local_fields: tuple[str, ...]  # dotted paths into a record: "other.solution", "messages.0.content"

@@ -1,5 +1,12 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""The ``trl-dsm`` command line. Each stage of the recipe registers a subcommand in :data:`SUBCOMMANDS`."""
+"""The ``trl-dsm`` command line. Each stage of the recipe registers a subcommand in :data:`SUBCOMMANDS`.
+
+As in TRL's ``trl`` command, every subcommand is a ``TrlParser`` (an ``HfArgumentParser``) built from dataclasses:
+the library's config where there is one (``EvalConfig``), a small arguments dataclass of the command otherwise, so
+each option's default and help live once, in a field. Options take both spellings (``--output-dir`` and TRL's
+``--output_dir``). Exit statuses follow :data:`trl_dsm.configs.EXIT_USAGE` and its neighbours: 0 success, 1 a
+negative result (``grade`` of a wrong answer), 2 bad input or usage, 3 ``mine`` waiting for an annotation.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +14,62 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from trl_dsm.grading.extract import Fallback
+
+
+@dataclass
+class GradeArguments:
+    """Options of ``trl-dsm grade`` (the positional COMPLETION and GOLD are added beside them)."""
+
+    input: Path | None = field(
+        default=None, metadata={"help": "JSONL file with one record per completion (instead of COMPLETION GOLD)"}
+    )
+    completion_field: str = field(default="completion", metadata={"help": "field of --input holding the completion"})
+    gold_field: str = field(default="answer", metadata={"help": "field of --input holding the gold answer"})
+    output: Path | None = field(
+        default=None, metadata={"help": "write the records with extracted answers and grades to this JSONL file"}
+    )
+    timeout: float | None = field(
+        default=None,
+        metadata={"help": "hard time bound per pair, seconds (None: $TRL_DSM_GRADE_TIMEOUT, else 2)"},
+    )
+    fallback: Fallback = field(
+        default="last_math",
+        metadata={
+            "help": "answer of a completion without a boxed or marked answer: its last math expression or number "
+            "(last_math), its last number (last_number), or none"
+        },
+    )
+    num_workers: int | None = field(default=None, metadata={"help": "grading worker processes (None: CPU count)"})
 
 
 def _add_grade(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    from trl_dsm.configs import dataclass_parser, set_option_type
+
+    p = dataclass_parser(
+        subparsers,
         "grade",
+        [GradeArguments],
         help="grade completions against gold answers with the trl-dsm grader",
         description=(
             "Grade one completion (`trl-dsm grade 'The answer is 5' 5`) or a JSONL file of records "
-            "(`trl-dsm grade --input preds.jsonl --completion-field completion --gold-field answer`)."
+            "(`trl-dsm grade --input preds.jsonl --completion-field completion --gold-field answer`). "
+            "Exit status: 0 correct (or a file graded), 1 a wrong answer, 2 bad input."
         ),
     )
     p.add_argument("completion", nargs="?", help="a completion to grade (with GOLD)")
     p.add_argument("gold", nargs="?", help="the gold answer, solution or '#### N' rationale")
-    p.add_argument("--input", type=Path, help="JSONL file with one record per completion")
-    p.add_argument(
-        "--completion-field", default="completion", help="field holding the completion (default: completion)"
-    )
-    p.add_argument("--gold-field", default="answer", help="field holding the gold (default: answer)")
-    p.add_argument("--output", type=Path, help="write records with extracted answers and grades to this JSONL file")
-    p.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=None,
-        help="hard time bound per pair, seconds (default: $TRL_DSM_GRADE_TIMEOUT, else 2)",
-    )
-    p.add_argument("--fallback", choices=["last_math", "last_number", "none"], default="last_math")
-    p.add_argument("--num-workers", type=int, default=None, help="grading worker processes (default: CPU count)")
+    set_option_type(p, "timeout", _seconds)  # checked while parsing: `argument --timeout: ...`
     p.set_defaults(func=_run_grade)
 
 
-def _seconds(raw: str) -> float:
+def _seconds(raw: str) -> float | None:
+    """A ``--timeout`` value: finite seconds > 0 (``none``: the grader's default)."""
+    if raw.lower() in ("none", "null"):
+        return None
     from trl_dsm._pipeworker import check_timeout
 
     try:
@@ -72,17 +103,18 @@ def _read_jsonl(path: Path, completion_field: str, gold_field: str) -> list[dict
 
 
 def _run_grade(args: argparse.Namespace) -> int:
+    """``trl-dsm grade``: 0 when the pair is correct (or a file was graded), 1 when it is wrong."""
+    from trl_dsm.configs import EXIT_NEGATIVE, EXIT_OK, dataclasses_from_args
     from trl_dsm.grading import grade_batch
     from trl_dsm.grading.compare import DEFAULT_TIMEOUT
     from trl_dsm.rewards.math import completion_text
 
-    if args.timeout is None:
-        args.timeout = DEFAULT_TIMEOUT
-
-    if args.input is None:
+    (opts,) = dataclasses_from_args(args, GradeArguments)
+    timeout = DEFAULT_TIMEOUT if opts.timeout is None else opts.timeout
+    if opts.input is None:
         if args.completion is None or args.gold is None:
-            raise SystemExit("trl-dsm grade: give COMPLETION and GOLD, or --input FILE.jsonl")
-        result = grade_batch([args.completion], [args.gold], timeout=args.timeout, fallback=args.fallback)[0]
+            raise ValueError("give COMPLETION and GOLD, or --input FILE.jsonl")
+        result = grade_batch([args.completion], [args.gold], timeout=timeout, fallback=opts.fallback)[0]
         print(
             json.dumps(
                 {
@@ -94,10 +126,10 @@ def _run_grade(args: argparse.Namespace) -> int:
                 ensure_ascii=False,
             )
         )
-        return 0 if result.correct else 1
-    if not args.input.is_file():
-        raise SystemExit(f"trl-dsm grade: --input {args.input} does not exist")
-    records = _read_jsonl(args.input, args.completion_field, args.gold_field)
+        return EXIT_OK if result.correct else EXIT_NEGATIVE
+    if not opts.input.is_file():
+        raise FileNotFoundError(f"--input {opts.input} does not exist")
+    records = _read_jsonl(opts.input, opts.completion_field, opts.gold_field)
     from tqdm.auto import tqdm
 
     results = []
@@ -105,14 +137,14 @@ def _run_grade(args: argparse.Namespace) -> int:
     for start in tqdm(range(0, len(records), chunk), desc="grading", unit="chunk", disable=len(records) <= chunk):
         part = records[start : start + chunk]
         results += grade_batch(
-            [completion_text(r[args.completion_field]) for r in part],  # plain or chat-format
-            [str(r[args.gold_field]) for r in part],
-            timeout=args.timeout,
-            fallback=args.fallback,
-            num_workers=args.num_workers,
+            [completion_text(r[opts.completion_field]) for r in part],  # plain or chat-format
+            [str(r[opts.gold_field]) for r in part],
+            timeout=timeout,
+            fallback=opts.fallback,
+            num_workers=opts.num_workers,
         )
-    if args.output is not None:
-        with args.output.open("w", encoding="utf-8") as f:
+    if opts.output is not None:
+        with opts.output.open("w", encoding="utf-8") as f:
             for record, result in zip(records, results):
                 out = dict(
                     record,
@@ -130,34 +162,34 @@ def _run_grade(args: argparse.Namespace) -> int:
         "timeout_rate": sum(r.status == "timeout" for r in results) / n,
     }
     print(json.dumps(summary))
-    return 0
+    return EXIT_OK
 
 
-#: Subcommand registrars; each adds its parser to the ``trl-dsm`` command.
 def _add_decontaminate(subparsers: argparse._SubParsersAction) -> None:
-    from trl_dsm.decontamination.cli import add_parser
+    from trl_dsm.decontamination.cli import make_parser
 
-    add_parser(subparsers)
+    make_parser(subparsers)
 
 
 def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
-    from trl_dsm.eval.cli import add_parser
+    from trl_dsm.eval.cli import make_parser
 
-    add_parser(subparsers)
+    make_parser(subparsers)
 
 
 def _add_mine(subparsers: argparse._SubParsersAction) -> None:
-    from trl_dsm.mining.cli import add_parser
+    from trl_dsm.mining.cli import make_parser
 
-    add_parser(subparsers)
+    make_parser(subparsers)
 
 
 def _add_demo(subparsers: argparse._SubParsersAction) -> None:
-    from trl_dsm.demo.cli import add_parser
+    from trl_dsm.demo.cli import make_parser
 
-    add_parser(subparsers)
+    make_parser(subparsers)
 
 
+#: Subcommand registrars; each adds its parser (a ``TrlParser`` on its dataclasses) to the ``trl-dsm`` command.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_grade,
     _add_decontaminate,
@@ -168,13 +200,20 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``trl-dsm`` parser: one ``TrlParser`` subparser per entry of :data:`SUBCOMMANDS` (as ``trl``'s)."""
+    from trl.scripts.utils import TrlParser
+
     from trl_dsm import __version__
 
     parser = argparse.ArgumentParser(
-        prog="trl-dsm", description="The DeepSeekMath recipe (arXiv 2402.03300) on the Hugging Face stack."
+        prog="trl-dsm",
+        description="The DeepSeekMath recipe (arXiv 2402.03300) on the Hugging Face stack.",
+        epilog="Exit status: 0 success, 1 a negative result (grade: a wrong answer), 2 bad input or usage, "
+        "3 mine waiting for an annotation file.",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"trl-dsm {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=TrlParser)
     for register in SUBCOMMANDS:
         register(subparsers)
     for subparser in subparsers.choices.values():
@@ -199,17 +238,24 @@ def _accept_trl_spelling(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``trl-dsm``; returns the exit status (0 success, 1 negative result, 2 bad input or usage)."""
+    from trl_dsm.configs import EXIT_USAGE, error_line
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         return args.func(args)
-    except (FileNotFoundError, KeyError, ValueError, TypeError) as exc:  # bad input: one clear line, no traceback
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"trl-dsm {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    except (FileNotFoundError, NotADirectoryError, KeyError, ValueError, TypeError) as exc:  # bad input: one line
+        print(error_line(args.command, exc), file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # `raise SystemExit("message")` of a command is bad input too (not exit status 1)
+        if not isinstance(exc.code, str):
+            raise
+        print(error_line(args.command, exc), file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from transformers import PreTrainedTokenizerFast
 
 
 def main() -> None:
+    """Train the tiny byte-level BPE tokenizer on the shared data and save it to ``--out`` (offline)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--out", default=str(Path(__file__).parent / "tokenizer"))

@@ -6,52 +6,85 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from trl_dsm.configs import repeatable
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+@dataclass
+class DecontaminateArguments:
+    """Options of ``trl-dsm decontaminate``: the input, the benchmark index (:func:`~trl_dsm.decontamination.pipeline.
+    build_index`), how matches are removed (:func:`~trl_dsm.decontamination.pipeline.decontaminate_dataset`) and the
+    outputs. ``mode``/``segment_by`` take the values of ``decontaminate.Mode``/``SegmentBy`` (a test compares)."""
+
+    input: str = field(metadata={"help": "Hub id, directory, or JSONL/Parquet file(s) (globs, comma-separated)"})
+    output_dir: Path = field(
+        metadata={"help": "where data.jsonl (or --format), report.jsonl, summary.json and summary.md go"}
+    )
+    split: str = field(default="train", metadata={"help": "split of a Hub/directory dataset"})
+    column: str = field(default="text", metadata={"help": "text column to decontaminate"})
+    benchmarks: str = field(default="all", metadata={"help": "comma-separated benchmark names, 'agieval', or 'all'"})
+    benchmarks_dir: Path | None = field(
+        default=None,
+        metadata={
+            "help": "read benchmarks from local JSONL copies laid out like shared/data/benchmarks instead of the Hub"
+        },
+    )
+    extra_benchmark: list[str] = repeatable(
+        "also index another dataset's fields, e.g. inhouse=evals.jsonl:question,answer (repeatable)",
+        "NAME=SOURCE:FIELD[,FIELD]",
+    )
+    mode: Literal["segment", "document"] = field(
+        default="segment",
+        metadata={
+            "help": "segment: drop the contaminated segments and keep the rest of each text; document: drop the "
+            "whole text (the paper's rule for web pages)"
+        },
+    )
+    segment_by: Literal["paragraph", "line", "document"] = field(
+        default="paragraph", metadata={"help": "what a segment is in --mode segment"}
+    )
+    ngram: int = field(default=10, metadata={"help": "n-gram size (the paper's 10)"})
+    num_proc: int | None = field(default=None, metadata={"help": "datasets.map worker processes (None: one)"})
+    format: Literal["jsonl", "parquet", "arrow"] = field(
+        default="jsonl",
+        metadata={"help": "format of the clean data: data.jsonl, data.parquet, or an Arrow save_to_disk directory"},
+    )
+    save_index: Path | None = field(default=None, metadata={"help": "also save the built index to this directory"})
+    index: Path | None = field(default=None, metadata={"help": "load a saved index instead of building one"})
+
+
+def make_parser(subparsers: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
+    """The ``trl-dsm decontaminate`` parser (a ``TrlParser`` on :class:`DecontaminateArguments`)."""
+    from trl_dsm.configs import dataclass_parser
+
+    p = dataclass_parser(
+        subparsers,
         "decontaminate",
+        [DecontaminateArguments],
         help="drop text that contains 10-grams of the evaluation benchmarks (DeepSeekMath §2.1)",
         description=(
             "Decontaminate a dataset (Hub id, save_to_disk directory, data directory, or JSONL/Parquet files) "
             "against GSM8K, MATH, MATH-500, CMATH, MGSM-zh and AGIEval questions and answers."
         ),
     )
-    p.add_argument(
-        "--input", required=True, help="Hub id, directory, or JSONL/Parquet file(s) (globs, comma-separated)"
-    )
-    p.add_argument("--split", default="train", help="split of a Hub/directory dataset (default: train)")
-    p.add_argument("--column", default="text", help="text column to decontaminate (default: text)")
-    p.add_argument("--benchmarks", default="all", help="comma-separated names, 'agieval', or 'all' (default)")
-    p.add_argument(
-        "--benchmarks-dir",
-        type=Path,
-        default=None,
-        help="read benchmarks from local JSONL copies laid out like shared/data/benchmarks instead of the Hub",
-    )
-    p.add_argument(
-        "--extra-benchmark",
-        action="append",
-        default=[],
-        metavar="NAME=SOURCE:FIELD[,FIELD]",
-        help="also index another dataset's fields, e.g. inhouse=evals.jsonl:question,answer (repeatable)",
-    )
-    p.add_argument("--mode", choices=["segment", "document"], default="segment")
-    p.add_argument("--segment-by", choices=["paragraph", "line", "document"], default="paragraph")
-    p.add_argument("--ngram", type=int, default=10, help="n-gram size (default: 10, the paper's)")
-    p.add_argument("--num-proc", type=int, default=None, help="datasets.map worker processes")
-    p.add_argument("--output-dir", type=Path, required=True)
-    p.add_argument("--format", choices=["jsonl", "parquet", "arrow"], default="jsonl", help="clean data format")
-    p.add_argument("--save-index", type=Path, default=None, help="also save the built index to this directory")
-    p.add_argument("--index", type=Path, default=None, help="load a saved index instead of building one")
     p.set_defaults(func=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
+    """``trl-dsm decontaminate``: build (or load) the index, write the clean data and the report."""
+    from trl_dsm.configs import dataclasses_from_args
     from trl_dsm.decontamination.index import NgramIndex
     from trl_dsm.decontamination.pipeline import build_index, decontaminate_dataset, load_input, parse_extra_benchmark
 
+    (args,) = dataclasses_from_args(args, DecontaminateArguments)
+    for flag, path in (("--index", args.index), ("--benchmarks-dir", args.benchmarks_dir)):
+        if path is not None and not path.is_dir():
+            raise FileNotFoundError(f"{flag} {path} is not a directory")
+    dataset = load_input(args.input, split=args.split)  # a missing input fails before the index is built
     if args.index is not None:
         index = NgramIndex.load(args.index)
     else:
@@ -59,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
         index = build_index(args.benchmarks, args.benchmarks_dir, extra, n=args.ngram)
     if args.save_index is not None:
         index.save(args.save_index)
-    dataset = load_input(args.input, split=args.split)
     clean, report = decontaminate_dataset(
         dataset, args.column, index=index, mode=args.mode, segment_by=args.segment_by, num_proc=args.num_proc
     )

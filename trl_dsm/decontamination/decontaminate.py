@@ -78,6 +78,9 @@ def findings_feature():
 
 @dataclass
 class DocResult:
+    """The outcome of checking one document (§2.1): its cleaned ``text`` (``None`` when dropped), the benchmark
+    :class:`Finding` s that matched, and how many segments and characters were removed."""
+
     text: str | None  # the cleaned text; None when the document is dropped
     findings: list[Finding] = field(default_factory=list)
     segments_removed: int = 0
@@ -85,6 +88,7 @@ class DocResult:
 
     @property
     def contaminated(self) -> bool:
+        """Whether any benchmark n-gram or exact text matched."""
         return bool(self.findings)
 
 
@@ -135,6 +139,7 @@ class Decontaminator:
         self._informative = index.informative_mask()
 
     def check(self, *texts: str) -> list[DocResult]:
+        """Check documents given as arguments: ``check(a, b)`` is ``check_batch([a, b])``."""
         return self.check_batch(list(texts))
 
     def check_batch(self, texts: Sequence[str | None]) -> list[DocResult]:

@@ -47,6 +47,15 @@ class NgramIndex:
     def build(
         cls, texts: Sequence[BenchmarkText], n: int = NGRAM_SIZE, min_exact: int = MIN_EXACT_GRAMS
     ) -> NgramIndex:
+        """Index ``texts`` (§2.1): every ``n``-gram (10 in the paper) of texts of at least ``n`` grams, and the whole
+        text of shorter ones with at least ``min_exact`` (3) grams, matched exactly.
+
+        >>> from trl_dsm.benchmarks import BenchmarkText
+        >>> q = "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning."
+        >>> texts = [BenchmarkText("gsm8k", "0", "question", q), BenchmarkText("gsm8k", "0", "answer", "9 duck eggs")]
+        >>> stats = NgramIndex.build(texts).stats()
+        >>> stats["ngram_entries"], stats["exact_entries"]
+        (6, 1)"""
         if n < 2 or not 1 <= min_exact <= n:
             raise ValueError(f"need n >= 2 and 1 <= min_exact <= n, got n={n}, min_exact={min_exact}")
         vocab: dict[str, int] = {}
@@ -123,6 +132,7 @@ class NgramIndex:
         return sum(a.nbytes for a in arrays) + _BITMAP_BITS // 8
 
     def stats(self) -> dict:
+        """Sizes for reports and cards: n, entries per rule, texts, vocabulary, array megabytes, benchmarks."""
         benchmarks = sorted({b for b, _, _ in self.sources})
         return {
             "n": self.n,
@@ -143,6 +153,7 @@ class NgramIndex:
         return digest.hexdigest()[:16]
 
     def save(self, directory: str | Path) -> None:
+        """Write ``index.npz`` (the hash arrays) and ``index.json`` (n, vocabulary, sources) to ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         np.savez(
@@ -157,6 +168,7 @@ class NgramIndex:
 
     @classmethod
     def load(cls, directory: str | Path) -> NgramIndex:
+        """Read an index written by :meth:`save`; a directory without its two files is a ``FileNotFoundError``."""
         directory = Path(directory)
         for name in ("index.npz", "index.json"):
             if not (directory / name).is_file():

@@ -68,6 +68,8 @@ def build_index(
     n: int = NGRAM_SIZE,
     min_exact: int = MIN_EXACT_GRAMS,
 ) -> NgramIndex:
+    """An :class:`NgramIndex` of the registry ``benchmarks`` (``"all"``, a name or a list; local files under
+    ``benchmarks_dir``, else the Hub) plus ``extra`` texts (e.g. :func:`parse_extra_benchmark`), §2.1."""
     texts = load_benchmark_texts(benchmarks, benchmarks_dir) if benchmarks else []
     texts = texts + list(extra or [])
     if not texts:
@@ -77,14 +79,19 @@ def build_index(
 
 @dataclass
 class DecontaminationReport:
+    """What a decontamination run found: the ``summary`` counts, one ``findings`` row per match (with the
+    document's row index) and the index's :meth:`NgramIndex.stats`."""
+
     summary: dict
     findings: list[dict]  # one row per finding, with the document's row index
     index_stats: dict
 
     def table(self) -> str:
+        """The summary as a Markdown table (documents in/out, segments and characters removed, per benchmark)."""
         return summary_table(self.summary)
 
     def card_section(self) -> str:
+        """The Markdown section a dataset card shows about this decontamination (rule, index, counts)."""
         return card_section(self.summary, self.index_stats)
 
     def write(self, directory: str | Path) -> None:

@@ -6,14 +6,64 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from trl_dsm.configs import repeatable
+from trl_dsm.demo.run import DemoConfig
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from trl_dsm.demo.run import DemoConfig
 
-    p = subparsers.add_parser(
+@dataclass
+class DemoArguments:
+    """Options of ``trl-dsm demo``; any other :class:`~trl_dsm.demo.run.DemoConfig` field is set with ``--set``."""
+
+    output_dir: str = field(
+        default=DemoConfig.output_dir,
+        metadata={"help": "where report.md, results.json, the plots and the models go (DemoConfig.output_dir)"},
+    )
+    seeds: str = field(default="0", metadata={"help": "comma-separated seeds; several seeds add seeds_summary.md"})
+    quick: bool = field(
+        default=False,
+        metadata={"help": "a tiny run of about a minute (for tests and a first look; numbers mean nothing)"},
+    )
+    study: bool = field(
+        default=False,
+        metadata={
+            "help": "the §5.2 study: 300 worked solutions, 4000 questions with answers only, every arm (RFT, Online "
+            "RFT, GRPO outcome/process, learned PRM, iterative) against continued SFT; about 85 minutes on 2 CPU "
+            "cores (docs/demo.md); with --quick, every arm at toy sizes"
+        },
+    )
+    resume_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "an earlier run's --output-dir with the same settings: reuse its tokenizer, SFT model and "
+            "evaluations and run only the arms given by --set arms=... (with --set sft_control=false: no control)",
+            "metavar": "DIR",
+        },
+    )
+    merge: str | None = field(
+        default=None,
+        metadata={
+            "help": "merge the results.json of runs that ran different arms of one run (--resume-from) into one "
+            "report in --output-dir; nothing is trained",
+            "metavar": "DIR,DIR,...",
+        },
+    )
+    web_docs: str | None = field(
+        default=None, metadata={"help": "JSONL of real web pages (url, text) to add to the crawl"}
+    )
+    set: list[str] = repeatable("override a DemoConfig field, e.g. --set grpo_steps=40 (repeatable)", "FIELD=VALUE")
+
+
+def make_parser(subparsers: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
+    """The ``trl-dsm demo`` parser (a ``TrlParser`` on :class:`DemoArguments`)."""
+    from trl_dsm.configs import dataclass_parser
+
+    p = dataclass_parser(
+        subparsers,
         "demo",
+        [DemoArguments],
         help="the whole DeepSeekMath recipe in miniature, offline, on one CPU (about 11 minutes; --quick: 1)",
         description=(
             "Mine a small math corpus with the fastText pipeline and decontaminate it, pretrain a tiny Llama from "
@@ -23,39 +73,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "report.md, results.json and PNG plots to --output-dir. Nothing is downloaded."
         ),
     )
-    p.add_argument("--output-dir", default=DemoConfig.output_dir, help="where the report and models go")
-    p.add_argument("--seeds", default="0", help="comma-separated seeds; several seeds add seeds_summary.md")
-    p.add_argument("--quick", action="store_true", help="a tiny run of about a minute (for tests and a first look)")
-    p.add_argument(
-        "--study",
-        action="store_true",
-        help="the §5.2 study: 300 worked solutions, 4000 questions with answers only, every arm (RFT, Online RFT, "
-        "GRPO outcome/process, learned PRM, iterative) against continued SFT; about 85 minutes on 2 CPU cores "
-        "(docs/demo.md); with --quick, every arm at toy sizes",
-    )
-    p.add_argument(
-        "--resume-from",
-        default=None,
-        metavar="DIR",
-        help="an earlier run's --output-dir with the same settings: reuse its tokenizer, SFT model and evaluations and "
-        "run only the arms given by --set arms=... (with --set sft_control=false: no control)",
-    )
-    p.add_argument(
-        "--merge",
-        default=None,
-        metavar="DIR,DIR,...",
-        help="merge the results.json of runs that ran different arms of one run (--resume-from) into one report in "
-        "--output-dir; nothing is trained",
-    )
-    p.add_argument("--web-docs", default=None, help="JSONL of real web pages (url, text) to add to the crawl")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a DemoConfig field, e.g. --set grpo_steps=40 (repeatable)",
-    )
     p.set_defaults(func=_run)
+    return p
 
 
 #: DemoConfig fields set by their own flags (--output-dir, --seeds, --web-docs) or not from the command line.
@@ -63,8 +82,7 @@ _OWN_FLAGS = ("output_dir", "seed", "web_docs", "extra", "smoke_test", "study_ru
 
 
 def _parse_overrides(items: list[str]) -> dict:
-    from trl_dsm.demo.run import DemoConfig
-
+    """``--set FIELD=VALUE`` items as DemoConfig keyword arguments (values as JSON, checked against the field)."""
     fields = {f.name: f for f in dataclasses.fields(DemoConfig)}
     out = {}
     for item in items:
@@ -93,20 +111,23 @@ def _parse_overrides(items: list[str]) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from trl_dsm.configs import dataclasses_from_args
     from trl_dsm.demo.report import merge_results, write_report, write_seeds_summary
     from trl_dsm.demo.run import config_for, run_demo
+
+    (args,) = dataclasses_from_args(args, DemoArguments)
 
     if args.merge:
         parts = []
         for d in str(args.merge).split(","):
             path = Path(d.strip()) / "results.json"
             if not path.is_file():
-                raise SystemExit(f"trl-dsm demo --merge: {path} does not exist")
+                raise FileNotFoundError(f"--merge: {path} does not exist")
             parts.append(json.loads(path.read_text()))
         try:
             merged = merge_results(parts)
         except ValueError as exc:
-            raise SystemExit(f"trl-dsm demo --merge: {exc}") from None
+            raise ValueError(f"--merge: {exc}") from None
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(merged, indent=2))
@@ -116,9 +137,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
     except ValueError:
-        raise SystemExit(f"trl-dsm demo: --seeds must be comma-separated integers, got {args.seeds!r}") from None
+        raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
     if args.web_docs and not Path(args.web_docs).is_file():
-        raise SystemExit(f"trl-dsm demo: --web-docs {args.web_docs} does not exist")
+        raise FileNotFoundError(f"--web-docs {args.web_docs} does not exist")
     overrides = _parse_overrides(args.set)
     all_results = []
     for seed in seeds:

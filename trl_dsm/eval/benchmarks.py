@@ -59,6 +59,7 @@ class EvalBenchmark:
 
     @property
     def spec(self):
+        """The benchmark's :class:`~trl_dsm.benchmarks.BenchmarkSpec` in the shared registry (files, Hub id, fields)."""
         return BENCHMARKS[self.name]
 
 

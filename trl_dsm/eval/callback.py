@@ -22,6 +22,7 @@ from typing import Any
 
 from transformers import Trainer, TrainerCallback
 
+from trl_dsm._compat import trl_checkpointing_deprecations_ignored
 from trl_dsm.eval.benchmarks import EvalItem, items_from_records
 from trl_dsm.eval.estimators import k_values
 from trl_dsm.eval.evaluate import EvalConfig, evaluate_items
@@ -112,10 +113,12 @@ class MathEvalCallback(TrainerCallback):
 
     # -- TrainerCallback hooks ------------------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):
+        """Evaluate the starting policy (step 0) when ``eval_on_start`` is set."""
         if self.eval_on_start and state.global_step == 0:
             self.evaluate(state.global_step)
 
     def on_step_end(self, args, state, control, **kwargs):
+        """Evaluate every ``eval_steps`` optimizer steps."""
         if state.global_step % self.eval_steps == 0:
             self.evaluate(state.global_step)
 
@@ -142,7 +145,8 @@ class MathEvalCallback(TrainerCallback):
                                     tokenizer=trainer.processing_class)  # fmt: skip
             records = [dict(r, step=step) for r in result.samples[:own]]  # the padding repeats are dropped
         else:
-            with unwrap_model_for_generation(trainer.model_wrapped, accelerator) as model:
+            unwrapped = unwrap_model_for_generation(trainer.model_wrapped, accelerator)
+            with trl_checkpointing_deprecations_ignored(), unwrapped as model:  # TRL 1.16 on transformers 5
                 if self.generator_factory is not None:
                     generator = self.generator_factory(model, trainer.processing_class)
                 else:

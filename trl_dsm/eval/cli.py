@@ -5,15 +5,69 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from trl_dsm.eval.config import EvalConfig
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+@dataclass
+class EvalArguments:
+    """What ``trl-dsm evaluate`` evaluates and where (how is :class:`~trl_dsm.eval.config.EvalConfig`: its fields
+    are the command's other options)."""
+
+    model: str = field(metadata={"help": "Hub id or local directory of a causal LM"})
+    benchmarks: str = field(default="gsm8k,math500", metadata={"help": "comma-separated benchmark names"})
+    benchmarks_dir: Path | None = field(
+        default=None, metadata={"help": "read benchmarks from local copies laid out like shared/data/benchmarks"}
+    )
+    limit: int | None = field(
+        default=None, metadata={"help": "evaluate only the first N problems of each benchmark (None: all)"}
+    )
+    output_dir: Path = field(
+        default=Path("eval_results"),
+        metadata={"help": "where results.json, samples/, pass_maj_at_k.png and model_index.json go"},
+    )
+    backend: Literal["auto", "vllm", "transformers"] = field(
+        default="auto", metadata={"help": "auto: vLLM when installed, else transformers"}
+    )
+    dtype: str = field(
+        default="auto", metadata={"help": "torch dtype of the weights (auto, bfloat16, float32, ...), both backends"}
+    )
+    vllm_kwargs: str | None = field(
+        default=None,
+        metadata={
+            "help": 'extra vllm.LLM arguments as a JSON object, e.g. \'{"enforce_eager": true, "max_model_len": 4096}\'',
+            "metavar": "JSON",
+        },
+    )
+    device: str | None = field(
+        default=None, metadata={"help": "transformers device (None: cuda when available, else cpu)"}
+    )
+
+
+_CHAT_TEMPLATE = {"auto": None, "none": None, "on": True, "true": True, "off": False, "false": False}
+
+
+def _chat_template(raw: str) -> bool | None:
+    """``--chat-template``: on/true, off/false, auto/none."""
+    try:
+        return _CHAT_TEMPLATE[raw.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"expected one of {sorted(_CHAT_TEMPLATE)}, got {raw!r}") from None
+
+
+def make_parser(subparsers: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
+    """The ``trl-dsm evaluate`` parser: a ``TrlParser`` on :class:`EvalArguments` and the library's
+    :class:`~trl_dsm.eval.config.EvalConfig` (its defaults and help are the flags')."""
+    from trl_dsm.configs import dataclass_parser, set_option_type
     from trl_dsm.eval.benchmarks import EVAL_BENCHMARKS
-    from trl_dsm.eval.config import EvalConfig
 
-    p = subparsers.add_parser(
+    p = dataclass_parser(
+        subparsers,
         "evaluate",
+        [EvalArguments, EvalConfig],
         help="evaluate a model on GSM8K, MATH, CMATH, ... with CoT, PoT or TIR prompting (DeepSeekMath §5)",
         description=(
             "Greedy accuracy, pass@k (unbiased) and maj@k for k = 1, 2, 4, ... K. Writes results.json, "
@@ -21,94 +75,39 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             f"Benchmarks: {', '.join(EVAL_BENCHMARKS)}."
         ),
     )
-    d = EvalConfig()  # the flags' defaults are the library's: one place for them
-    p.add_argument("--model", required=True, help="Hub id or local path of a causal LM")
-    p.add_argument("--benchmarks", default="gsm8k,math500", help="comma-separated names (default: gsm8k,math500)")
-    p.add_argument(
-        "--mode", choices=["cot", "pot", "tir"], default=d.mode, help="prompting format (default: %(default)s)"
-    )
-    p.add_argument("--num-samples", type=int, default=d.num_samples,
-                   help="K samples per problem for pass@k / maj@k (default: %(default)s)")  # fmt: skip
-    p.add_argument("--temperature", type=float, default=d.temperature,
-                   help="sampling temperature for K > 1 (default: %(default)s)")  # fmt: skip
-    p.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling for K > 1 (default: %(default)s)")
-    p.add_argument("--no-greedy", action="store_true", help="skip the greedy pass (no greedy accuracy)")
-    p.add_argument("--few-shot", type=int, default=d.few_shot, help="exemplars in the prompt (default: %(default)s)")
-    p.add_argument(
-        "--benchmarks-dir", type=Path, default=None, help="local copies laid out like shared/data/benchmarks"
-    )
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N problems of each benchmark")
-    p.add_argument("--output-dir", type=Path, default=Path("eval_results"), help="(default: ./eval_results)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size,
-                   help="sequences per forward pass, transformers backend (default: %(default)s)")  # fmt: skip
-    p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens,
-                   help="tokens generated per completion; must leave room for the prompt (default: %(default)s)")  # fmt: skip
-    p.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="auto",
-                   help="auto: vLLM when installed, else transformers")  # fmt: skip
-    p.add_argument("--chat-template", choices=["auto", "on", "off"], default="auto",
-                   help="auto: use the tokenizer's chat template when it has one")  # fmt: skip
-    p.add_argument("--fallback", choices=["last_math", "last_number", "none"], default=d.fallback,
-                   help="answer of a completion without a boxed/marked answer (default: %(default)s)")  # fmt: skip
-    p.add_argument("--tir-max-rounds", type=int, default=d.tir_max_rounds,
-                   help="programs run per TIR trajectory (default: %(default)s)")  # fmt: skip
-    p.add_argument(
-        "--code-timeout", type=float, default=d.code_timeout, help="seconds per program (default: %(default)s)"
-    )
-    p.add_argument("--vote-symbolic-pairs", type=int, default=d.vote_symbolic_pairs,
-                   help="symbolic equivalence checks between wrong answers per problem for maj@k (default: %(default)s)")  # fmt: skip
-    p.add_argument(
-        "--dtype",
-        default="auto",
-        help="torch dtype (auto, bfloat16, float32, ...), both backends (default: %(default)s)",
-    )
-    p.add_argument("--vllm-kwargs", type=json.loads, default=None, metavar="JSON",
-                   help='extra vllm.LLM arguments as a JSON object, e.g. \'{"enforce_eager": true, "max_model_len": 4096}\'')  # fmt: skip
-    p.add_argument("--device", default=None, help="transformers device (default: cuda when available)")
-    p.add_argument("--seed", type=int, default=d.seed, help="sampling seed (default: %(default)s)")
+    set_option_type(p, "chat_template", _chat_template)
     p.set_defaults(func=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
+    """``trl-dsm evaluate``: check the inputs before the model loads, evaluate, print one line per benchmark."""
+    from trl_dsm.configs import dataclasses_from_args
     from trl_dsm.eval.benchmarks import resolve_eval_benchmarks
-    from trl_dsm.eval.evaluate import EvalConfig, run_evaluation
+    from trl_dsm.eval.evaluate import run_evaluation
 
-    benchmarks = resolve_eval_benchmarks(args.benchmarks)  # a bad name fails before the model loads
-    if args.vllm_kwargs is not None and not isinstance(args.vllm_kwargs, dict):
-        raise ValueError(f"--vllm-kwargs must be a JSON object, got {args.vllm_kwargs!r}")
-    if args.limit is not None and args.limit < 1:
-        raise ValueError(f"--limit must be >= 1, got {args.limit}")
-    if args.benchmarks_dir is not None and not args.benchmarks_dir.is_dir():
-        raise FileNotFoundError(f"--benchmarks-dir {args.benchmarks_dir} is not a directory")
-    config = EvalConfig(
-        mode=args.mode,
-        num_samples=args.num_samples,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        greedy=not args.no_greedy,
-        few_shot=args.few_shot,
-        max_new_tokens=args.max_new_tokens,
-        batch_size=args.batch_size,
-        chat_template={"auto": None, "on": True, "off": False}[args.chat_template],
-        fallback=args.fallback,
-        tir_max_rounds=args.tir_max_rounds,
-        code_timeout=args.code_timeout,
-        vote_symbolic_pairs=args.vote_symbolic_pairs,
-        seed=args.seed,
-    )
-    results = run_evaluation(
-        args.model,
-        benchmarks,
-        config,
-        backend=args.backend,
-        benchmarks_dir=args.benchmarks_dir,
-        limit=args.limit,
-        output_dir=args.output_dir,
-        dtype=args.dtype,
-        device=args.device,
-        vllm_kwargs=args.vllm_kwargs,
-    )
+    opts, config = dataclasses_from_args(args, EvalArguments, EvalConfig)
+    benchmarks = resolve_eval_benchmarks(opts.benchmarks)  # a bad name fails before the model loads
+    vllm_kwargs = None
+    if opts.vllm_kwargs is not None:
+        try:
+            vllm_kwargs = json.loads(opts.vllm_kwargs)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--vllm-kwargs is not JSON: {exc}") from None
+        if not isinstance(vllm_kwargs, dict):
+            raise ValueError(f"--vllm-kwargs must be a JSON object, got {opts.vllm_kwargs!r}")
+    if opts.limit is not None and opts.limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {opts.limit}")
+    if opts.benchmarks_dir is not None and not opts.benchmarks_dir.is_dir():
+        raise FileNotFoundError(f"--benchmarks-dir {opts.benchmarks_dir} is not a directory")
+    if opts.model.startswith((".", "/", "~")) and not Path(opts.model).expanduser().is_dir():
+        raise FileNotFoundError(f"--model {opts.model} is not a directory (a Hub id looks like org/name)")
+    where = {
+        name: getattr(opts, name) for name in ("backend", "benchmarks_dir", "limit", "output_dir", "dtype", "device")
+    }
+    results = run_evaluation(opts.model, benchmarks, config, vllm_kwargs=vllm_kwargs, **where)
     for name, result in results.items():
         headline = {k: round(v, 4) for k, v in result.metrics.items() if k == "greedy" or "@" in k}
         print(json.dumps({"benchmark": name, "n": result.metrics["n"], **headline}))
-    print(f"wrote {args.output_dir}/results.json, samples/, pass_maj_at_k.png, model_index.json")
+    print(f"wrote {opts.output_dir}/results.json, samples/, pass_maj_at_k.png, model_index.json")
     return 0

@@ -19,21 +19,50 @@ class EvalConfig:
     powers of two up to K; ``greedy`` adds one greedy completion per problem (greedy top-1 accuracy). With K = 1
     and ``greedy``, the greedy completion is the sample."""
 
-    mode: str = "cot"  # cot | pot | tir
-    num_samples: int = 1
-    temperature: float = 0.7  # for the K samples (DeepSeekMath's maj@64 sampling)
-    top_p: float = 0.95
-    greedy: bool = True
-    few_shot: int = 0
-    max_new_tokens: int = 512
-    batch_size: int = 16
-    chat_template: bool | None = None  # None: when the tokenizer has one
-    fallback: str = "last_math"  # answer extraction for completions without a marked answer (see extract_answer)
-    tir_max_rounds: int = 4
-    code_timeout: float = 5.0  # seconds per program (PoT, TIR)
-    grade_timeout: float = DEFAULT_TIMEOUT
-    vote_symbolic_pairs: int = 64  # symbolic equivalence checks between wrong answers per problem (voting)
-    seed: int = 0
+    # The metadata help is the help of `trl-dsm evaluate`'s flags (HfArgumentParser); the defaults are theirs too.
+    mode: str = field(
+        default="cot",
+        metadata={
+            "help": "prompting format: chain of thought, program of thought or tool-integrated",
+            "choices": MODES,
+        },
+    )
+    num_samples: int = field(default=1, metadata={"help": "K samples per problem for pass@k and maj@k"})
+    temperature: float = field(
+        default=0.7, metadata={"help": "sampling temperature of the K samples (DeepSeekMath's maj@64 sampling)"}
+    )
+    top_p: float = field(default=0.95, metadata={"help": "nucleus sampling of the K samples"})
+    greedy: bool = field(
+        default=True, metadata={"help": "one greedy completion per problem (greedy accuracy); --no-greedy skips it"}
+    )
+    few_shot: int = field(default=0, metadata={"help": "exemplars in the prompt"})
+    max_new_tokens: int = field(
+        default=512,
+        metadata={"help": "tokens generated per completion; must leave room for the prompt in the model's context"},
+    )
+    batch_size: int = field(default=16, metadata={"help": "sequences per forward pass (transformers backend)"})
+    chat_template: bool | None = field(
+        default=None,
+        metadata={"help": "use the tokenizer's chat template: on/true, off/false, or auto/none: when it has one"},
+    )
+    fallback: str = field(
+        default="last_math",
+        metadata={
+            "help": "answer of a completion without a boxed or marked answer (see extract_answer)",
+            "choices": ("last_math", "last_number", "none"),
+        },
+    )
+    tir_max_rounds: int = field(default=4, metadata={"help": "programs run per TIR trajectory"})
+    code_timeout: float = field(default=5.0, metadata={"help": "seconds per program (PoT, TIR)"})
+    grade_timeout: float = field(
+        default=DEFAULT_TIMEOUT,
+        metadata={"help": "hard time bound per graded answer, seconds ($TRL_DSM_GRADE_TIMEOUT)"},
+    )
+    vote_symbolic_pairs: int = field(
+        default=64,
+        metadata={"help": "symbolic equivalence checks between wrong answers per problem when voting (maj@k)"},
+    )
+    seed: int = field(default=0, metadata={"help": "sampling seed"})
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

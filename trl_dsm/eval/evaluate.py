@@ -310,15 +310,19 @@ def evaluate_benchmarks(
     sandbox_pool=None,
 ) -> dict[str, BenchmarkResult]:
     """Evaluate registry benchmarks (Hub, or local copies in ``benchmarks_dir``) with ``generator``; write the
-    outputs to ``output_dir`` when given (:func:`write_outputs`)."""
+    outputs to ``output_dir`` when given (:func:`write_outputs`). A progress bar counts the benchmarks and names the
+    one running (the generator's own bar counts its completions)."""
+    from tqdm.auto import tqdm
+
     config = config or EvalConfig()
     names = resolve_eval_benchmarks(benchmarks)
     results = {}
-    for name in names:
+    bar = tqdm(names, unit="benchmark", desc="benchmarks")
+    for name in bar:
         benchmark = EVAL_BENCHMARKS[name]
         items = load_eval_items(name, benchmarks_dir, limit=limit)
         exemplars = _exemplar_source(name, items, config, benchmark.answer_type, benchmarks_dir)
-        logger.info("evaluating %s: %d problems, %s", name, len(items), config.mode)
+        bar.set_postfix_str(f"{name}: {len(items)} problems, {config.mode}")
         results[name] = evaluate_items(
             generator, items, config, name=name, title=benchmark.title, answer_type=benchmark.answer_type,
             tokenizer=tokenizer, exemplars=exemplars, sandbox_pool=sandbox_pool,
@@ -355,7 +359,7 @@ def run_evaluation(
         llm_kwargs = {**({"dtype": dtype} if dtype != "auto" else {}), **(vllm_kwargs or {})}
         # The engine runs in background processes: close it here, or the interpreter waits for them at exit.
         with VLLMGenerator(model, max_new_tokens=config.max_new_tokens, top_p=config.top_p, seed=config.seed,
-                           llm_kwargs=llm_kwargs) as generator:  # fmt: skip
+                           llm_kwargs=llm_kwargs, progress=True) as generator:  # fmt: skip
             return evaluate_benchmarks(
                 generator, benchmarks, config, tokenizer=generator.tokenizer, benchmarks_dir=benchmarks_dir,
                 limit=limit, output_dir=output_dir, model_name=model,

@@ -25,9 +25,13 @@ logger = logging.getLogger(__name__)
 
 
 class Generator(Protocol):
+    """What evaluation samples from (§5): :class:`HFGenerator`, :class:`VLLMGenerator`, or a test's scripted one."""
+
     def generate(
         self, prompts: Sequence[str], *, n: int = 1, temperature: float = 0.0, stop: Sequence[str] = ()
-    ) -> list[list[str]]: ...
+    ) -> list[list[str]]:
+        """``n`` completions per prompt, each ending with the stop string that ended it, if any."""
+        ...
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -90,6 +94,9 @@ class HFGenerator:
     def generate(
         self, prompts: Sequence[str], *, n: int = 1, temperature: float = 0.0, stop: Sequence[str] = ()
     ) -> list[list[str]]:
+        """``n`` completions for each prompt (greedy when ``temperature`` is 0, then ``n`` must be 1), each cut after the
+        first ``stop`` string it contains (kept), in the order of ``prompts``; a progress bar counts completions when
+        ``progress`` is set."""
         import torch
         from tqdm.auto import tqdm
 
@@ -134,25 +141,28 @@ class HFGenerator:
         try:
             batches = [order[i : i + prompts_per_batch] for i in range(0, len(order), prompts_per_batch)]
             steps = [(batch, per_call) for batch in batches for _ in range(math.ceil(n / per_call))]
-            for batch, count in tqdm(steps, desc="generating", disable=not self.progress, leave=False):
-                todo = min(count, n - len(out[batch[0]]))
-                enc = tok([prompts[i] for i in batch], return_tensors="pt", padding=True,
-                          add_special_tokens=add_special)  # fmt: skip
-                if max_prompt is not None and enc["input_ids"].shape[1] > max_prompt:
-                    if not self._warned_truncation:
-                        logger.warning(
-                            "prompts longer than %d tokens (context %d - max_new_tokens %d) keep their last tokens",
-                            max_prompt, limit, self.max_new_tokens,
-                        )  # fmt: skip
-                        self._warned_truncation = True
-                    enc = {k: v[:, -max_prompt:] for k, v in enc.items()}
-                enc = {k: v.to(self.model.device) for k, v in enc.items()}
-                with torch.inference_mode():
-                    generated = self.model.generate(**enc, num_return_sequences=todo, **kwargs)
-                new_tokens = generated[:, enc["input_ids"].shape[1] :]
-                texts = tok.batch_decode(new_tokens, skip_special_tokens=True)
-                for j, i in enumerate(batch):
-                    out[i].extend(truncate_at_stop(t, stop) for t in texts[j * todo : (j + 1) * todo])
+            with tqdm(total=len(prompts) * n, unit="completion", disable=not self.progress, leave=False,
+                      desc="sampling" if temperature > 0 else "greedy decoding") as bar:  # fmt: skip
+                for batch, count in steps:
+                    todo = min(count, n - len(out[batch[0]]))
+                    enc = tok([prompts[i] for i in batch], return_tensors="pt", padding=True,
+                              add_special_tokens=add_special)  # fmt: skip
+                    if max_prompt is not None and enc["input_ids"].shape[1] > max_prompt:
+                        if not self._warned_truncation:
+                            logger.warning(
+                                "prompts longer than %d tokens (context %d - max_new_tokens %d) keep their last tokens",
+                                max_prompt, limit, self.max_new_tokens,
+                            )  # fmt: skip
+                            self._warned_truncation = True
+                        enc = {k: v[:, -max_prompt:] for k, v in enc.items()}
+                    enc = {k: v.to(self.model.device) for k, v in enc.items()}
+                    with torch.inference_mode():
+                        generated = self.model.generate(**enc, num_return_sequences=todo, **kwargs)
+                    new_tokens = generated[:, enc["input_ids"].shape[1] :]
+                    texts = tok.batch_decode(new_tokens, skip_special_tokens=True)
+                    for j, i in enumerate(batch):
+                        out[i].extend(truncate_at_stop(t, stop) for t in texts[j * todo : (j + 1) * todo])
+                    bar.update(len(batch) * todo)
         finally:
             tok.padding_side, tok.pad_token = pad_side, pad_token
             if was_training:
@@ -182,6 +192,7 @@ class VLLMGenerator:
         seed: int = 0,
         llm_kwargs: dict | None = None,
         shutdown_timeout: float = 30.0,
+        progress: bool = False,
     ) -> None:
         if (model is None) == (llm is None):
             raise ValueError("pass either model (start an engine) or llm (use a running vllm.LLM)")
@@ -189,6 +200,7 @@ class VLLMGenerator:
         self.top_p = top_p
         self.seed = seed
         self.shutdown_timeout = shutdown_timeout
+        self.progress = progress
         self._calls = 0
         self._finalizer: weakref.finalize | None = None
         if llm is None:
@@ -212,6 +224,8 @@ class VLLMGenerator:
     def generate(
         self, prompts: Sequence[str], *, n: int = 1, temperature: float = 0.0, stop: Sequence[str] = ()
     ) -> list[list[str]]:
+        """``n`` completions for each prompt with ``vllm.SamplingParams`` (same contract as :meth:`HFGenerator.generate`);
+        vLLM's own progress bar when ``progress`` is set."""
         from vllm import SamplingParams
 
         if n < 1:
@@ -230,7 +244,7 @@ class VLLMGenerator:
             include_stop_str_in_output=True,
             seed=self.seed + self._calls,
         )
-        outputs = self.llm.generate(list(prompts), params, use_tqdm=False)
+        outputs = self.llm.generate(list(prompts), params, use_tqdm=self.progress)
         return [[o.text for o in output.outputs] for output in outputs]
 
     def close(self) -> None:
@@ -297,6 +311,7 @@ def _shutdown_engine(engine_core: Any, engine_pids: set[int], timeout: float) ->
 
 
 def vllm_available() -> bool:
+    """Whether vLLM is installed (``trl-dsm evaluate --backend auto`` then uses it)."""
     import importlib.util
 
     return importlib.util.find_spec("vllm") is not None

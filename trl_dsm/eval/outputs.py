@@ -67,16 +67,16 @@ def model_index(results: dict[str, BenchmarkResult], model_name: str) -> list[di
     return eval_results_to_model_index(model_name, eval_results(results))
 
 
-def plot_pass_maj(results: dict[str, BenchmarkResult], path: str | Path) -> Path | None:
-    """Pass@K and Maj@K against K (log scale), one panel per benchmark, greedy accuracy dashed (Figure 7)."""
-    try:
-        import matplotlib
+def pass_maj_figure(results: dict[str, BenchmarkResult]):
+    """The Pass@K / Maj@K figure (§5.2, Figure 7): accuracy as a fraction in [0, 1] (the demo's scale) against K
+    (log scale, integer ticks at the evaluated K), one panel per benchmark, greedy accuracy dashed.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        logger.warning("matplotlib is not installed: no Pass@K / Maj@K plot")
-        return None
+    Needs matplotlib (raises ``ImportError``); the caller owns the figure (``plt.close(fig)`` when done)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     names = list(results)
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
@@ -84,20 +84,34 @@ def plot_pass_maj(results: dict[str, BenchmarkResult], path: str | Path) -> Path
     for ax, name in zip(axes.flat, names):
         m = results[name].metrics
         ks = k_values(m["num_samples"])
-        ax.plot(ks, [100 * m[f"pass@{k}"] for k in ks], marker="o", label="Pass@K")
-        ax.plot(ks, [100 * m[f"maj@{k}"] for k in ks], marker="s", label="Maj@K")
+        ax.plot(ks, [m[f"pass@{k}"] for k in ks], marker="o", label="Pass@K")
+        ax.plot(ks, [m[f"maj@{k}"] for k in ks], marker="s", label="Maj@K")
         if m.get("greedy") is not None:
-            ax.axhline(100 * m["greedy"], linestyle="--", color="gray", label="greedy")
+            ax.axhline(m["greedy"], linestyle="--", color="gray", label="greedy")
         ax.set_xscale("log", base=2)
         ax.set_xticks(ks, [str(k) for k in ks])
+        ax.minorticks_off()  # only the evaluated K (integers) are ticked
+        ax.set_ylim(0, 1)
         ax.set_title(f"{results[name].title} ({m['mode']})")
         ax.set_xlabel("K")
-        ax.set_ylabel("accuracy (%)")
+        ax.set_ylabel("accuracy")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.tight_layout()
+    return fig
+
+
+def plot_pass_maj(results: dict[str, BenchmarkResult], path: str | Path) -> Path | None:
+    """Save :func:`pass_maj_figure` to ``path`` (PNG); ``None`` with a warning when matplotlib is missing."""
+    try:
+        import matplotlib.pyplot as plt
+
+        fig = pass_maj_figure(results)
+    except ImportError:
+        logger.warning("matplotlib is not installed: no Pass@K / Maj@K plot")
+        return None
     path = Path(path)
     fig.savefig(path, dpi=120)
     plt.close(fig)

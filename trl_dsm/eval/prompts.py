@@ -33,6 +33,9 @@ PLAIN_HEADERS = {"en": ("Question: ", "Answer:"), "zh": ("问题：", "解答：
 
 @dataclass(frozen=True)
 class Exemplar:
+    """One few-shot example (§5: few-shot chain-of-thought, program-of-thought and tool-integrated prompts):
+    the ``question``, its ``solution`` in the mode's format, and the final ``answer`` it reaches (tests check it)."""
+
     question: str
     solution: str  # in the format of the mode: reasoning, a program, or reasoning with programs and outputs
     answer: str | None = None  # the final answer the solution reaches (checked by the tests)

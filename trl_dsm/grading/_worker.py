@@ -61,6 +61,8 @@ def _disarm() -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Entry point of a grading worker process: serve symbolic comparisons read from the ``argv[0]`` pipe, answering
+    on ``argv[1]``, under an address-space cap of ``argv[2]`` bytes; returns the exit code."""
     read_fd, write_fd, max_bytes = int(argv[0]), int(argv[1]), int(argv[2])
     inbox = Connection(read_fd, writable=False)
     outbox = Connection(write_fd, readable=False)

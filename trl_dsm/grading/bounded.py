@@ -60,11 +60,16 @@ class SymbolicJob:
 
     @property
     def wall(self) -> float:
+        """The wall-clock bound: ``wall_timeout`` when set, else the backstop (:func:`wall_backstop`) of ``timeout``."""
         return self.wall_timeout if self.wall_timeout > 0 else wall_backstop(self.timeout)
 
 
 @dataclass(frozen=True)
 class JobResult:
+    """The answer to a :class:`SymbolicJob`: ``value`` (equal or not), ``status`` (``"ok"``, ``"timeout"`` or
+    ``"error"``, with ``detail``), the wall and CPU seconds it took, and which bound (``"cpu"`` / ``"wall"``) a
+    timeout hit."""
+
     value: bool
     status: str  # "ok" | "timeout" | "error"
     detail: str = ""
@@ -348,6 +353,7 @@ class WorkerPool:
                 self._discard(worker)
 
     def close(self) -> None:
+        """Stop accepting jobs and kill the idle workers (busy ones are killed when their job returns)."""
         with self._cond:
             self._closed = True
             idle, self._idle = self._idle, []

@@ -21,6 +21,9 @@ thread time for extraction and the fast paths, plus the worker's CPU time for Sy
 This holds in any thread or process, and no function raises on any string input: a pair that runs out of time
 is graded ``False`` and reported with ``status="timeout"`` and ``limit`` ``"cpu"`` or ``"wall"``. Counting CPU
 time makes grades independent of machine load.
+
+Over 400 lines on purpose: the four checks above and the batch grader that orders them are one pipeline that shares
+its normalization and number parsing; split, each part would import the others' internals.
 """
 
 from __future__ import annotations
@@ -176,6 +179,12 @@ def _number_text(answer: str) -> tuple[str, bool] | None:
 
 @dataclass(frozen=True)
 class ParsedNumber:
+    """A number read from an answer: its exact ``value``, whether it was written with a decimal point (compared
+    after rounding to the precision written) and whether it carried a percent sign.
+
+    >>> parse_number("12.5%")
+    ParsedNumber(value=Fraction(25, 2), decimal=True, percent=True)"""
+
     value: Fraction
     decimal: bool  # written with a decimal point (so compared after rounding)
     percent: bool

@@ -48,6 +48,16 @@ class GRPOMathConfig(GRPOConfig):
     num_iterations: int = field(
         default=1, metadata={"help": "Policy updates per exploration stage; a single one in §4.2."}
     )
+    activation_checkpointing: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Recompute activations in the backward pass to save memory (slower steps). None: on, TRL's "
+            "default (set here under transformers 5's name, so that the default raises no deprecation warning)."
+        },
+    )
+    gradient_checkpointing: bool | None = field(
+        default=None, metadata={"help": "Deprecated name of `activation_checkpointing` (transformers 5)."}
+    )
     gradient_accumulation_steps: int | None = field(
         default=None,
         metadata={
@@ -183,6 +193,8 @@ class GRPOMathConfig(GRPOConfig):
                     f"multi_objective_aggregation={self.multi_objective_aggregation!r} combines outcome rewards; "
                     "process supervision normalizes step scores (§4.1.3): leave it at 'sum_then_normalize'"
                 )
+        if self.activation_checkpointing is None and self.gradient_checkpointing is None:
+            self.activation_checkpointing = True  # TRL's default, without its deprecated field name
         # The batching (§4.2: a single policy update per exploration stage) is derived in _derive_batching from
         # the accelerator's world size, known only once TrainingArguments has set up the distributed state. Until
         # then, fields the user left unset get placeholders that TRL's checks accept for any world size.

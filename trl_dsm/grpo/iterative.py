@@ -84,6 +84,8 @@ class IterativeRewardModel(TrainerCallback):
 
     # -- collecting -------------------------------------------------------------------------------------------
     def collect(self, batch_inputs, prompts, completions, steps) -> None:
+        """Keep this rank's scored samples of one step (with their gold answers and, under process supervision, their
+        steps) for the next reward-model update; a dataset without a gold-answer column contributes nothing."""
         column = next((c for c in DEFAULT_GOLD_COLUMNS if c in batch_inputs[0]), None)
         if column is None:
             return
@@ -101,6 +103,7 @@ class IterativeRewardModel(TrainerCallback):
 
     # -- updating at the end of an iteration -----------------------------------------------------------------------
     def on_step_end(self, args, state, control, **kwargs):
+        """At the end of each iteration (every ``iteration_steps`` steps) retrain the reward model (Algorithm 1, l. 10-11)."""
         if state.global_step % args.iteration_steps == 0 and self.fresh:
             self.update()
         return control
@@ -119,6 +122,8 @@ class IterativeRewardModel(TrainerCallback):
         return build_prm_dataset(with_steps, rollout, args.math_shepherd_rollouts).to_list()
 
     def update(self) -> None:
+        """Label the fresh samples on the main process, broadcast them, mix in the replay of history
+        (``reward_model_replay_ratio``) and train the reward model for ``reward_model_update_steps`` steps on every rank."""
         args = self.trainer.args
         samples, self.fresh = self.fresh, []
         labelled = [self._label(samples) if self.trainer.accelerator.is_main_process else None]
@@ -161,12 +166,14 @@ class IterativeRewardModel(TrainerCallback):
 
     # -- checkpoints -------------------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
+        """Write the state (iteration, history, pending samples, sampler RNG) and the reward model's weights to ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         state = {"iteration": self.iteration, "history": self.history, "fresh": self.fresh, "rng": self.rng.getstate()}
         (folder / "iterative_rl_state.json").write_text(json.dumps(state))
         torch.save(self.model.state_dict(), folder / "reward_model.pt")
 
     def load(self, folder: Path) -> None:
+        """Restore what :meth:`save` wrote (on resume); a checkpoint without it is a ``FileNotFoundError``."""
         state_file = folder / "iterative_rl_state.json"
         if not state_file.is_file():
             raise FileNotFoundError(f"{state_file} not found: the checkpoint was not written with iterative RL")

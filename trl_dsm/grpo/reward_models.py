@@ -158,6 +158,7 @@ class ProcessRewardTrainer(Trainer):
         super().__init__(model=prm.model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The PRM loss (:func:`prm_loss`: cross-entropy at the step tags) instead of the model's own loss."""
         loss, outputs = prm_loss(self.prm, model, inputs)
         return (loss, outputs) if return_outputs else loss
 

@@ -20,12 +20,14 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 from trl import GRPOTrainer
 
+from trl_dsm._compat import trl_checkpointing_deprecations_ignored
 from trl_dsm.grading.compare import normalize_answer
 from trl_dsm.grading.extract import extract_answer
 from trl_dsm.grpo.config import GRPOMathConfig
 from trl_dsm.grpo.estimators import AdvantageInputs, get_advantage_estimator
 from trl_dsm.grpo.iterative import IterativeRewardModel
 from trl_dsm.grpo.process import ProcessRewardModel
+from trl_dsm.grpo.progress import use_concise_progress
 from trl_dsm.grpo.steps import split_completion
 from trl_dsm.rewards.math import completion_text, math_accuracy_reward
 
@@ -92,6 +94,7 @@ class GRPOMathTrainer(GRPOTrainer):
         if args.iteration_steps:
             self._check_reference_checkpoints(args)
             self.add_callback(_RestoreReference(self))
+        use_concise_progress(self)  # tqdm bar + one short line per log, not TRL's ~40-key dict every step
 
     def _check_reference_checkpoints(self, args: GRPOMathConfig) -> None:
         """Under ZeRO-3 and FSDP the reference is sharded and is not written to checkpoints: every checkpoint must
@@ -135,7 +138,9 @@ class GRPOMathTrainer(GRPOTrainer):
         return rewards_per_func
 
     def _generate_and_score_completions(self, inputs):
-        output = super()._generate_and_score_completions(inputs)
+        """TRL's generation and scoring, then our group metrics, process advantages and iterative-RL collection."""
+        with trl_checkpointing_deprecations_ignored():  # TRL 1.16 on transformers 5 (see trl_dsm._compat)
+            output = super()._generate_and_score_completions(inputs)
         mode = "train" if self.model.training else "eval"
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
         batch_inputs, prompts, completions, rewards_per_func = self._scored_batch
@@ -251,6 +256,7 @@ class GRPOMathTrainer(GRPOTrainer):
         return bool(steps) and self.ref_model is not None and self.state.global_step % steps != 0
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        """``GRPOTrainer.train``, restoring the iterative-RL state (§4.1.4) from the checkpoint when resuming."""
         path = None
         if resume_from_checkpoint:
             path = (

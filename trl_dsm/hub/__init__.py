@@ -15,14 +15,19 @@ from trl_dsm.hub.cards import (
     to_eval_results,
     validate_card,
 )
-from trl_dsm.hub.push import (
-    RevisionPushCallback,
-    UploadPlan,
-    checkpoint_plan,
-    execute_plan,
-    push_dataset,
-    push_model,
-)
+
+
+#: Names of :mod:`trl_dsm.hub.push`, imported on first use: it imports transformers (``RevisionPushCallback``), which
+#: a dataset card (``trl-dsm mine``'s export) does not need.
+_PUSH = ("RevisionPushCallback", "UploadPlan", "checkpoint_plan", "execute_plan", "push_dataset", "push_model")
+
+
+def __getattr__(name: str):
+    if name in _PUSH:
+        from trl_dsm.hub import push
+
+        return getattr(push, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

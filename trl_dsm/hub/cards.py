@@ -79,6 +79,12 @@ def template_variables(template: str | os.PathLike) -> set[str]:
 
 
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    """A Markdown table (``|`` in cells escaped).
+
+    >>> print(markdown_table(("k", "v"), [("beta", 0.04)]))
+    | k | v |
+    |---|---|
+    | beta | 0.04 |"""
     header = list(header)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
@@ -118,6 +124,7 @@ def to_eval_results(results: Iterable[EvalResult | Mapping[str, Any]]) -> list[E
 
 
 def eval_results_table(results: list[EvalResult]) -> str:
+    """The model card's results table (dataset, split, metric, value, task), or a sentence when there are none."""
     if not results:
         return "No evaluation results were recorded for this model."
     rows = [

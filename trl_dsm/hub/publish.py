@@ -60,6 +60,7 @@ class HubArguments:
     model_license: str = field(default="other", metadata={"help": "License in the model card's metadata."})
 
     def publishing(self, training_args) -> bool:
+        """Whether this run publishes: a push was requested (``push_to_hub``) or a dry run (``push_dry_run_dir``)."""
         requested = getattr(self, "_push_requested", False) or getattr(training_args, "push_to_hub", False)
         return bool(requested or self.push_dry_run_dir)
 
@@ -86,6 +87,7 @@ def hyperparameters_from_args(args, world_size: int = 1) -> dict[str, Any]:
 
 
 def load_eval_results(path: str | None) -> list[dict[str, Any]]:
+    """The evaluation results in the JSON list at ``path`` (``[]`` without a path), for a card's model-index."""
     if not path:
         return []
     results = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -4,7 +4,8 @@
 Every upload is first an :class:`UploadPlan` (repository, revision, message and the exact files); the plan is then
 either committed with ``huggingface_hub`` (``create_repo`` + ``create_branch`` + ``create_commit``) or, in a dry run,
 written to ``<dry_run_dir>/<repo_type>s/<repo_id>/<revision>/`` with a ``manifest.json``: the same bytes either way.
-Set ``HF_ENDPOINT`` (or pass ``api=HfApi(endpoint=...)``) to target another Hub.
+Datasets are pushed by ``datasets``' own ``DatasetDict.push_to_hub`` (:func:`push_dataset`; plans only for its dry
+run). Set ``HF_ENDPOINT`` (or pass ``api=HfApi(endpoint=...)``) to target another Hub.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.repocard import RepoCard
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ class UploadPlan:
     files: dict[str, Path | bytes | str] = field(default_factory=dict)
 
     def add_folder(self, folder: str | Path, ignore_patterns: tuple[str, ...] = (), prefix: str = "") -> UploadPlan:
+        """Add every file under ``folder`` (at ``prefix`` + its relative path), but those matching ``ignore_patterns``."""
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"folder to upload not found: {folder}")
@@ -57,10 +62,12 @@ class UploadPlan:
         return self
 
     def add_card(self, card: RepoCard | str) -> UploadPlan:
+        """Add the card as ``README.md``."""
         self.files["README.md"] = str(card)
         return self
 
     def content(self, path_in_repo: str) -> bytes:
+        """The bytes of one planned file (read from disk for a local path)."""
         value = self.files[path_in_repo]
         if isinstance(value, Path):
             return value.read_bytes()
@@ -151,7 +158,7 @@ def push_model(
 
 
 def push_dataset(
-    dataset,
+    dataset: Dataset | DatasetDict,
     repo_id: str,
     card: RepoCard | str | None,
     *,
@@ -159,30 +166,51 @@ def push_dataset(
     num_shards: int | Mapping[str, int] = 1,
     commit_message: str = "Upload dataset (trl-dsm)",
     dry_run_dir: str | Path | None = None,
-    api: HfApi | None = None,
+    token: str | None = None,
     private: bool | None = None,
-):
-    """Push a ``Dataset`` (as split ``train``) or ``DatasetDict`` as Parquet shards ``data/{split}-0000i-of-0000n.parquet``
-    (the layout the Hub's dataset viewer and ``load_dataset`` read) with its card."""
+) -> Path | Any:
+    """Push a ``Dataset`` (as split ``train``) or ``DatasetDict`` with its card, through ``datasets`` itself.
+
+    The card is committed first, then ``DatasetDict.push_to_hub`` writes the Parquet shards
+    ``data/{split}-0000i-of-0000n.parquet`` and adds its ``dataset_info`` / ``configs`` metadata to that card
+    (``datasets`` keeps an existing card's text). The Hub is ``datasets.config.HF_ENDPOINT`` (``$HF_ENDPOINT``). With
+    ``dry_run_dir`` nothing touches the Hub: the shards (same contiguous split as ``datasets``) and the card are
+    written to ``<dry_run_dir>/datasets/<repo_id>/<revision>/`` with a manifest; returns that folder, else the
+    ``CommitInfo`` of the data commit.
+
+    >>> push_dataset(Dataset.from_dict({"text": ["a", "b"]}), "org/x", card, dry_run_dir="dry")  # doctest: +SKIP
+    """
+    import datasets.config
     from datasets import Dataset, DatasetDict
 
     splits = DatasetDict({"train": dataset}) if isinstance(dataset, Dataset) else dataset
-    plan = UploadPlan(repo_id, "dataset", revision, commit_message)
-    with tempfile.TemporaryDirectory(prefix="trl-dsm-push-") as tmp:
-        for split, data in splits.items():
-            n = num_shards[split] if isinstance(num_shards, Mapping) else num_shards
-            n = max(1, min(n, len(data) or 1))
-            for i in range(n):
-                name = f"data/{split}-{i:05d}-of-{n:05d}.parquet"
-                local = Path(tmp) / name
-                local.parent.mkdir(parents=True, exist_ok=True)
-                data.shard(n, i, contiguous=True).to_parquet(str(local))
-                plan.files[name] = local
-        if card is not None:
-            plan.add_card(card)
-        if dry_run_dir is None:
-            return execute_plan(plan, api=api, private=private)
-        return execute_plan(plan, dry_run_dir=dry_run_dir)
+    shards = {
+        split: max(1, min(num_shards[split] if isinstance(num_shards, Mapping) else num_shards, len(data) or 1))
+        for split, data in splits.items()
+    }
+    if dry_run_dir is not None:
+        plan = UploadPlan(repo_id, "dataset", revision, commit_message)
+        with tempfile.TemporaryDirectory(prefix="trl-dsm-push-") as tmp:
+            for split, data in splits.items():
+                n = shards[split]
+                for i in range(n):
+                    name = f"data/{split}-{i:05d}-of-{n:05d}.parquet"
+                    data.shard(n, i, contiguous=True).to_parquet(str(Path(tmp) / f"{split}-{i}.parquet"))
+                    plan.files[name] = Path(tmp) / f"{split}-{i}.parquet"
+            if card is not None:
+                plan.add_card(card)
+            return execute_plan(plan, dry_run_dir=dry_run_dir)
+    if card is not None:
+        api = HfApi(endpoint=datasets.config.HF_ENDPOINT, token=token)  # the Hub ``datasets`` pushes to
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        if revision != "main":
+            api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
+        api.upload_file(path_or_fileobj=str(card).encode(), path_in_repo="README.md", repo_id=repo_id,
+                        repo_type="dataset", revision=revision, commit_message=f"{commit_message}: card")  # fmt: skip
+    return splits.push_to_hub(
+        repo_id, private=private, token=token, revision=None if revision == "main" else revision,  # None: main
+        num_shards=shards, commit_message=commit_message,
+    )  # fmt: skip
 
 
 class RevisionPushCallback(TrainerCallback):
@@ -227,6 +255,7 @@ class RevisionPushCallback(TrainerCallback):
         self._staging: tempfile.TemporaryDirectory | None = None
 
     def on_save(self, args, state, control, **kwargs):
+        """Stage the checkpoint just saved and queue its push to branch ``step-N`` (or push it now when ``blocking``)."""
         if not state.is_world_process_zero:
             return control
         checkpoint = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
@@ -287,6 +316,7 @@ class RevisionPushCallback(TrainerCallback):
             ) from errors[0]
 
     def on_train_end(self, args, state, control, **kwargs):
+        """Wait for the queued pushes (at most ``wait_timeout_s``) and raise the first failure."""
         self.wait()
         return control
 

@@ -33,20 +33,6 @@ NEGATIVE_LABEL = "__label__other"
 SCORE_COLUMN = "math_score"
 
 _CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF))
-_TABLE = str.maketrans(
-    {
-        **{c: f" {c} " for c in string.punctuation},
-        **{chr(cp): f" {chr(cp)} " for lo, hi in _CJK_RANGES for cp in range(lo, hi + 1)},  # one token per CJK char
-        **{c: " " for c in "\n\r\t\x0b\x0c\x00"},
-    }
-)
-
-
-def normalize_text_reference(text: str, max_chars: int | None = None) -> str:
-    """:func:`normalize_text` with ``str.translate`` (the specification; about 3x slower)."""
-    if max_chars is not None:
-        text = text[:max_chars]
-    return text.lower().translate(_TABLE)
 
 
 _PUNCT = np.zeros(128, dtype=np.bool_)
@@ -102,8 +88,8 @@ def _normalize_utf8(src, out, punct, space, cjk_lo, cjk_hi) -> int:
 
 def normalize_text(text: str, max_chars: int | None = None) -> str:
     """The classifier's view of a page: lower-cased, on one line, ASCII punctuation and each CJK character split
-    into tokens; the first ``max_chars`` characters when given. A numba pass over the UTF-8 bytes, equal to
-    :func:`normalize_text_reference`."""
+    into tokens; the first ``max_chars`` characters when given. A numba pass over the UTF-8 bytes, equal to the
+    ``str.translate`` specification in ``tests/reference_mining.py`` (``benchmarks/mining.py`` measures both)."""
     if max_chars is not None:
         text = text[:max_chars]
     src = np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), dtype=np.uint8)
@@ -140,6 +126,7 @@ class FastTextConfig:
     max_chars: int | None = None
 
     def fasttext_kwargs(self) -> dict:
+        """These settings as ``fasttext.train_supervised`` keyword arguments."""
         return dict(
             dim=self.dim,
             lr=self.lr,
@@ -270,9 +257,11 @@ class FastTextClassifier:
 
     @property
     def model(self):
+        """The loaded fastText model (cached per process by :func:`load_fasttext`)."""
         return load_fasttext(self.path)
 
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        """P(math) of each text (normalized as in training; the first ``max_chars`` characters)."""
         lines = [normalize_text(t or "", self.max_chars) for t in texts]
         if not lines:
             return np.zeros(0)
@@ -280,9 +269,11 @@ class FastTextClassifier:
         return _positive_probs(labels, probs)
 
     def scorer(self, text_column: str = "text", score_column: str = SCORE_COLUMN) -> FastTextScorer:
+        """A picklable ``datasets.map`` scoring step for this model."""
         return FastTextScorer(self.path, text_column, score_column, self.max_chars)
 
     def fingerprint(self) -> str:
+        """A short hash of the model file's path, size and modification time (a cache key for scores)."""
         stat = self.path.stat()
         return hashlib.sha256(f"{self.path.resolve()}-{stat.st_size}-{stat.st_mtime}".encode()).hexdigest()[:16]
 

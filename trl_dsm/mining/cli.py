@@ -6,48 +6,79 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from trl_dsm.configs import EXIT_PAUSED
 
 
 #: Exit status when domain discovery waits for a person to label an annotation file.
-EXIT_ANNOTATION_PENDING = 3
+EXIT_ANNOTATION_PENDING = EXIT_PAUSED
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+@dataclass
+class MineArguments:
+    """Options of ``trl-dsm mine`` beside ``--config`` (the recipe, a :class:`~trl_dsm.mining.config.MiningConfig`
+    in YAML): overrides of the recipe and the Hub upload. ``executor`` takes ``executors.KINDS`` and their
+    ``ALIASES`` (a test compares)."""
+
+    output_dir: str | None = field(default=None, metadata={"help": "override the recipe's output_dir"})
+    overwrite: bool = field(default=False, metadata={"help": "delete an existing run in output_dir and start over"})
+    executor: Literal["local", "datatrove-local", "datatrove-slurm", "datatrove-ray", "ray", "slurm"] | None = field(
+        default=None, metadata={"help": "override executor.kind"}
+    )
+    workers: int | None = field(default=None, metadata={"help": "override executor.workers"})
+    push_to_hub: str | None = field(
+        default=None, metadata={"help": "upload the corpus as a dataset repo", "metavar": "REPO_ID"}
+    )
+    private: bool = field(default=False, metadata={"help": "create the Hub repository as private"})
+    dry_run: Path | None = field(
+        default=None,
+        metadata={
+            "help": "with --push-to-hub: write the exact files of the upload under DIR instead of uploading",
+            "metavar": "DIR",
+        },
+    )
+
+
+#: Help of ``--config``: TRL's ``TrlParser`` reserves the name for a YAML file, so it is no dataclass field.
+CONFIG_HELP = "YAML recipe, a MiningConfig (see recipes/mining/)"
+
+
+def make_parser(subparsers: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
+    """The ``trl-dsm mine`` parser: ``--config`` and a ``TrlParser`` on :class:`MineArguments`."""
+    from trl_dsm.configs import dataclass_parser
+
+    p = dataclass_parser(
+        subparsers,
         "mine",
+        [MineArguments],
         help="mine a math corpus from web pages: dedup, fastText classifier, domain discovery (DeepSeekMath §2.1)",
         description=(
             "Run the mining pipeline of a YAML recipe. Rerunning the same command resumes a killed or paused run "
-            "(e.g. after labelling the domain-discovery annotation file)."
+            "(e.g. after labelling the domain-discovery annotation file; exit status 3 while it waits)."
         ),
     )
-    p.add_argument("--config", type=Path, required=True, help="YAML recipe (see recipes/mining/)")
-    p.add_argument("--output-dir", default=None, help="override the recipe's output_dir")
-    p.add_argument("--overwrite", action="store_true", help="delete an existing run in output_dir and start over")
-    p.add_argument(
-        "--executor",
-        choices=["local", "datatrove-local", "datatrove-slurm", "datatrove-ray", "slurm", "ray"],
-        default=None,
-        help="override executor.kind",
-    )
-    p.add_argument("--workers", type=int, default=None, help="override executor.workers")
-    p.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="upload the corpus as a dataset repo")
-    p.add_argument("--private", action="store_true", help="create the Hub repository as private")
-    p.add_argument(
-        "--dry-run",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="with --push-to-hub: write the exact files of the upload under DIR instead of uploading",
-    )
+    p.add_argument("--config", type=Path, required=True, default=argparse.SUPPRESS, help=CONFIG_HELP)
     p.set_defaults(func=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
+    """``trl-dsm mine``: run or resume the recipe's pipeline and print its summary."""
+    from trl_dsm.configs import ConfigError, dataclasses_from_args, load_yaml
+
+    data = load_yaml(args.config)  # a missing file or bad YAML fails here, before the heavy imports
+    config_path = args.config
+    (args,) = dataclasses_from_args(args, MineArguments)
+
     from trl_dsm.mining.config import MiningConfig
 
-    config = MiningConfig.from_yaml(args.config)  # a missing or bad file fails here, before the heavy imports
+    try:
+        config = MiningConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{config_path}: {exc}") from None
 
     from trl_dsm.mining.card import push_export
     from trl_dsm.mining.executors import ALIASES
@@ -77,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
         ],
         "export": str(result.output_dir / "export"),
     }
+    if stats.get("known_positives"):
+        from trl_dsm.mining.known import summary_line
+
+        summary["known_positives"] = summary_line(stats["known_positives"])
     if args.push_to_hub:
         target = push_export(result.output_dir / "export", args.push_to_hub, args.dry_run, args.private or None)
         summary["pushed"] = str(target) if args.dry_run else args.push_to_hub

@@ -1,18 +1,22 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Configuration of a mining run (DeepSeekMath §2.1): dataclasses per YAML section and the YAML type checker.
+"""Configuration of a mining run (DeepSeekMath §2.1): one dataclass per YAML section.
 
-``trl-dsm mine --config recipe.yaml`` reads a :class:`MiningConfig` with :meth:`MiningConfig.from_yaml`; unknown
-keys, values of the wrong type and bad values are errors that name the file and the key.
+``trl-dsm mine --config recipe.yaml`` reads a :class:`MiningConfig` with :meth:`MiningConfig.from_yaml` through the
+package's one loader (:mod:`trl_dsm.configs`); unknown keys, values of the wrong type and bad values are errors that
+name the file, the key path and the list index.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from trl_dsm.configs import ConfigError, from_dict, load_yaml
 from trl_dsm.mining.classifier import FastTextConfig
 from trl_dsm.mining.domains import DomainConfig
 from trl_dsm.mining.executors import ExecutorConfig
+from trl_dsm.mining.known import KnownPositivesConfig
 from trl_dsm.mining.select import SelectionConfig
 
 
@@ -83,6 +87,8 @@ class MiningConfig:
     #: Dataset card fields.
     pretty_name: str = "Mined math corpus"
     repo_id: str | None = None
+    #: Pages known to be math, counted in the selection for the stats and card (an evaluation only).
+    known_positives: KnownPositivesConfig = field(default_factory=KnownPositivesConfig)
 
     def __post_init__(self):
         if self.num_shards < 1:
@@ -92,31 +98,31 @@ class MiningConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> MiningConfig:
-        return build(cls, data, "config")
+        """The config of a mapping (a parsed recipe, or a run's stored ``config.json``), checked by
+        :func:`trl_dsm.configs.from_dict`; each ``inputs``/``seeds`` entry is checked against
+        :class:`~trl_dsm.mining.readers.SourceSpec`/:class:`SeedSpec` too, so a bad one is named by its index
+        (``config.inputs[2].paths must be of type list[str], got 3``) before anything runs."""
+        from trl_dsm.mining.readers import SourceSpec
+
+        config = from_dict(cls, data, "config")
+        for i, spec in enumerate(config.inputs):
+            SourceSpec.from_dict(spec, where=f"config.inputs[{i}]")
+        for i, spec in enumerate(config.seeds):
+            from_dict(SeedSpec, spec, f"config.seeds[{i}]")
+        return config
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> MiningConfig:
-        """The config of a YAML recipe; a missing file, bad YAML or a bad field is one error naming the file."""
-        import yaml
-
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file {path} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or exc
-            raise ValueError(f"{path}{where}: not valid YAML: {problem}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: the config must be a mapping of sections")
+        """The config of a YAML recipe; a missing file, bad YAML or a bad field is one error naming the file
+        (``recipe.yaml: config.dedup: unknown key(s) ['thresold']; known: [...]``)."""
+        data = load_yaml(path)
         try:
             return cls.from_dict(data)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: {exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def to_dict(self) -> dict:
+        """The config as plain data (what a run stores in its ``config.json``)."""
         return asdict(self)
 
 
@@ -124,54 +130,6 @@ class MiningConfig:
 RESUMABLE_CHANGES = {"executor", "num_proc", "batch_size", "pretty_name", "repo_id"}
 
 
-def build(cls, data, where: str):
-    """``cls(**data)`` with nested sections built recursively and scalar types checked; errors name ``where``."""
-    if is_dataclass(data):
-        return data
-    if not isinstance(data, dict):
-        raise ValueError(f"{where} must be a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
-    kwargs = {}
-    for name, value in data.items():
-        factory = known[name].default_factory
-        sub = factory() if factory is not MISSING else None
-        if is_dataclass(sub):
-            kwargs[name] = build(type(sub), value, f"{where}.{name}")
-            continue
-        if not any(t in str(known[name].type) for t in ("list", "dict", "tuple", "Sequence")):
-            check_type(known[name].default, value, f"{where}.{name}", str(known[name].type))
-        kwargs[name] = value
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: {exc}") from None
-
-
-_SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
-
-
-def check_type(default, value, where: str, annotation: str = "") -> None:
-    """A value of the field's scalar type: read from its annotation (``float``, ``int | None``, ...) when it names
-    scalars, otherwise from the default; an int where a float is expected is fine; null only where the annotation
-    allows None (or, without one, where the default is None)."""
-    parts = [t.strip() for t in annotation.split("|")] if annotation else []
-    from_annotation = bool(parts) and all(t in _SCALARS or t == "None" for t in parts)
-    if from_annotation:
-        expected = tuple(_SCALARS[t] for t in parts if t != "None")
-        nullable = "None" in parts
-    elif default is MISSING or default is None or not isinstance(default, int | float | str):
-        return  # a type this check does not know (Literal, Path, ...): left to the field
-    else:
-        expected, nullable = (type(default),), False
-    if value is None:
-        if not nullable:
-            raise ValueError(f"{where} must be of type {annotation or expected[0].__name__}, got null")
-        return
-    ok = any(isinstance(value, t) and not (isinstance(value, bool) and t is not bool) for t in expected)
-    ok = ok or (float in expected and isinstance(value, int) and not isinstance(value, bool))
-    if not ok:
-        names = " or ".join(t.__name__ for t in expected)
-        raise ValueError(f"{where} must be of type {names}, got {value!r}")
+def build(cls: type, data: Any, where: str) -> Any:
+    """``cls`` from a mapping with errors naming ``where``: :func:`trl_dsm.configs.from_dict` (kept for callers)."""
+    return from_dict(cls, data, where)

@@ -11,7 +11,7 @@ DeepSeekMath Corpus, 4% AlgebraicStack, 10% arXiv, 20% GitHub code, 10% Common C
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -51,16 +51,11 @@ PAPER_MIXTURE: dict[str, float] = {
 
 
 def coerce_sources(sources: list[PretrainSource | dict[str, Any]]) -> list[PretrainSource]:
-    """Sources from dataclasses or plain dicts (YAML); a dict with an unknown key is an error naming the key."""
-    out = []
-    for i, source in enumerate(sources):
-        if isinstance(source, dict):
-            allowed = [f.name for f in fields(PretrainSource)]
-            unknown = sorted(set(source) - set(allowed))
-            if unknown:
-                raise ValueError(f"datasets[{i}]: unknown keys {unknown}; allowed: {allowed}")
-            source = PretrainSource(**source)
-        out.append(source)
+    """Sources from dataclasses or plain dicts (YAML) through :func:`trl_dsm.configs.from_dict`: an unknown key, a
+    missing ``path`` or a value of the wrong type is an error naming ``datasets[i]`` and the key."""
+    from trl_dsm.configs import from_dict
+
+    out = [from_dict(PretrainSource, source, f"datasets[{i}]") for i, source in enumerate(sources)]
     if not out:
         raise ValueError("the pretraining mixture needs at least one source (`datasets:` in the config)")
     return out

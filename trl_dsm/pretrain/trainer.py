@@ -54,6 +54,7 @@ class PretrainTrainer(Trainer):
     """``Trainer`` whose scheduler is the multi-step schedule of ``args`` (when ``args.lr_milestones`` is set)."""
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """The multi-step schedule of §2.2.1 (warmup, then steps down at ``lr_milestones``) when set, else transformers'."""
         milestones = getattr(self.args, "lr_milestones", None)
         if self.lr_scheduler is None and milestones:
             self.lr_scheduler = get_multistep_schedule(

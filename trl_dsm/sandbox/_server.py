@@ -21,6 +21,10 @@ Containment layers, each applied when the machine allows it (``capabilities`` sa
    directory, so the guarantees hold in a degraded form where 1-4 are unavailable (no root, old kernel).
 
 The server enforces the wall-clock deadline itself (``pidfd`` + ``SIGKILL`` of the child's process group).
+
+Over 400 lines on purpose: this module is the whole trusted side of the sandbox (the loop, the fork, and the
+containment layers applied in the forked child before it runs the program); one file keeps what
+runs in the contained child auditable in one place (only :mod:`trl_dsm.sandbox._linux`'s syscalls live apart).
 """
 
 from __future__ import annotations
@@ -480,6 +484,8 @@ def _execute(code: str) -> int:  # pragma: no cover - runs in the child
 
 
 def main(argv: list[str]) -> int:
+    """Entry point of a sandbox server process: run the programs read from the ``argv[0]`` pipe under the JSON
+    configuration ``argv[2]``, answering on ``argv[1]``; returns the exit code."""
     read_fd, write_fd = int(argv[0]), int(argv[1])
     config = json.loads(argv[2])
     inbox = Connection(read_fd, writable=False)

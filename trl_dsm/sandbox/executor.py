@@ -48,6 +48,7 @@ class ExecutionResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the program ran to completion (``status == "ok"``), whatever its output."""
         return self.status == "ok"
 
     def error_line(self) -> str:
@@ -299,6 +300,7 @@ class SandboxPool:
         return results  # type: ignore[return-value]
 
     def close(self) -> None:
+        """Stop accepting programs and kill the idle servers (a forked child's copy only marks itself closed)."""
         if os.getpid() != self._pid:  # a forked child's copy: the servers and directory are the parent's, and
             self._closed = True  # the lock may have been held by another thread at fork time: do not take it
             return
