@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -327,10 +328,41 @@ def test_slurm_stand_in_run_equals_local(shared_data, local_reference, tmp_path,
     launches = [s["args"][0] for s in subs if "launch_pickled_pipeline" in s["script"]]
     merges = [s for s in subs if "merge_stats" in s["script"]]
     # max_array_size 1: a stage of 2 tasks is two array jobs (RUN_OFFSET 0, 1). Stages: ingest (1 input file),
-    # prepare (2), url_dedup (1 partition), lsh_buckets (2), lsh_merge (2), clusters (1), score (2), iteration 1's
-    # domain discovery: domain_counts (2), domain_merge (1 partition), prefix_counts (2), prefix_pages (2); then
-    # score (2), final (2)
+    # reshard (2), prepare (2), url_dedup (1 partition), lsh_buckets (2), lsh_merge (2), clusters (1), keep (2),
+    # sample (2), score (2), iteration 1's domain discovery: domain_counts (2), domain_merge (1 partition),
+    # prefix_counts (2), prefix_pages (2); then sample (2), score (2), final (2)
     offsets = [int(arg.rsplit("=", 1)[1]) for arg in launches]
-    assert offsets == [0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 1, 0, 1]
-    assert len(merges) == 13 and len(subs) == 35
+    stages = [1, 2, 2, 1, 2, 2, 1, 2, 2, 2, 2, 1, 2, 2, 2, 2, 2]
+    assert offsets == [offset for tasks in stages for offset in range(tasks)]
+    assert len(merges) == len(stages) and len(subs) == len(offsets) + len(merges)
     assert all(f"export PATH={bin_dir}:$PATH" in s["script"] for s in subs)
+
+
+@dataclass(frozen=True)
+class _RecordPid:
+    """A stage's work: task ``i`` writes the id of the process that ran it."""
+
+    folder: str
+    stage: str
+
+    def __call__(self, task: int) -> None:
+        Path(self.folder, f"{self.stage}-{task}").write_text(str(os.getpid()))
+
+
+def test_local_pool_is_forked_once_and_serves_every_stage(tmp_path):
+    """``executor: local`` with 2 workers: one pool for the whole run (its workers keep imports, kernels and models
+    between stages), ended by ``close_pools``."""
+    from trl_dsm.mining import executors
+    from trl_dsm.mining.executors import ExecutorConfig, close_pools, run_tasks
+
+    config = ExecutorConfig(kind="local", workers=2)
+    try:
+        for stage in ("prepare", "score"):
+            done = lambda t, s=stage: (tmp_path / f"{s}-{t}").is_file()  # noqa: E731
+            run_tasks(config, _RecordPid(str(tmp_path), stage), range(6), done, tmp_path / "logs", stage)
+        assert executors.local_pool(2) is executors.local_pool(2)
+    finally:
+        close_pools()
+    pids = {s: {(tmp_path / f"{s}-{t}").read_text() for t in range(6)} for s in ("prepare", "score")}
+    workers = pids["prepare"] | pids["score"]  # a pool per stage would be up to 4 processes
+    assert len(workers) <= 2 and str(os.getpid()) not in workers and not executors._POOLS

@@ -59,6 +59,11 @@ def _web_docs(shared_data) -> list[dict]:
     return docs + [dict(d, url=d["url"].replace("https://", "http://") + "#dup") for d in docs[:20]]
 
 
+def _per_shard(run: Path, pattern: str) -> np.ndarray:
+    """A per-shard array of the run (keep-masks, selections, added seed rows) concatenated over its shards."""
+    return np.concatenate([np.load(f) for f in sorted(run.glob(pattern))])
+
+
 def _in_memory_discovery(run: Path, k: int, config: MiningConfig) -> tuple[int, list[dict], np.ndarray]:
     """Iteration ``k``'s math domains, annotation rows and new seed rows recomputed in memory from the whole run's
     columns (what the driver did before discovery ran from per-shard partial counts)."""
@@ -66,8 +71,8 @@ def _in_memory_discovery(run: Path, k: int, config: MiningConfig) -> tuple[int, 
     from trl_dsm.mining.rundir import read_files
 
     docs = read_files(sorted((run / "docs").glob("shard-*.parquet")))
-    keep = np.load(run / "dedup" / "keep.npy")
-    selected = np.load(run / f"iter_{k}" / "selected.npy")
+    keep = _per_shard(run, "dedup/keep/shard-*.npy")
+    selected = _per_shard(run, f"iter_{k}/selected/shard-*.npy")
     scores = np.concatenate([np.load(f) for f in sorted((run / f"iter_{k}" / "scores").glob("shard-*.npy"))])
     urls_k = [u if keep[i] else "" for i, u in enumerate(docs["url"])]
     doms_k = [d if keep[i] else "" for i, d in enumerate(docs["domain"])]
@@ -76,7 +81,7 @@ def _in_memory_discovery(run: Path, k: int, config: MiningConfig) -> tuple[int, 
     accepted = domains_lib.auto_accept(rows, config.domains.auto_accept_score)
     exclude = selected | ~keep
     if k > 1:
-        exclude[np.load(run / f"iter_{k - 1}" / "seeds_added.npy")] = True
+        exclude[_per_shard(run, f"iter_{k - 1}/seeds_added/shard-*.npy")] = True
     added = domains_lib.pages_under_prefixes(docs["url"], accepted, exclude, config.domains.prefix_depth)
     return len(math), rows, added
 
@@ -90,8 +95,8 @@ def test_mine_library_api(shared_data, tmp_path):
     assert stats["dedup"]["kept"] == 543 - 21 - stats["dedup"]["near_duplicates_removed"]
     assert [r["iteration"] for r in stats["iterations"]] == [1, 2]
     second = stats["iterations"][1]
-    first_selected = np.load(tmp_path / "run" / "iter_1" / "selected.npy")
-    final_selected = np.load(tmp_path / "run" / "iter_2" / "selected.npy")
+    first_selected = _per_shard(tmp_path / "run", "iter_1/selected/shard-*.npy")
+    final_selected = _per_shard(tmp_path / "run", "iter_2/selected/shard-*.npy")
     assert second["collected"] == final_selected.sum() == len(dataset) == stats["documents_out"]
     assert second["new"] == int((final_selected & ~first_selected).sum())
     assert second["overlap_with_previous"] == pytest.approx(
@@ -106,7 +111,7 @@ def test_mine_library_api(shared_data, tmp_path):
     annotations = [json.loads(line) for line in (tmp_path / "run" / "iter_1" / "annotations.jsonl").open()]
     assert [{**r, "label": ""} for r in annotations] == rows and len(rows) >= 1
     assert first["math_domains"] == math and first["prefixes_proposed"] == len(rows)
-    assert np.load(tmp_path / "run" / "iter_1" / "seeds_added.npy").tolist() == added.tolist()
+    assert _per_shard(tmp_path / "run", "iter_1/seeds_added/shard-*.npy").tolist() == added.tolist()
     assert first["seeds_added"] == len(added)
     # the math pages lead the ranking
     hints = {d["id"]: d["category_hint"] for d in docs}
@@ -234,7 +239,7 @@ def test_manual_annotation_pauses_and_resumes(shared_data, tmp_path):
     first = result.stats["iterations"][0]
     accepted = [r["prefix"] for r in rows if r["label"] == "math"]
     assert first["prefixes_accepted"] == len(accepted)
-    added = np.load(tmp_path / "m" / "iter_1" / "seeds_added.npy")
+    added = _per_shard(tmp_path / "m", "iter_1/seeds_added/shard-*.npy")
     assert first["seeds_added"] == len(added)
     assert result.stats["iterations"][1]["seeds"] == 300 + len(added)
 
@@ -258,11 +263,19 @@ def test_cli_dry_run_and_push_to_local_hub(shared_data, tmp_path):
     recipe["decontamination"]["benchmarks_dir"] = str(shared_data / "benchmarks")
     for spec in recipe["inputs"] + recipe["seeds"]:
         spec["paths"] = [str(shared_data / Path(p).relative_to("../shared/data")) for p in spec["paths"]]
+    recipe["known_positives"]["paths"] = [str(shared_data / "web" / "web_docs.jsonl")]
     config_path = tmp_path / "recipe.yaml"
     config_path.write_text(yaml.safe_dump(recipe))
     out = tmp_path / "run"
     argv = ["mine", "--config", str(config_path), "--output-dir", str(out), "--push-to-hub", "me/corpus"]
     assert main([*argv, "--dry-run", str(tmp_path / "dry")]) == 0
+    # the token budget, cut in tasks from per-shard partial histograms = the in-memory ranking over all pages
+    from trl_dsm.mining.select import select_top_tokens
+
+    scores = _per_shard(out, "iter_1/scores/shard-*.npy")
+    tokens = np.concatenate([np.load(f)["tokens"] for f in sorted((out / "prepare").glob("shard-*.npz"))])
+    selected = _per_shard(out, "iter_1/selected/shard-*.npy")
+    assert selected.tolist() == select_top_tokens(scores, tokens, 20_000).tolist() and selected.any()
     target = tmp_path / "dry" / "datasets" / "me" / "corpus" / "main"
     uploaded = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     exported = sorted(p.relative_to(out / "export").as_posix() for p in (out / "export").rglob("*") if p.is_file())
@@ -274,6 +287,9 @@ def test_cli_dry_run_and_push_to_local_hub(shared_data, tmp_path):
     stats = json.loads((target / "mining_stats.json").read_text())
     assert stats["documents_in"] == 523 + 17 + 4
     assert 0 < stats["tokens_out"] <= 20_000 and stats["decontamination"]["documents_in"] >= stats["documents_out"] > 0
+    known = stats["known_positives"]
+    assert known["known"] == 22 and known["kept"] + known["other"] == stats["documents_out"]
+    assert f"| known math pages selected | {known['kept']} of 22 |" in card
     with _fake_hub()() as hub:
         push_export(out / "export", "me/corpus", api=HfApi(endpoint=hub.url, token="hf_test"))
         commits = [r for r in hub.requests if r["path"].endswith("/commit/main")]
@@ -297,3 +313,23 @@ def test_datatrove_executor_two_workers_matches_local(shared_data, tmp_path):
     assert dt_stats["iterations"] == local_stats["iterations"] and dt_stats["dedup"] == local_stats["dedup"]
     logs = list((tmp_path / "dt" / "datatrove").glob("score-1-*/completions/*"))
     assert len(logs) == 2  # two datatrove tasks ran the scoring shards
+
+
+def test_selection_does_not_depend_on_the_sharding(shared_data, tmp_path):
+    """The classifier's random negatives are the kept rows of smallest hash priority, drawn per shard and merged by
+    the driver: 3 or 5 shards train the same model, so the same pages are scored and selected."""
+    docs, seeds = _web_docs(shared_data), _seeds(shared_data)
+    out = {}
+    for shards in (3, 5):
+        config = {
+            **SMALL,
+            "iterations": 1,
+            "num_shards": shards,
+            "selection": {"method": "top_tokens", "token_budget": 30_000},
+        }
+        dataset, stats = mine(docs, seeds, config, output_dir=tmp_path / str(shards))
+        out[shards] = (dataset["id"], dataset["math_score"], stats["iterations"][0]["extra"]["tokens_collected"])
+    assert out[3] == out[5] and 0 < out[3][2] <= 30_000
+    assert (tmp_path / "3" / "iter_1" / "model.bin").read_bytes() == (
+        tmp_path / "5" / "iter_1" / "model.bin"
+    ).read_bytes()

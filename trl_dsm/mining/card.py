@@ -26,15 +26,19 @@ def _pct(value) -> str:
 def render_card(stats: dict, config, decontam_section: str | None = None, command: str | None = None):
     """A ``huggingface_hub.DatasetCard`` describing a finished mining run from its ``stats`` and config."""
     dedup = stats["dedup"]
-    summary = markdown_table(
-        ("", "pages"),
-        [
-            ("input pages", stats["documents_in"]),
-            ("after URL and near-duplicate removal", dedup["kept"]),
-            (f"selected (iteration {stats['final_iteration']})", stats["documents_out"]),
-            ("selected words", stats["tokens_out"]),
-        ],
-    )
+    rows = [
+        ("input pages", stats["documents_in"]),
+        ("after URL and near-duplicate removal", dedup["kept"]),
+        (f"selected (iteration {stats['final_iteration']})", stats["documents_out"]),
+        ("selected words", stats["tokens_out"]),
+    ]
+    known = stats.get("known_positives")
+    if known:
+        rows += [
+            ("known math pages selected", f"{known['kept']} of {known['known']}"),
+            ("other pages selected (not known to be math)", known["other"]),
+        ]
+    summary = markdown_table(("", "pages"), rows)
     dedup_table = markdown_table(
         ("step", "removed"),
         [

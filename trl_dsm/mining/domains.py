@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from trl_dsm._jsonl import iter_jsonl_numbered
-from trl_dsm.mining.readers import url_domain
+from trl_dsm.mining.documents import url_domain
 
 
 ANNOTATION_FIELDS = (
@@ -292,6 +292,7 @@ class IterationReport:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The report as a JSON-ready dict (``iter_k/report.json``)."""
         return asdict(self)
 
 

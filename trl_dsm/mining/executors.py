@@ -125,6 +125,28 @@ def datatrove_executor(config: ExecutorConfig, pipeline: list, tasks: int, loggi
     raise ValueError(f"{config.kind!r} is not a datatrove executor")
 
 
+_POOLS: dict[tuple[int, int], object] = {}
+
+
+def local_pool(workers: int):
+    """The ``local`` executor's process pool of ``workers`` processes, forked once per driver process and reused by
+    every stage: its workers keep their imports, loaded kernels and models between stages (a pool per stage paid
+    those again at each stage). :func:`close_pools` ends it."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    key = (os.getpid(), workers)
+    if key not in _POOLS:
+        _POOLS[key] = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+    return _POOLS[key]
+
+
+def close_pools() -> None:
+    """Shut down this process's pools (the pipeline calls it when a run ends or fails)."""
+    for key in [k for k in _POOLS if k[0] == os.getpid()]:
+        _POOLS.pop(key).shutdown(cancel_futures=True)
+
+
 def run_tasks(
     config: ExecutorConfig,
     work: Callable[[int], None],
@@ -146,11 +168,12 @@ def run_tasks(
             for task in tqdm(todo, desc=desc or name, unit="task"):
                 work(task)
         else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(config.workers, mp_context=mp.get_context("fork")) as pool:
+            pool = local_pool(config.workers)
+            try:
                 list(tqdm(pool.map(work, todo), total=len(todo), desc=desc or name, unit="task"))
+            except BaseException:
+                close_pools()  # a broken or interrupted pool is not reused
+                raise
     else:
         from trl_dsm.mining.steps import TaskStep
 

@@ -5,31 +5,40 @@ Stages, each leaving its output in the run directory (written to a temporary nam
 exists is complete; a killed run restarts where it stopped and redoes at most the tasks that were in flight):
 
 1. ``ingest`` (per input file or dataset, on the executor): readers -> ``raw/part-*.parquet``.
-2. ``reshard``: the parts, in order, cut into ``num_shards`` shards -> ``docs/shard-*.parquet``.
+2. ``reshard`` (per shard): the parts, in order, cut into ``num_shards`` shards -> ``docs/shard-*.parquet`` (the
+   driver only adds up the parts' row counts into ``docs/shards.json``).
 3. ``prepare`` (per shard): MinHash signatures, token counts, normalized URL keys by hash partition.
-4. ``dedup`` (tasks, bounded memory): exact URL dedup per URL partition, LSH band buckets per shard, merged per
-   band and partition into duplicate pairs, clusters by union-find over the pairs -> ``dedup/keep.npy``,
-   ``dedup/clusters.jsonl``, ``dedup/summary.json``.
-5. iterations ``k = 1..K``: train fastText on seeds (+ pages added by domain discovery) vs random pages
-   (``iter_k/model.bin``); score every kept page (per shard, ``iter_k/scores/shard-*.npy``); select by threshold
-   or token budget; domain discovery (per-shard domain counts merged per domain hash partition into the math
-   domains, per-shard URL-prefix counts of those merged into ``iter_k/annotations.jsonl``) and, once accepted
-   (automatically or by a person), adds the uncollected pages under accepted prefixes (found per shard) to the next
-   iteration's seeds.
+4. dedup (tasks, bounded memory): exact URL dedup per URL partition, LSH band buckets per shard, merged per band
+   and partition into duplicate pairs, clusters by union-find over the pairs (``dedup/clusters.jsonl``,
+   ``dedup/summary.json``), keep-masks per shard (``dedup/keep/shard-*.npy``).
+5. iterations ``k = 1..K``: training samples drawn per shard (random kept pages, pages added by domain discovery),
+   fastText trained on seeds + added pages vs the random pages (``iter_k/model.bin``); every kept page scored and
+   selected per shard (a threshold, or a token budget cut from per-shard partial histograms merged here); domain
+   discovery (per-shard domain counts merged per domain hash partition into the math domains, per-shard URL-prefix
+   counts of those merged into ``iter_k/annotations.jsonl``) and, once accepted (automatically or by a person), the
+   uncollected pages under accepted prefixes (found per shard) join the next iteration's seeds.
 6. ``final`` (per shard): the last iteration's selection -> ``final/shard-*.parquet``.
-7. ``export``: optional 10-gram decontamination, then ``export/data/*.parquet``, ``export/README.md`` (dataset
-   card) and ``stats.json``.
+7. ``export``: the final shards (or, with 10-gram decontamination, the decontaminated selection) as
+   ``export/data/*.parquet``, ``export/README.md`` (dataset card) and ``stats.json``.
+
+The driver holds no per-page state: keep-masks, scores, selections, token counts and added seed rows stay in
+per-shard files; it reads per-shard counts, a fixed-size histogram, and training samples of bounded size.
 
 The tasks live in :mod:`trl_dsm.mining.stages`, the configuration in :mod:`trl_dsm.mining.config`, the run
 directory in :mod:`trl_dsm.mining.rundir`; :mod:`trl_dsm.mining.executors` runs the tasks it is given.
 :func:`mine` runs it all from Python (documents and seeds in memory, no YAML); ``trl-dsm mine --config`` from a
 YAML recipe.
+
+(Over 400 lines: one class whose methods are the driver's side of each stage, kept together so the order of a run
+reads top to bottom; the tasks themselves are in :mod:`trl_dsm.mining.stages`.)
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import random
 import shutil
 import time
 from collections.abc import Iterable, Sequence
@@ -39,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from trl_dsm.mining import domains as domains_lib
+from trl_dsm.mining import known as known_lib
 from trl_dsm.mining.classifier import train_classifier
 from trl_dsm.mining.config import (
     RESUMABLE_CHANGES,
@@ -48,21 +58,21 @@ from trl_dsm.mining.config import (
     SeedSpec,
     build,
 )
-from trl_dsm.mining.executors import run_tasks, slurm_environment
+from trl_dsm.mining.executors import close_pools, run_tasks, slurm_environment
 from trl_dsm.mining.inputs import as_documents, load_seed_texts
 from trl_dsm.mining.readers import BUILDERS, COLUMNS, SourceSpec, _expand
 from trl_dsm.mining.rundir import (
     RunDir,
     atomic_json,
-    atomic_npy,
     atomic_parquet,
     atomic_write_bytes,
     json_default,
     read_files,
     read_shard,
 )
-from trl_dsm.mining.select import select
-from trl_dsm.mining.stages import StageTask, lsh_tasks
+from trl_dsm.mining.stages import StageTask, preload, shard_bounds
+from trl_dsm.mining.stages_dedup import lsh_tasks
+from trl_dsm.mining.steps import budget_cut_from_folder
 
 
 __all__ = [
@@ -84,11 +94,15 @@ class AnnotationPending(RuntimeError):
 
 @dataclass
 class MiningResult:
-    """What :func:`mine` / :meth:`MiningPipeline.run` return."""
+    """What :meth:`MiningPipeline.run` returns: the stats and the run directory; ``dataset`` (the selected, and
+    decontaminated, pages) is read from ``export/data`` on first use, so a run that does not ask holds none of it."""
 
-    dataset: object  # datasets.Dataset of the selected (and decontaminated) pages
     stats: dict
     output_dir: Path
+
+    @functools.cached_property
+    def dataset(self):
+        return read_files(sorted((Path(self.output_dir) / "export" / "data").glob("*.parquet")))
 
 
 class MiningPipeline:
@@ -139,9 +153,12 @@ class MiningPipeline:
         return out
 
     def _tasks(self, stage: str, k: int, tasks: Sequence[int], desc: str) -> None:
-        """Run the missing tasks of ``stage`` (iteration ``k``) on the configured executor."""
+        """Run the missing tasks of ``stage`` (iteration ``k``) on the configured executor (wall time per stage in
+        ``timings``; the driver's own work is under ``driver:*`` and ``train``)."""
         work = StageTask(str(self.run_dir.root), stage, k)
-        run_tasks(
+        self._timed(
+            stage,
+            run_tasks,
             self.config.executor,
             work,
             tasks,
@@ -173,45 +190,45 @@ class MiningPipeline:
         self._tasks("ingest", 0, range(len(units)), "reading inputs")
 
     def _reshard(self) -> None:
-        import datasets
+        """The parts, in order, cut into ``num_shards`` contiguous shards by tasks; the driver only adds up the
+        parts' row counts (parquet metadata) into the offsets."""
+        import pyarrow.parquet as pq
 
-        run = self.run_dir
-        if run.shards_meta().is_file():
-            return
-        units = json.loads(run.units().read_text())
-        parts = [read_shard(run.raw(u)) for u in range(len(units))]
-        docs = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
-        n = self.config.num_shards
-        rows = []
-        for shard in range(n):
-            part = docs.shard(n, shard, contiguous=True)
-            atomic_parquet(run.doc_shard(shard), part)
-            rows.append(len(part))
-        offsets = np.concatenate([[0], np.cumsum(rows)]).tolist()
-        atomic_json(run.shards_meta(), {"rows": rows, "offsets": offsets, "total": int(sum(rows))})
+        run, n = self.run_dir, self.config.num_shards
+        if not run.shards_meta().is_file():
+            units = json.loads(run.units().read_text())
+            part_rows = [pq.ParquetFile(run.raw(u)).metadata.num_rows for u in range(len(units))]
+            total = int(sum(part_rows))
+            bounds = [shard_bounds(total, n, shard) for shard in range(n)]
+            meta = {
+                "rows": [b - a for a, b in bounds],
+                "offsets": [a for a, _ in bounds] + [total],
+                "total": total,
+                "part_rows": part_rows,
+                "part_offsets": np.concatenate([[0], np.cumsum(part_rows, dtype=np.int64)]).tolist(),
+            }
+            atomic_json(run.shards_meta(), meta)
+        self._tasks("reshard", 0, range(n), "resharding")
 
     def _meta(self) -> dict:
         return json.loads(self.run_dir.shards_meta().read_text())
 
-    def _prepared(self, key: str) -> np.ndarray:
-        arrays = [np.load(self.run_dir.prepared(s))[key] for s in range(self.config.num_shards)]
-        return np.concatenate(arrays) if arrays else np.zeros(0)
-
     def _dedup(self) -> dict:
         """URL and near-dedup as tasks (no process holds every URL or signature): URL partitions, LSH band buckets
-        per shard, merges per band and partition, then clusters from the duplicate pairs."""
+        per shard, merges per band and partition, clusters from the duplicate pairs, keep-masks per shard."""
         run, cfg = self.run_dir, self.config
-        if run.dedup_summary().is_file():
-            return json.loads(run.dedup_summary().read_text())
-        if cfg.dedup.url:
-            self._tasks("url_dedup", 0, range(cfg.dedup.partitions), "URL dedup")
-        if cfg.dedup.minhash:
-            self._tasks("lsh_buckets", 0, range(cfg.num_shards), "LSH band buckets")
-            self._tasks("lsh_merge", 0, range(lsh_tasks(cfg)), "LSH duplicate pairs")
-        self._tasks("clusters", 0, [0], "duplicate clusters")
+        if not run.dedup_summary().is_file():
+            if cfg.dedup.url:
+                self._tasks("url_dedup", 0, range(cfg.dedup.partitions), "URL dedup")
+            if cfg.dedup.minhash:
+                self._tasks("lsh_buckets", 0, range(cfg.num_shards), "LSH band buckets")
+                self._tasks("lsh_merge", 0, range(lsh_tasks(cfg)), "LSH duplicate pairs")
+            self._tasks("clusters", 0, [0], "duplicate clusters")
+        self._tasks("keep", 0, range(cfg.num_shards), "keep-masks")
         return json.loads(run.dedup_summary().read_text())
 
-    def _seed_texts(self) -> list[str]:
+    def _write_seeds(self) -> int:
+        """``seeds.jsonl`` from ``seed_texts`` and ``config.seeds`` (once); returns the number of seeds."""
         path = self.run_dir.root / "seeds.jsonl"
         if not path.is_file():
             texts = list(self.seed_texts) if self.seed_texts is not None else []
@@ -220,80 +237,111 @@ class MiningPipeline:
             if not texts:
                 raise ValueError("the seed corpus is empty")
             atomic_write_bytes(path, "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts).encode())
-        with path.open(encoding="utf-8") as f:
-            return [json.loads(line) for line in f]
+        with path.open("rb") as f:
+            return sum(1 for _ in f)
 
-    def _texts_at(self, rows: np.ndarray) -> list[str]:
-        """Texts of global ``rows`` (sorted) read shard by shard."""
-        meta = self._meta()
-        offsets = np.asarray(meta["offsets"])
-        rows = np.sort(np.asarray(rows, dtype=np.int64))
-        out: list[str] = []
-        for shard in range(self.config.num_shards):
-            lo, hi = offsets[shard], offsets[shard + 1]
-            local = rows[(rows >= lo) & (rows < hi)] - lo
-            if len(local):
-                out += read_shard(self.run_dir.doc_shard(shard), ["text"]).select(local)["text"]
-        return out
+    def _seed_sample(self, k: int) -> list[str]:
+        """Up to ``n_positives`` seed texts (all when there are fewer; else a reservoir sample, seeded per
+        iteration), streamed from ``seeds.jsonl``: the driver never holds a large seed corpus."""
+        m = self.config.classifier.n_positives
+        rng = random.Random(self.config.classifier.seed + k)
+        sample: list[str] = []
+        with (self.run_dir.root / "seeds.jsonl").open(encoding="utf-8") as f:
+            for i, line in enumerate(f):
+                if i < m:
+                    sample.append(json.loads(line))
+                elif (j := rng.randrange(i + 1)) < m:
+                    sample[j] = json.loads(line)
+        return sample
 
-    def _iteration(self, k: int, added: np.ndarray, previous: np.ndarray | None) -> dict:
+    def _training_sample(self, k: int, added_total: int, kept: int) -> tuple[list[str], list[str]]:
+        """Iteration ``k``'s random kept pages (negatives) and pages added to the seeds (positives): each shard's
+        task writes its candidates below a priority cut set for about 3x the sample size; the driver keeps the
+        ``n_negatives`` / ``n_positives`` of smallest priority, shard by shard (memory: the samples)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        run, cfg = self.run_dir, self.config
+        sizes = {False: cfg.classifier.n_negatives, True: cfg.classifier.n_positives if added_total else 0}
+        pools = {False: max(1, kept - added_total), True: max(1, added_total)}
+        if not run.sample_params(k).is_file():
+            cuts = {"negatives": min(1.0, (3 * sizes[False] + 100) / pools[False])}
+            cuts["positives"] = min(1.0, (3 * sizes[True] + 100) / pools[True]) if sizes[True] else 0.0
+            atomic_json(run.sample_params(k), cuts)
+        self._tasks("sample", k, range(cfg.num_shards), f"iteration {k}: training samples")
+        start = time.perf_counter()
+        best: dict[bool, pa.Table | None] = {False: None, True: None}
+        order = [("priority", "ascending"), ("row", "ascending")]
+        for shard in range(cfg.num_shards):
+            table = pq.read_table(run.sample(k, shard))
+            for label in (False, True):
+                part = table.filter(pc.equal(table["positive"], label))
+                merged = part if best[label] is None else pa.concat_tables([best[label], part])
+                if merged.num_rows > 2 * sizes[label]:
+                    merged = merged.take(pc.sort_indices(merged, sort_keys=order)[: sizes[label]])
+                best[label] = merged
+        texts = {}
+        for label, table in best.items():
+            table = table.take(pc.sort_indices(table, sort_keys=order)[: sizes[label]])
+            texts[label] = table["text"].to_pylist()
+        self.timings["driver:samples"] = self.timings.get("driver:samples", 0.0) + time.perf_counter() - start
+        return texts[False], texts[True]
+
+    def _iteration(self, k: int, dedup_summary: dict) -> dict:
         run, cfg = self.run_dir, self.config
         if run.report(k).is_file():
             return json.loads(run.report(k).read_text())
-        keep = np.load(run.dedup_keep())
+        shards = range(cfg.num_shards)
+        added_total = json.loads(run.seeds_added(k - 1).read_text())["total"] if k > 1 else 0
         # 1. train
         if not run.model(k).is_file() or (cfg.classifier.quantize and not run.model(k).with_suffix(".ftz").is_file()):
-            positives = self._seed_texts() + self._texts_at(added)
-            pool = np.flatnonzero(keep)
-            pool = pool[~np.isin(pool, added)]
-            rng = np.random.default_rng(cfg.classifier.seed + k)
-            negatives_rows = rng.choice(pool, size=min(len(pool), cfg.classifier.n_negatives), replace=False)
+            negatives, added = self._training_sample(k, added_total, dedup_summary["kept"])
+            positives = self._timed("driver:samples", self._seed_sample, k) + added
+            self._timed("train", train_classifier, positives, negatives, run.model(k), cfg.classifier)
+        # 2. score (and, for a threshold, select)
+        self._tasks("score", k, shards, f"iteration {k}: scoring")
+        # 3. select by token budget: the cut merged from the shards' partial histograms, then a filter per shard
+        if cfg.selection.method == "top_tokens":
             self._timed(
-                "train", train_classifier, positives, self._texts_at(negatives_rows), run.model(k), cfg.classifier
+                "driver:budget_cut", budget_cut_from_folder, str(run.budget(k)), int(cfg.selection.token_budget)
             )
-        # 2. score
-        n_shards = cfg.num_shards
-        self._timed(
-            "score",
-            self._tasks,
-            "score",
-            k,
-            range(n_shards),
-            f"iteration {k}: scoring",
-        )
-        scores = np.concatenate([np.load(run.scores(k, s)) for s in range(n_shards)])
-        # 3. select
-        tokens = self._prepared("tokens")
-        selected = select(scores, tokens, cfg.selection) & keep
-        atomic_npy(run.iter_dir(k) / "selected.npy", selected)
-        new, overlap = domains_lib.overlap(previous, selected)
+            self._tasks("select", k, shards, f"iteration {k}: selecting within the token budget")
+        counts = [json.loads(run.selection_counts(k, s).read_text()) for s in shards]
+        collected = sum(c["collected"] for c in counts)
+        if k == 1:
+            new, overlap = collected, None
+        else:
+            both = sum(c["both"] for c in counts)
+            new, overlap = collected - both, (both / collected if collected else 1.0)
         report = domains_lib.IterationReport(
             iteration=k,
-            collected=int(selected.sum()),
+            collected=collected,
             new=new,
             overlap_with_previous=overlap,
-            seeds=len(self._seed_texts()) + len(added),
+            seeds=self._write_seeds() + added_total,
             threshold_or_budget=cfg.selection.threshold
             if cfg.selection.method == "threshold"
             else cfg.selection.token_budget,
-            extra={"tokens_collected": int(tokens[selected].sum())},
+            extra={"tokens_collected": sum(c["tokens"] for c in counts)},
         )
         # 4. domain discovery (not after the last iteration, nor once the collection has converged)
         converged = (
             overlap is not None and cfg.domains.stop_overlap is not None and overlap >= cfg.domains.stop_overlap
         )
         if k < cfg.iterations and not converged:
-            self._discover(k, added, report)
+            self._discover(k, added_total, report)
         report.extra["converged"] = bool(converged)
         out = report.to_dict()
         atomic_json(run.report(k), out)
         return out
 
-    def _discover(self, k: int, added: np.ndarray, report: domains_lib.IterationReport) -> None:
+    def _discover(self, k: int, added_total: int, report: domains_lib.IterationReport) -> None:
         """Domain discovery (§2.1) from per-shard partial counts: math domains (per-domain counts merged per
         domain hash partition), then the URL prefixes of those domains (per-shard counts merged here: only
         math domains' prefixes), the annotation round trip, and the uncollected pages under accepted prefixes
-        (per shard) -> ``iter_k/seeds_added.npy``. The driver never holds every URL or domain."""
+        (per shard, added to the shard's seed rows) -> ``iter_k/seeds_added/``. The driver never holds every URL,
+        domain or added row."""
         import pyarrow.parquet as pq
 
         run, cfg = self.run_dir, self.config
@@ -306,11 +354,13 @@ class MiningPipeline:
             atomic_json(run.math_domain_list(k), [r["domain"] for r in found])
         report.math_domains = len(json.loads(run.math_domain_list(k).read_text()))
         self._tasks("prefix_counts", k, shards, f"iteration {k}: URL prefix counts")
-        partials = []
-        for shard in shards:
-            with run.prefix_counts(k, shard).open(encoding="utf-8") as f:
-                partials.append([json.loads(line) for line in f])
-        rows = domains_lib.merge_prefix_partials(partials, cfg.domains)
+
+        def partials():  # one shard's partial counts at a time: memory is the merged prefixes and their samples
+            for shard in shards:
+                with run.prefix_counts(k, shard).open(encoding="utf-8") as f:
+                    yield [json.loads(line) for line in f]
+
+        rows = domains_lib.merge_prefix_partials(partials(), cfg.domains)
         report.prefixes_proposed = len(rows)
         path = run.iter_dir(k) / "annotations.jsonl"
         if cfg.domains.auto_accept_score is not None:
@@ -331,32 +381,31 @@ class MiningPipeline:
         if not run.accepted(k).is_file() or json.loads(run.accepted(k).read_text()) != accepted:
             # labels changed since an interrupted run: the pages found under the old ones do not count
             shutil.rmtree(run.prefix_pages(k, 0).parent, ignore_errors=True)
+            run.seeds_added(k).unlink(missing_ok=True)
             atomic_json(run.accepted(k), accepted)
         self._tasks("prefix_pages", k, shards, f"iteration {k}: pages under accepted prefixes")
-        found = [np.load(run.prefix_pages(k, s)) for s in shards]
-        extra_rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
-        report.seeds_added = int(len(extra_rows))
-        atomic_npy(run.iter_dir(k) / "seeds_added.npy", np.union1d(added, extra_rows).astype(np.int64))
+        total = sum(len(np.load(run.prefix_pages(k, s), mmap_mode="r")) for s in shards)
+        report.seeds_added = int(total - added_total)
+        atomic_json(run.seeds_added(k), {"added": report.seeds_added, "total": int(total)})
 
     def _export(self, k: int, dedup_summary: dict, reports: list[dict]) -> MiningResult:
-        import datasets
-
         run, cfg = self.run_dir, self.config
-        self._tasks("final", k, range(cfg.num_shards), "writing selection")
         export = run.export()
         stats_path = run.stats()
         if stats_path.is_file() and (export / "README.md").is_file():
-            stats = json.loads(stats_path.read_text())
-            files = sorted((export / "data").glob("*.parquet"))
-            dataset = read_files(files)
-            return MiningResult(dataset, stats, run.root)
-        parts = [read_shard(run.final(s)) for s in range(cfg.num_shards)]
-        selected = datasets.concatenate_datasets(parts)
+            return MiningResult(json.loads(stats_path.read_text()), run.root)
+        tmp = export.with_name(".export.tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        (tmp / "data").mkdir(parents=True)
+        counts = [json.loads(run.final_counts(s).read_text()) for s in range(cfg.num_shards)]
         decontam = None
-        if cfg.decontamination.enabled and len(selected):
+        if cfg.decontamination.enabled and sum(c["documents"] for c in counts):
+            # the selection, in the driver: the decontamination report is built over all of it
             from trl_dsm.decontamination.pipeline import decontaminate_dataset
 
             d = cfg.decontamination
+            selected = read_files([run.final(s) for s in range(cfg.num_shards)])
             selected, report = decontaminate_dataset(
                 selected,
                 "text",
@@ -367,27 +416,41 @@ class MiningPipeline:
             )
             report.write(run.root / "decontamination")
             decontam = {"summary": report.summary, "card_section": report.card_section()}
-        tmp = export.with_name(".export.tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        (tmp / "data").mkdir(parents=True)
-        n_files = max(1, min(cfg.num_shards, len(selected)))
-        for i in range(n_files):
-            part = selected.shard(n_files, i, contiguous=True)
-            atomic_parquet(tmp / "data" / f"train-{i:05d}-of-{n_files:05d}.parquet", part)
-        meta = self._meta()
+            n_files = max(1, min(cfg.num_shards, len(selected)))
+            for i in range(n_files):
+                part = selected.shard(n_files, i, contiguous=True)
+                atomic_parquet(tmp / "data" / f"train-{i:05d}-of-{n_files:05d}.parquet", part)
+            documents_out = len(selected)
+            tokens_out = int(sum(len(t.split()) for t in selected["text"])) if len(selected) else 0
+        else:  # the final shards are the export files (hard links where the file system allows)
+            nonempty = [s for s, c in enumerate(counts) if c["documents"]] or [0]
+            for i, shard in enumerate(nonempty):
+                target = tmp / "data" / f"train-{i:05d}-of-{len(nonempty):05d}.parquet"
+                try:
+                    os.link(run.final(shard), target)
+                except OSError:
+                    shutil.copyfile(run.final(shard), target)
+            documents_out = sum(c["documents"] for c in counts)
+            tokens_out = sum(c["tokens"] for c in counts)
+        known = None
+        if cfg.known_positives.paths:  # an evaluation: the selection's key column against the known math pages
+            key = cfg.known_positives.key
+            files = sorted((tmp / "data").glob("*.parquet"))
+            values = [v for f in files for v in read_shard(f, [key])[key]] if documents_out else []
+            known = known_lib.known_positives_report(values, known_lib.load_known_positives(cfg.known_positives), key)
         stats = {
-            "documents_in": meta["total"],
+            "documents_in": self._meta()["total"],
             "dedup": dedup_summary,
             "iterations": reports,
             "final_iteration": k,
-            "documents_out": len(selected),
-            "tokens_out": int(sum(len(t.split()) for t in selected["text"])) if len(selected) else 0,
+            "documents_out": documents_out,
+            "tokens_out": tokens_out,
             "decontamination": decontam["summary"] if decontam else None,
+            "known_positives": known,
             "classifier": asdict(cfg.classifier),
             "selection": asdict(cfg.selection),
             "domains": asdict(cfg.domains),
-            "seconds": self.timings,
+            "seconds": dict(self.timings),  # (the export itself is timed after)
         }
         (tmp / "mining_stats.json").write_text(json.dumps(stats, indent=2, default=json_default))
         from trl_dsm.mining.card import render_card
@@ -399,35 +462,32 @@ class MiningPipeline:
             shutil.rmtree(export)
         os.replace(tmp, export)
         atomic_json(stats_path, stats)
-        return MiningResult(read_files(sorted((export / "data").glob("*.parquet"))), stats, run.root)
+        return MiningResult(stats, run.root)
 
     def run(self) -> MiningResult:
+        try:
+            return self._run()
+        finally:
+            close_pools()
+
+    def _run(self) -> MiningResult:
         cfg, run = self.config, self.run_dir
-        self._timed("ingest", self._ingest)
-        self._timed("reshard", self._reshard)
-        self._timed(
-            "prepare",
-            self._tasks,
-            "prepare",
-            0,
-            range(cfg.num_shards),
-            "signatures, URL keys and token counts",
-        )
-        dedup_summary = self._timed("dedup", self._dedup)
-        self._seed_texts()
-        added = np.zeros(0, dtype=np.int64)
-        previous = None
+        if cfg.executor.kind == "local":
+            preload(cfg)  # before the pool forks: its workers inherit the imports and kernels
+        self._ingest()
+        self._reshard()
+        self._tasks("prepare", 0, range(cfg.num_shards), "signatures, URL keys and token counts")
+        dedup_summary = self._dedup()
+        self._write_seeds()
         reports = []
         k = 1
         for k in range(1, cfg.iterations + 1):
-            report = self._iteration(k, added, previous)
+            report = self._iteration(k, dedup_summary)
             reports.append(report)
-            previous = np.load(run.iter_dir(k) / "selected.npy")
-            added_path = run.iter_dir(k) / "seeds_added.npy"
-            if report["extra"].get("converged") or not added_path.is_file():
+            if report["extra"].get("converged") or not run.seeds_added(k).is_file():
                 break
-            added = np.load(added_path)
-        return self._export(k, dedup_summary, reports)
+        self._tasks("final", k, range(cfg.num_shards), "writing selection")
+        return self._timed("driver:export", self._export, k, dedup_summary, reports)
 
 
 def mine(

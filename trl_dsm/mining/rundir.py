@@ -67,6 +67,27 @@ def atomic_parquet(path: Path, dataset) -> None:
     os.replace(tmp, path)
 
 
+def atomic_partitioned_parquet(path: Path, tables: Sequence) -> None:
+    """One parquet file whose row group ``p`` is ``tables[p]`` (``pyarrow.Table``s of one schema, empty ones
+    included): a shard's rows split by hash partition in one file, of which a partition's task reads one row group
+    (a file per shard and partition would be shards x partitions files at a crawl's scale)."""
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with pq.ParquetWriter(tmp, tables[0].schema) as writer:
+        for table in tables:
+            writer.write_table(table, row_group_size=max(1, table.num_rows))  # exactly one row group per partition
+    os.replace(tmp, path)
+
+
+def read_partition(path: Path, partition: int):
+    """Row group ``partition`` of a file written by :func:`atomic_partitioned_parquet` (a ``pyarrow.Table``)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).read_row_group(partition)
+
+
 def read_shard(path: Path, columns: Sequence[str] | None = None):
     """A parquet shard as an in-memory ``Dataset`` (no copy into the ``datasets`` cache)."""
     import datasets
@@ -111,24 +132,33 @@ class RunDir:
         """MinHash signatures of a shard, ``(rows, num_perm)`` uint32 (a ``.npy``: read rows by memory map)."""
         return self.root / "prepare" / f"signatures-{shard:05d}.npy"
 
-    def url_keys(self, shard: int, partition: int) -> Path:
-        """Normalized URL keys of a shard's rows whose key hashes to ``partition`` (parquet: key, row)."""
-        return self.root / "dedup" / "urls" / f"shard-{shard:05d}" / f"part-{partition:05d}.parquet"
+    def url_keys(self, shard: int) -> Path:
+        """Normalized URL keys of a shard's rows (parquet: key, row), row group ``p``: the keys hashing to ``p``."""
+        return self.root / "dedup" / "urls" / f"keys-{shard:05d}.parquet"
 
     def url_removed(self, partition: int) -> Path:
         """Global rows removed as URL duplicates, from the keys of one partition."""
         return self.root / "dedup" / "urls" / "removed" / f"part-{partition:05d}.npy"
 
-    def lsh_buckets(self, shard: int, band: int, partition: int) -> Path:
-        """``(bucket hash, row)`` of a shard for one LSH band and hash range, sorted."""
-        return self.root / "dedup" / "lsh" / f"shard-{shard:05d}" / f"band-{band:03d}-part-{partition:05d}.npy"
+    def lsh_buckets(self, shard: int) -> Path:
+        """``(bucket hash, row)`` of a shard for every LSH band and hash range, sorted by band, range, hash, row."""
+        return self.root / "dedup" / "lsh" / f"buckets-{shard:05d}.npy"
+
+    def lsh_offsets(self, shard: int) -> Path:
+        """Where each (band, hash range) slice of :meth:`lsh_buckets` starts (``bands x partitions + 1``)."""
+        return self.root / "dedup" / "lsh" / f"offsets-{shard:05d}.npy"
 
     def lsh_edges(self, band: int, partition: int) -> Path:
         """Duplicate pairs (a spanning forest) found in one band and hash range."""
         return self.root / "dedup" / "edges" / f"band-{band:03d}-part-{partition:05d}.npy"
 
-    def dedup_keep(self) -> Path:
-        return self.root / "dedup" / "keep.npy"
+    def near_removed(self) -> Path:
+        """Global rows removed as near-duplicates (every cluster member but its smallest row), sorted."""
+        return self.root / "dedup" / "near_removed.npy"
+
+    def keep(self, shard: int) -> Path:
+        """A shard's keep-mask after URL and near-dedup (bool per row)."""
+        return self.root / "dedup" / "keep" / f"shard-{shard:05d}.npy"
 
     def dedup_summary(self) -> Path:
         return self.root / "dedup" / "summary.json"
@@ -142,12 +172,35 @@ class RunDir:
     def model(self, k: int) -> Path:
         return self.iter_dir(k) / "model.bin"
 
+    def sample_params(self, k: int) -> Path:
+        """The priority cuts of iteration ``k``'s training samples (``negatives``, ``positives``)."""
+        return self.iter_dir(k) / "sample" / "params.json"
+
+    def sample(self, k: int, shard: int) -> Path:
+        """A shard's sample candidates (parquet: priority, row, positive, text)."""
+        return self.iter_dir(k) / "sample" / f"shard-{shard:05d}.parquet"
+
     def scores(self, k: int, shard: int) -> Path:
         return self.iter_dir(k) / "scores" / f"shard-{shard:05d}.npy"
 
-    def domain_counts(self, k: int, shard: int, partition: int) -> Path:
-        """``(domain, pages, collected)`` of a shard's kept rows whose domain hashes to ``partition``."""
-        return self.iter_dir(k) / "domains" / f"shard-{shard:05d}" / f"part-{partition:05d}.parquet"
+    def budget(self, k: int) -> Path:
+        """``top_tokens``: the per-shard partial histograms and rankings (``hist/``, ``ranked/``) and the cut."""
+        return self.iter_dir(k) / "budget"
+
+    def budget_cut(self, k: int, token_budget: int) -> Path:
+        return self.budget(k) / f"cut-{int(token_budget)}.json"
+
+    def selected(self, k: int, shard: int) -> Path:
+        """A shard's selection in iteration ``k`` (bool per row)."""
+        return self.iter_dir(k) / "selected" / f"shard-{shard:05d}.npy"
+
+    def selection_counts(self, k: int, shard: int) -> Path:
+        """A shard's selected pages and tokens, and pages new / also collected in iteration ``k - 1``."""
+        return self.iter_dir(k) / "selected" / f"shard-{shard:05d}.json"
+
+    def domain_counts(self, k: int, shard: int) -> Path:
+        """``(domain, pages, collected)`` of a shard's kept rows, row group ``p``: the domains hashing to ``p``."""
+        return self.iter_dir(k) / "domains" / f"shard-{shard:05d}.parquet"
 
     def math_domains(self, k: int, partition: int) -> Path:
         """The math domains (more than ``math_fraction`` collected) of one domain hash partition, with counts."""
@@ -164,14 +217,22 @@ class RunDir:
         return self.iter_dir(k) / "accepted.json"
 
     def prefix_pages(self, k: int, shard: int) -> Path:
-        """Rows of a shard under accepted prefixes, not collected yet: new seeds."""
+        """Rows of a shard added to the seeds through iteration ``k`` (under accepted prefixes, not collected)."""
         return self.iter_dir(k) / "seeds_added" / f"shard-{shard:05d}.npy"
+
+    def seeds_added(self, k: int) -> Path:
+        """Counts of the rows added to the seeds by iteration ``k`` (``added``) and through it (``total``)."""
+        return self.iter_dir(k) / "seeds_added.json"
 
     def report(self, k: int) -> Path:
         return self.iter_dir(k) / "report.json"
 
     def final(self, shard: int) -> Path:
         return self.root / "final" / f"shard-{shard:05d}.parquet"
+
+    def final_counts(self, shard: int) -> Path:
+        """A final shard's documents and whitespace tokens."""
+        return self.root / "final" / f"shard-{shard:05d}.json"
 
     def export(self) -> Path:
         return self.root / "export"
@@ -180,7 +241,7 @@ class RunDir:
         return self.root / "stats.json"
 
     def meta(self) -> dict:
-        """``docs/shards.json``: rows per shard, global offsets, total."""
+        """``docs/shards.json``: rows per shard, global offsets, total; rows and offsets of the input parts."""
         return json.loads(self.shards_meta().read_text())
 
     def load_config(self):

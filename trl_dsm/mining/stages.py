@@ -6,32 +6,47 @@ A :class:`StageTask` ``(run_dir, stage, iteration)`` is the picklable unit an ex
 task ``i`` of the stage. Stages and what their task ``i`` is:
 
 * ``ingest``: input unit ``i`` (one file or dataset) -> ``raw/part-i.parquet``.
+* ``reshard``: shard ``i`` -> its rows of the parts, in order (``docs/shard-i.parquet``; the driver wrote the offsets
+  from the parts' row counts in ``docs/shards.json``).
 * ``prepare``: shard ``i`` -> MinHash signatures (``prepare/signatures-i.npy``), token counts and empty flags
-  (``prepare/shard-i.npz``), normalized URL keys per hash partition (``dedup/urls/shard-i/part-*.parquet``).
+  (``prepare/shard-i.npz``), normalized URL keys, a row group per hash partition (``dedup/urls/keys-i.parquet``).
 * ``url_dedup``: URL partition ``i`` -> the rows whose normalized URL an earlier row has
   (``dedup/urls/removed/part-i.npy``).
 * ``lsh_buckets``: shard ``i`` -> ``(band key, row)`` of its remaining non-empty rows, sorted per band and hash
-  partition (``dedup/lsh/shard-i/band-B-part-P.npy``).
+  partition in one file with the slices' offsets (``dedup/lsh/buckets-i.npy``, ``dedup/lsh/offsets-i.npy``).
 * ``lsh_merge``: band ``i // partitions``, partition ``i % partitions`` -> duplicate pairs from all shards'
   buckets (``dedup/edges/band-B-part-P.npy``).
-* ``clusters`` (one task): union-find over the pairs -> ``dedup/keep.npy``, ``dedup/clusters.jsonl``,
-  ``dedup/summary.json``.
-* ``score`` (per iteration): shard ``i`` -> ``iter_k/scores/shard-i.npy``.
+* ``clusters`` (one task): union-find over the pairs -> the removed rows (``dedup/near_removed.npy``),
+  ``dedup/clusters.jsonl``, ``dedup/summary.json``.
+* ``keep``: shard ``i`` -> its keep-mask (``dedup/keep/shard-i.npy``).
+  (The dedup tasks, ``url_dedup`` to ``keep``, live in :mod:`trl_dsm.mining.stages_dedup`.)
+* ``sample`` (per iteration): shard ``i`` -> its candidates for the classifier's random negatives (kept pages not
+  added to the seeds) and added seed pages, with their hash priorities below the driver's cut
+  (``iter_k/sample/shard-i.parquet``); the driver keeps the ``n_negatives`` / ``n_positives`` smallest.
+* ``score`` (per iteration): shard ``i`` -> ``iter_k/scores/shard-i.npy``; for ``threshold`` selection also the
+  selection (``iter_k/selected/shard-i.npy`` + ``.json`` counts), for ``top_tokens`` the partial histogram and
+  ranking (``iter_k/budget/{hist,ranked}/i.npy``, :func:`trl_dsm.mining.steps.write_budget_partial`).
+* ``select`` (``top_tokens``, per iteration): shard ``i`` -> its pages within the budget's cut (merged by the
+  driver from the histograms: ``iter_k/budget/cut-B.json``) -> ``iter_k/selected/shard-i.npy`` + ``.json``.
 * ``domain_counts`` (per iteration): shard ``i`` -> pages and collected pages per domain of its kept rows, split by
-  domain hash partition (``iter_k/domains/shard-i/part-*.parquet``).
+  domain hash partition (``iter_k/domains/shard-i.parquet``, a row group per partition).
 * ``domain_merge``: partition ``i`` -> its domains' counts summed over shards; only the math domains (more than
   ``math_fraction`` collected) are written (``iter_k/domains/math-i.parquet``).
 * ``prefix_counts``: shard ``i`` -> partial counts of the URL prefixes of the math domains
   (``iter_k/prefixes/shard-i.jsonl``), merged by the driver into the annotation rows.
-* ``prefix_pages``: shard ``i`` -> its uncollected rows under accepted prefixes (``iter_k/seeds_added/shard-i.npy``).
-* ``final``: shard ``i`` -> ``final/shard-i.parquet`` (the last iteration's selection with its scores).
+* ``prefix_pages``: shard ``i`` -> its rows added to the seeds so far: those of the previous iteration and its
+  uncollected rows under accepted prefixes (``iter_k/seeds_added/shard-i.npy``).
+* ``final``: shard ``i`` -> ``final/shard-i.parquet`` (the last iteration's selection with its scores) and its
+  counts (``final/shard-i.json``).
 
 No task holds more than one shard's documents, one partition's URL keys, band buckets or domain counts, the
-duplicate pairs, or the math domains.
+duplicate pairs (and removed rows), or the math domains; per-page state (keep, scores, selection, tokens, added
+seeds) lives in per-shard files, never in one array.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -52,15 +67,51 @@ from trl_dsm.mining.rundir import (
     atomic_npy,
     atomic_npz,
     atomic_parquet,
+    atomic_partitioned_parquet,
+    read_partition,
     read_shard,
 )
-from trl_dsm.mining.select import count_tokens
+from trl_dsm.mining.select import BudgetCut, count_tokens, select_threshold
+from trl_dsm.mining.stages_dedup import (
+    clusters_task,
+    keep_shard,
+    lsh_buckets_shard,
+    lsh_done,
+    lsh_merge_task,
+    url_dedup_partition,
+)
+from trl_dsm.mining.steps import write_budget_partial
 
 
 def ingest_unit(run: RunDir, config: MiningConfig, iteration: int, unit: int) -> None:
     units = json.loads(run.units().read_text())
     dataset = load_documents(dict(units[unit]["spec"]), cache_dir=run.root / "cache")
     atomic_parquet(run.raw(unit), dataset.select_columns(COLUMNS))
+
+
+def shard_bounds(total: int, shards: int, shard: int) -> tuple[int, int]:
+    """``[start, end)`` of contiguous shard ``shard`` of ``total`` rows (``datasets.Dataset.shard(contiguous=True)``:
+    the first ``total % shards`` shards have one row more)."""
+    div, mod = divmod(total, shards)
+    start = div * shard + min(shard, mod)
+    return start, start + div + (1 if shard < mod else 0)
+
+
+def reshard_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int) -> None:
+    """Shard ``shard``'s rows, read from the parts it overlaps (one part at a time)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = run.meta()
+    lo = meta["offsets"][shard]
+    hi = lo + meta["rows"][shard]
+    schema = pa.schema([(c, pa.string()) for c in COLUMNS])
+    pieces = []
+    for unit, (a, b) in enumerate(zip(meta["part_offsets"][:-1], meta["part_offsets"][1:])):
+        if b > lo and a < hi:
+            table = pq.read_table(run.raw(unit), columns=COLUMNS)
+            pieces.append(table.slice(max(lo, a) - a, min(hi, b) - max(lo, a)).cast(schema))
+    atomic_parquet(run.doc_shard(shard), pa.concat_tables(pieces) if pieces else schema.empty_table())
 
 
 def url_partition(key: str, partitions: int) -> int:
@@ -86,156 +137,93 @@ def prepare_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int)
                 keys, rows = parts[url_partition(key, d.partitions)]
                 keys.append(key)
                 rows.append(start + i)
-        for p, (keys, rows) in enumerate(parts):
-            table = pa.table({"key": pa.array(keys, pa.string()), "row": pa.array(rows, pa.int64())})
-            atomic_parquet(run.url_keys(shard, p), table)
+        tables = [pa.table({"key": pa.array(k, pa.string()), "row": pa.array(r, pa.int64())}) for k, r in parts]
+        atomic_partitioned_parquet(run.url_keys(shard), tables)
     tokens = count_tokens(texts, config.selection.tokenizer)
     empty = np.array([not (t or "").strip() for t in texts], dtype=bool)
     atomic_npz(run.prepared(shard), tokens=tokens, empty=empty)  # last: marks the task done
 
 
-def url_dedup_partition(run: RunDir, config: MiningConfig, iteration: int, partition: int) -> None:
-    """Exact URL dedup of one hash partition of the keys: the smallest row of each key stays (the first occurrence
-    in input order, as :func:`trl_dsm.mining.dedup.url_dedup_mask`)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+def preload(config: MiningConfig) -> None:
+    """Import the tasks' modules and load their compiled kernels (numba's cache) in this process: the driver calls
+    it before the ``local`` executor forks its pool, so the workers inherit them instead of each loading them."""
+    import datasets  # noqa: F401
+    import fasttext  # noqa: F401
 
-    tables = [pq.read_table(run.url_keys(s, partition)) for s in range(config.num_shards)]
-    table = pa.concat_tables(tables)
-    removed = np.zeros(0, dtype=np.int64)
-    if table.num_rows:
-        table = table.take(pc.sort_indices(table, sort_keys=[("key", "ascending"), ("row", "ascending")]))
-        keys = table.column("key").combine_chunks()
-        repeat = np.r_[False, pc.equal(keys.slice(1), keys.slice(0, len(keys) - 1)).to_numpy(zero_copy_only=False)]
-        removed = np.sort(table.column("row").to_numpy()[repeat])
-    atomic_npy(run.url_removed(partition), removed.astype(np.int64))
+    from trl_dsm.mining.classifier import normalize_text
 
-
-def _url_removed_in(run: RunDir, config: MiningConfig, lo: int, hi: int) -> np.ndarray:
-    if not config.dedup.url:
-        return np.zeros(0, dtype=np.int64)
-    out = [r[(r >= lo) & (r < hi)] for r in (np.load(run.url_removed(p)) for p in range(config.dedup.partitions))]
-    return np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
-
-
-def lsh_done(run: RunDir, shard: int) -> Path:
-    return run.lsh_buckets(shard, 0, 0).parent / "done.json"
-
-
-def lsh_buckets_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int) -> None:
     d = config.dedup
-    meta = run.meta()
-    lo, n = meta["offsets"][shard], meta["rows"][shard]
-    keep = ~np.load(run.prepared(shard))["empty"].astype(bool)
-    keep[_url_removed_in(run, config, lo, lo + n) - lo] = False
-    local = np.flatnonzero(keep)
-    bands, rows_per_band = dedup_lib.lsh_params(d.threshold, d.num_perm)
-    keys = dedup_lib.band_hashes(np.load(run.signatures(shard))[local], bands, rows_per_band)
-    rows = local.astype(np.int64) + lo
-    for band in range(bands):
-        part = dedup_lib.hash_partition(keys[:, band], d.partitions)
-        for p in range(d.partitions):
-            mask = part == p
-            atomic_npy(run.lsh_buckets(shard, band, p), dedup_lib.sorted_buckets(keys[mask, band], rows[mask]))
-    atomic_json(lsh_done(run, shard), {"rows": int(len(rows)), "bands": bands})
-
-
-class SignatureLookup:
-    """Signatures of global rows, read from the shards' ``.npy`` files by memory map (only those rows)."""
-
-    def __init__(self, run: RunDir, offsets: list[int]):
-        self.run, self.offsets = run, np.asarray(offsets)
-
-    def __call__(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.int64)
-        shards = np.searchsorted(self.offsets, rows, side="right") - 1
-        out = None
-        for s in np.unique(shards):
-            sigs = np.load(self.run.signatures(int(s)), mmap_mode="r")
-            at = np.flatnonzero(shards == s)
-            block = np.asarray(sigs[rows[at] - self.offsets[s]])
-            if out is None:
-                out = np.empty((len(rows), block.shape[1]), dtype=block.dtype)
-            out[at] = block
-        return out if out is not None else np.zeros((0, 0), dtype=np.uint32)
-
-
-def lsh_merge_task(run: RunDir, config: MiningConfig, iteration: int, task: int) -> None:
-    d = config.dedup
-    band, part = divmod(task, d.partitions)
-    parts = [np.load(run.lsh_buckets(s, band, part)) for s in range(config.num_shards)]
-    entries = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.uint64)
-    entries = entries[np.lexsort((entries[:, 1], entries[:, 0]))]
-    edges = dedup_lib.bucket_edges(entries, SignatureLookup(run, run.meta()["offsets"]), d.threshold, d.verify)
-    atomic_npy(run.lsh_edges(band, part), edges)
-
-
-def lsh_tasks(config: MiningConfig) -> int:
-    return dedup_lib.lsh_params(config.dedup.threshold, config.dedup.num_perm)[0] * config.dedup.partitions
-
-
-def _column_at(run: RunDir, config: MiningConfig, column: str, rows: np.ndarray) -> dict[int, object]:
-    """``{row: value}`` of one column for sorted global ``rows``, read shard by shard."""
-    offsets = np.asarray(run.meta()["offsets"])
-    out: dict[int, object] = {}
-    for shard in range(config.num_shards):
-        lo, hi = offsets[shard], offsets[shard + 1]
-        local = rows[(rows >= lo) & (rows < hi)] - lo
-        if len(local):
-            values = read_shard(run.doc_shard(shard), [column]).select(local)[column]
-            out.update(zip((local + lo).tolist(), values))
-    return out
-
-
-def clusters_task(run: RunDir, config: MiningConfig, iteration: int, task: int, max_members: int = 20) -> None:
-    """Union-find over the duplicate pairs; the keep-mask, the cluster report and the dedup summary."""
-    d = config.dedup
-    meta = run.meta()
-    n = meta["total"]
-    keep = np.ones(n, dtype=bool)
-    url_removed = _url_removed_in(run, config, 0, n)
-    keep[url_removed] = False
-    summary = {"documents": n, "url_duplicates_removed": int(len(url_removed))}
-    if d.minhash:
-        bands = dedup_lib.lsh_params(d.threshold, d.num_perm)[0]
-        edges = [np.load(run.lsh_edges(b, p)) for b in range(bands) for p in range(d.partitions)]
-        clusters = dedup_lib.clusters_from_edges(np.concatenate(edges))
-        for members in clusters:
-            keep[members[1:]] = False
-        shown = np.unique(np.array([m for c in clusters for m in c[:max_members]], dtype=np.int64))
-        urls, ids = _column_at(run, config, "url", shown), _column_at(run, config, "id", shown)
-        rows = []
-        for cid, members in enumerate(clusters):
-            head = members[:max_members]
-            rows.append(
-                {
-                    "cluster": cid,
-                    "size": len(members),
-                    "kept": members[0],
-                    "members": head,
-                    "urls": [urls[m] for m in head],
-                    "ids": [ids[m] for m in head],
-                }
-            )
-        atomic_jsonl(run.clusters(), rows)
-        summary.update(
-            near_duplicates_removed=sum(len(c) - 1 for c in clusters),
-            clusters=len(clusters),
-            largest_cluster=max((len(c) for c in clusters), default=0),
-            threshold=d.threshold,
-            num_perm=d.num_perm,
-            ngram=d.ngram,
-        )
-    summary["kept"] = int(keep.sum())
-    atomic_npy(run.dedup_keep(), keep)
-    atomic_json(run.dedup_summary(), summary)  # last: marks the task done
+    dedup_lib.lsh_params(d.threshold, d.num_perm)  # imports datasketch (and scipy): ~1 s
+    dedup_lib.minhash_signatures(["warm up the kernels"], num_perm=d.num_perm, seed=d.seed, ngram=d.ngram)
+    normalize_text("warm up")
 
 
 def shard_keep(run: RunDir, shard: int) -> np.ndarray:
-    meta = run.meta()
-    start = meta["offsets"][shard]
-    return np.load(run.dedup_keep(), mmap_mode="r")[start : start + meta["rows"][shard]].copy()
+    return np.load(run.keep(shard))
+
+
+def added_before(run: RunDir, k: int, shard: int) -> np.ndarray:
+    """The shard's rows added to the seeds by domain discovery before iteration ``k`` (global, sorted)."""
+    path = run.prefix_pages(k - 1, shard) if k > 1 else None
+    return np.load(path) if path is not None and path.is_file() else np.zeros(0, dtype=np.int64)
+
+
+def sample_priority(rows: np.ndarray, salt: int) -> np.ndarray:
+    """A uniform [0, 1) priority per global row (splitmix64 of ``row + salt``): the classifier's random samples are
+    the rows of smallest priority, the same whatever the sharding."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(rows, dtype=np.uint64) + np.uint64((salt * 0x9E3779B97F4A7C15) % (1 << 64))
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def sample_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
+    """Candidates for iteration ``k``'s training samples in the shard: kept pages not added to the seeds (negatives)
+    and added pages (positives) whose priority is below the driver's cuts, with their texts."""
+    import pyarrow as pa
+
+    params = json.loads(run.sample_params(k).read_text())
+    start = run.meta()["offsets"][shard]
+    keep = shard_keep(run, shard)
+    added = added_before(run, k, shard) - start
+    is_added = np.zeros(len(keep), dtype=bool)
+    is_added[added] = True
+    rows = np.arange(len(keep), dtype=np.int64)
+    seed = config.classifier.seed + k
+    negative = keep & ~is_added & (sample_priority(rows + start, 2 * seed) < params["negatives"])
+    positive = is_added & (sample_priority(rows + start, 2 * seed + 1) < params["positives"])
+    take = np.flatnonzero(negative | positive)
+    texts = read_shard(run.doc_shard(shard), ["text"]).select(take)["text"] if len(take) else []
+    priority = np.where(
+        positive[take], sample_priority(take + start, 2 * seed + 1), sample_priority(take + start, 2 * seed)
+    )
+    table = {
+        "priority": priority,
+        "row": take + start,
+        "positive": positive[take],
+        "text": pa.array(texts, pa.string()),
+    }
+    atomic_parquet(run.sample(k, shard), pa.table(table))
+
+
+@functools.lru_cache(maxsize=2)
+def _classifier(path: str, mtime_ns: int, max_chars: int | None) -> FastTextClassifier:
+    """One fastText model per worker process and iteration (a persistent pool scores many shards)."""
+    return FastTextClassifier(path, max_chars=max_chars)
+
+
+def _write_selection(run: RunDir, k: int, shard: int, selected: np.ndarray) -> None:
+    """The shard's selection and its counts: pages, tokens, and (after iteration 1) pages new / also collected in
+    the previous iteration."""
+    tokens = np.load(run.prepared(shard))["tokens"]
+    counts = {"collected": int(selected.sum()), "tokens": int(tokens[selected].sum())}
+    if k > 1:
+        both = int((np.load(run.selected(k - 1, shard)) & selected).sum())
+        counts.update(both=both, new=counts["collected"] - both)
+    atomic_json(run.selection_counts(k, shard), counts)
+    atomic_npy(run.selected(k, shard), selected)  # last: marks the select task done
 
 
 def score_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
@@ -245,27 +233,36 @@ def score_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
     if len(rows):
         docs = read_shard(run.doc_shard(shard), ["text"]).select(rows)
         model_path = run.model(k).with_suffix(".ftz") if config.classifier.quantize else run.model(k)
-        classifier = FastTextClassifier(model_path, max_chars=config.classifier.max_chars)
+        classifier = _classifier(str(model_path), model_path.stat().st_mtime_ns, config.classifier.max_chars)
         scored = score_dataset(docs, classifier, num_proc=config.num_proc, batch_size=config.batch_size)
         scores[rows] = np.asarray(scored[SCORE_COLUMN], dtype=np.float32)
-    atomic_npy(run.scores(k, shard), scores)
+    if config.selection.method == "threshold":
+        _write_selection(run, k, shard, select_threshold(scores, config.selection.threshold))
+    else:
+        write_budget_partial(str(run.budget(k)), shard, scores, np.load(run.prepared(shard))["tokens"])
+    atomic_npy(run.scores(k, shard), scores)  # last: marks the task done
+
+
+def select_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
+    """``top_tokens``: the shard's pages within the cut the driver merged from the partial histograms."""
+    cut = BudgetCut(**json.loads(run.budget_cut(k, config.selection.token_budget).read_text()))
+    _write_selection(run, k, shard, cut.mask(np.load(run.scores(k, shard)), shard))
 
 
 def final_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
-    meta = run.meta()
-    start = meta["offsets"][shard]
-    mask = np.load(run.iter_dir(k) / "selected.npy", mmap_mode="r")[start : start + meta["rows"][shard]]
+    mask = np.load(run.selected(k, shard))
     docs = read_shard(run.doc_shard(shard))
     scores = np.load(run.scores(k, shard))
     rows = np.flatnonzero(mask)
     out = docs.select(rows).add_column(SCORE_COLUMN, scores[rows].astype(np.float64).tolist())
+    atomic_json(
+        run.final_counts(shard), {"documents": len(rows), "tokens": int(sum(len(t.split()) for t in out["text"]))}
+    )
     atomic_parquet(run.final(shard), out)
 
 
 def _selected_in(run: RunDir, k: int, shard: int) -> np.ndarray:
-    meta = run.meta()
-    start = meta["offsets"][shard]
-    return np.load(run.iter_dir(k) / "selected.npy", mmap_mode="r")[start : start + meta["rows"][shard]].copy()
+    return np.load(run.selected(k, shard))
 
 
 def domain_counts_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
@@ -284,20 +281,21 @@ def domain_counts_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -
     split: list[list[tuple[str, int, int]]] = [[] for _ in range(parts)]
     for domain, (pages, got) in counts.items():
         split[url_partition(domain, parts)].append((domain, pages, got))
-    for p in range(parts):  # the last partition's file marks the task done
+    tables = []
+    for p in range(parts):
         names, pages, got = zip(*split[p]) if split[p] else ((), (), ())
         table = {"domain": pa.array(names, pa.string()), "pages": pa.array(pages, pa.int64())}
         table["collected"] = pa.array(got, pa.int64())
-        atomic_parquet(run.domain_counts(k, shard, p), pa.table(table))
+        tables.append(pa.table(table))
+    atomic_partitioned_parquet(run.domain_counts(k, shard), tables)
 
 
 def domain_merge_partition(run: RunDir, config: MiningConfig, k: int, partition: int) -> None:
     """The counts of one domain hash partition summed over shards; the math domains written with their counts."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    table = pa.concat_tables([pq.read_table(run.domain_counts(k, s, partition)) for s in range(config.num_shards)])
+    table = pa.concat_tables([read_partition(run.domain_counts(k, s), partition) for s in range(config.num_shards)])
     table = table.group_by("domain").aggregate([("pages", "sum"), ("collected", "sum")])
     table = table.rename_columns({"pages_sum": "pages", "collected_sum": "collected"})
     d = config.domains
@@ -327,20 +325,14 @@ def prefix_counts_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -
     atomic_jsonl(run.prefix_counts(k, shard), partials)
 
 
-def seeds_added_before(run: RunDir, k: int) -> np.ndarray:
-    """Rows added to the seeds by domain discovery before iteration ``k`` (global, sorted)."""
-    path = run.iter_dir(k - 1) / "seeds_added.npy"
-    return np.load(path) if k > 1 and path.is_file() else np.zeros(0, dtype=np.int64)
-
-
 def prefix_pages_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
-    """The shard's kept rows under an accepted prefix that are neither collected nor seeds already."""
+    """The shard's rows added to the seeds through iteration ``k``: those added before and its kept rows under an
+    accepted prefix that are neither collected nor seeds already."""
     accepted = set(json.loads(run.accepted(k).read_text()))
-    meta = run.meta()
-    start, n = meta["offsets"][shard], meta["rows"][shard]
+    start = run.meta()["offsets"][shard]
     exclude = _selected_in(run, k, shard) | ~shard_keep(run, shard)
-    added = seeds_added_before(run, k)
-    exclude[added[(added >= start) & (added < start + n)] - start] = True
+    added = added_before(run, k, shard)
+    exclude[added - start] = True
     rows = np.flatnonzero(~exclude)
     urls = read_shard(run.doc_shard(shard), ["url"]).select(rows)["url"] if accepted else []
     hits = [
@@ -348,7 +340,7 @@ def prefix_pages_shard(run: RunDir, config: MiningConfig, k: int, shard: int) ->
         for r, url in zip(rows.tolist(), urls)
         if domains_lib.url_prefix(url, config.domains.prefix_depth) in accepted
     ]
-    atomic_npy(run.prefix_pages(k, shard), np.array(hits, dtype=np.int64) + start)
+    atomic_npy(run.prefix_pages(k, shard), np.union1d(added, np.array(hits, dtype=np.int64) + start).astype(np.int64))
 
 
 @dataclass(frozen=True)
@@ -361,15 +353,17 @@ class Stage:
 
 STAGES: dict[str, Stage] = {
     "ingest": Stage(ingest_unit, lambda run, cfg, k, i: run.raw(i)),
+    "reshard": Stage(reshard_shard, lambda run, cfg, k, i: run.doc_shard(i)),
     "prepare": Stage(prepare_shard, lambda run, cfg, k, i: run.prepared(i)),
     "url_dedup": Stage(url_dedup_partition, lambda run, cfg, k, i: run.url_removed(i)),
     "lsh_buckets": Stage(lsh_buckets_shard, lambda run, cfg, k, i: lsh_done(run, i)),
     "lsh_merge": Stage(lsh_merge_task, lambda run, cfg, k, i: run.lsh_edges(*divmod(i, cfg.dedup.partitions))),
     "clusters": Stage(clusters_task, lambda run, cfg, k, i: run.dedup_summary()),
+    "keep": Stage(keep_shard, lambda run, cfg, k, i: run.keep(i)),
+    "sample": Stage(sample_shard, lambda run, cfg, k, i: run.sample(k, i)),
     "score": Stage(score_shard, lambda run, cfg, k, i: run.scores(k, i)),
-    "domain_counts": Stage(
-        domain_counts_shard, lambda run, cfg, k, i: run.domain_counts(k, i, cfg.dedup.partitions - 1)
-    ),
+    "select": Stage(select_shard, lambda run, cfg, k, i: run.selected(k, i)),
+    "domain_counts": Stage(domain_counts_shard, lambda run, cfg, k, i: run.domain_counts(k, i)),
     "domain_merge": Stage(domain_merge_partition, lambda run, cfg, k, i: run.math_domains(k, i)),
     "prefix_counts": Stage(prefix_counts_shard, lambda run, cfg, k, i: run.prefix_counts(k, i)),
     "prefix_pages": Stage(prefix_pages_shard, lambda run, cfg, k, i: run.prefix_pages(k, i)),

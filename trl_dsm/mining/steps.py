@@ -9,14 +9,22 @@
   copies of a key) -> :class:`UrlDedupFilter` (per task: drops them). The first document of each key in
   (task, position) order is kept.
 * :class:`DecontaminationFilter`: the 10-gram benchmark decontamination (segments or whole documents).
+* Token-budget selection ("the top-ranking pages within a token budget") in two stages with a small merge:
+  :class:`ScoreHistogram` (per task: partial histogram of score bin -> tokens, and the task's ranking) ->
+  :class:`TokenBudgetFilter` (per task: merges the histograms into the cut once, keeps the pages above it). The
+  selection equals :func:`trl_dsm.mining.select.select_top_tokens` over all pages (ties by task, then position).
 
 Each step counts what it did with ``stat_update`` (datatrove's stats). :class:`TaskStep` is how ``trl-dsm mine``
 runs its own stage tasks on datatrove's executors (local, Slurm, Ray).
+
+(Over 400 lines: the one module a datatrove user imports the mining steps from; each step is self-contained.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 from collections.abc import Callable, Sequence
 
@@ -30,6 +38,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from trl_dsm.mining.classifier import SCORE_COLUMN
 from trl_dsm.mining.dedup import normalize_url
+from trl_dsm.mining.select import BUDGET_BINS, BudgetCut, budget_cut, budget_partial, count_tokens
 
 
 class TaskStep(PipelineStep):
@@ -61,8 +70,18 @@ class MathHtmlExtractor(BaseExtractor):
     def __init__(self, timeout: float = 1.0):
         super().__init__(timeout)
 
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        """datatrove's extraction loop, with trafilatura imported first: the sandbox forks its worker from this
+        process, and a worker that had to import it would miss the 1 s ``timeout`` on every page."""
+        import trafilatura  # noqa: F401
+
+        from trl_dsm.mining import html_text  # noqa: F401
+
+        yield from super().run(data, rank, world_size)
+
     def extract(self, text: str) -> str:
-        from trl_dsm.mining.readers import html_to_text
+        """The main text of ``text`` (an HTML page) with math as TeX; empty when nothing is extracted."""
+        from trl_dsm.mining.html_text import html_to_text
 
         return html_to_text(text)[1]
 
@@ -277,3 +296,138 @@ class DecontaminationFilter(BaseFilter):
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         return self.filter_batch([doc])[0]
+
+
+def write_budget_partial(
+    folder: DataFolderLike, rank: int, scores: np.ndarray, tokens: np.ndarray, bins: int = BUDGET_BINS
+) -> tuple[int, int]:
+    """Write task ``rank``'s share of a token-budget selection to ``folder``: ``ranked/RANK.npy`` (its ranking),
+    then ``hist/RANK.npy`` (its partial histogram; written last, so it marks the task done). Returns
+    ``(pages, tokens)`` scored."""
+    folder = _folder(folder)
+    hist, ranked = budget_partial(scores, tokens, bins)
+    with folder.open(f"ranked/{rank:05d}.npy", "wb") as f:
+        np.save(f, ranked)
+    with folder.open(f"hist/{rank:05d}.npy", "wb") as f:
+        np.save(f, hist)
+    return int(hist[:, 2].sum()), int(hist[:, 1].sum())
+
+
+def _npy_slice(folder, path: str, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of a 1-D ``.npy`` file, read by seeking (any fsspec file system; no full load)."""
+    with folder.open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        _, _, dtype = read_header(f)
+        f.seek(f.tell() + start * dtype.itemsize)
+        return np.frombuffer(f.read((stop - start) * dtype.itemsize), dtype=dtype)
+
+
+def budget_cut_from_folder(folder: DataFolderLike, token_budget: int, bins: int = BUDGET_BINS) -> BudgetCut:
+    """The cut of ``token_budget`` from the partials in ``folder`` (every task's ``hist/RANK.npy``), computed once
+    and kept in ``cut-BUDGET.json`` (deterministic: tasks racing to write it write the same bytes)."""
+    folder = _folder(folder)
+    name = f"cut-{int(token_budget)}.json"
+    if folder.exists(name):
+        with folder.open(name, "rt") as f:
+            return BudgetCut(**json.load(f))
+    ranks = sorted(int(p.rsplit("/", 1)[-1].split(".")[0]) for p in folder.list_files(subdirectory="hist"))
+    if ranks != list(range(len(ranks))):
+        missing = sorted(set(range(max(ranks, default=-1) + 1)) - set(ranks))
+        raise FileNotFoundError(f"{folder.path}/hist: partial histograms of tasks {missing[:10]} are missing")
+
+    def hist_of(rank: int) -> np.ndarray:
+        with folder.open(f"hist/{rank:05d}.npy", "rb") as f:
+            return np.load(f)
+
+    def ranked_slice(rank: int, start: int, stop: int) -> np.ndarray:
+        return _npy_slice(folder, f"ranked/{rank:05d}.npy", start, stop)
+
+    cut = budget_cut(hist_of, ranked_slice, len(ranks), int(token_budget), bins)
+    with folder.open(name, "wt") as f:
+        json.dump(cut.to_dict(), f)
+    return cut
+
+
+class ScoreHistogram(PipelineStep):
+    """Stage 1 of token-budget selection (§2.1: "the top-ranking pages" within a token budget; the paper kept the
+    top 40B tokens in its first iteration): forwards the documents and, once they have passed, writes this task's
+    partial histogram of score bin -> (tokens, pages) and its ranking to ``output_folder``
+    (:func:`write_budget_partial`). The score is ``metadata[score_key]`` (:class:`MathScoreFilter` writes it;
+    missing = never selected); tokens are ``metadata[token_key]`` (e.g. datatrove's ``TokensCounter``) or, without
+    ``token_key``, whitespace words."""
+
+    name = "trl-dsm token budget 1: score histogram"
+    type = "trl-dsm"
+
+    def __init__(
+        self,
+        output_folder: DataFolderLike,
+        score_key: str = SCORE_COLUMN,
+        token_key: str | None = None,
+        bins: int = BUDGET_BINS,
+    ):
+        super().__init__()
+        self.output_folder, self.score_key, self.token_key, self.bins = (
+            _folder(output_folder),
+            score_key,
+            token_key,
+            bins,
+        )
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        scores: list[float] = []
+        tokens: list[int] = []
+        for doc in data:
+            score = doc.metadata.get(self.score_key)
+            scores.append(math.nan if score is None else float(score))
+            if self.token_key is not None:
+                tokens.append(int(doc.metadata[self.token_key]))
+            else:
+                tokens.append(int(count_tokens([doc.text])[0]))
+            yield doc
+        pages, total = write_budget_partial(
+            self.output_folder,
+            rank,
+            np.asarray(scores, dtype=np.float64),
+            np.asarray(tokens, dtype=np.int64),
+            self.bins,
+        )
+        self.stat_update("scored", value=pages)
+        self.stat_update("tokens", value=total)
+
+
+class TokenBudgetFilter(BaseFilter):
+    """Stage 2 of token-budget selection: keeps the pages of the longest prefix of the global ranking (score
+    descending, then task rank, then position) whose tokens add up to at most ``token_budget``. Run with the same
+    documents, order and tasks as :class:`ScoreHistogram` (e.g. reading what stage 1 wrote), so positions match; the
+    cut is merged from all tasks' partials once (``cut-BUDGET.json`` in ``input_folder``)."""
+
+    name = "trl-dsm token budget 2: filter"
+
+    def __init__(
+        self,
+        input_folder: DataFolderLike,
+        token_budget: int,
+        score_key: str = SCORE_COLUMN,
+        bins: int = BUDGET_BINS,
+        exclusion_writer: DiskWriter | None = None,
+    ):
+        super().__init__(exclusion_writer)
+        if token_budget < 0:
+            raise ValueError(f"token_budget must be >= 0, got {token_budget}")
+        self.input_folder, self.token_budget = _folder(input_folder), int(token_budget)
+        self.score_key, self.bins = score_key, bins
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        self._cut = budget_cut_from_folder(self.input_folder, self.token_budget, self.bins)
+        self._rank, self._position = rank, 0
+        yield from super().run(data, rank, world_size)
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        position = self._position
+        self._position += 1
+        score = doc.metadata.get(self.score_key)
+        score = math.nan if score is None else float(score)
+        keep = self._cut.mask(np.array([score]), self._rank, np.array([position]))[0]
+        return True if keep else (False, "over_token_budget")

@@ -1,0 +1,150 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""WARC files through datatrove (§2.1 mines Common Crawl): ``WarcHtmlReader -> MathHtmlExtractor -> JsonlWriter``
+on ``LocalPipelineExecutor`` reads the same pages as our own reader (``iter_warc``) with math kept as TeX; datatrove's
+stock ``WarcReader`` differs only where it ignores a declared charset."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.pipeline.writers import JsonlWriter
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from trl_dsm.mining.steps import MathHtmlExtractor
+from trl_dsm.mining.warc import WarcHtmlReader, iter_warc, warc_adapter
+
+
+_FILLER = "<p>This paragraph gives the page enough ordinary words for the extractor to treat it as main content.</p>"
+MATHJAX = (
+    "<html><head><title>Quadratics</title></head><body><article><h1>Quadratic equations</h1>"
+    '<p>The roots of <script type="math/tex">ax^2+bx+c=0</script> follow from completing the square.</p>'
+    '<span class="MathJax_Preview">x=...</span>'
+    '<script type="math/tex; mode=display">x=\\frac{-b\\pm\\sqrt{b^2-4ac}}{2a}</script>'
+    f"{_FILLER}</article></body></html>"
+)
+KATEX_LATIN1 = (
+    "<html><head><title>Übung</title></head><body><article><h1>Übung zur Analysis</h1>"
+    '<p>Für alle reellen Zahlen gilt <span class="katex"><span class="katex-mathml"><math><semantics>'
+    '<mrow><mi>e</mi></mrow><annotation encoding="application/x-tex">e^{i\\pi}+1=0</annotation></semantics></math>'
+    '</span><span class="katex-html">e i&#960;+1=0</span></span>, die Eulersche Identität, über die man viel liest.</p>'
+    f"{_FILLER}</article></body></html>"
+)
+MATHML = (
+    "<html><head><title>Sums</title></head><body><article><h1>Sums of angles</h1>"
+    '<p>By linearity <math alttext="\\alpha+\\beta"><mi>α</mi><mo>+</mo><mi>β</mi></math> is a sum of two angles,'
+    ' and the formula image <img class="latex" src="https://s0.wp.com/latex.php?latex=x" alt="\\int_0^1 x\\,dx">'
+    f" equals one half.</p>{_FILLER}</article></body></html>"
+)
+
+
+def _response(writer: WARCWriter, url: str, body: bytes, content_type: str, payload_type: str | None = None):
+    http = StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")
+    warc_headers = {"WARC-Identified-Payload-Type": payload_type} if payload_type else None
+    record = writer.create_warc_record(
+        url, "response", payload=io.BytesIO(body), http_headers=http, warc_headers_dict=warc_headers
+    )
+    writer.write_record(record)
+
+
+def write_math_warc(path: Path) -> None:
+    """Three math pages (MathJax; KaTeX in ISO-8859-1 declared by HTTP; MathML with a LaTeX image and Common
+    Crawl's payload type), a page with no text, a PDF and a request record."""
+    with path.open("wb") as f:
+        writer = WARCWriter(f, gzip=True)
+        _response(writer, "https://math.example/quadratic", MATHJAX.encode(), "text/html; charset=utf-8")
+        _response(
+            writer, "https://www.uni.example/uebung", KATEX_LATIN1.encode("latin-1"), "text/html; charset=iso-8859-1"
+        )
+        _response(writer, "https://blog.example/sums", MATHML.encode(), "text/html", "application/xhtml+xml")
+        _response(writer, "https://empty.example/", b"<html><body></body></html>", "text/html")
+        _response(writer, "https://papers.example/a.pdf", b"%PDF-1.4 not a page", "application/pdf", "application/pdf")
+        writer.write_record(
+            writer.create_warc_record("https://math.example/quadratic", "request", payload=io.BytesIO(b"GET /"))
+        )
+
+
+@pytest.fixture
+def warc_dir(shared_data: Path, tmp_path: Path) -> Path:
+    """The two shared Common Crawl WARCs (linked, not copied) and the math WARC, in one folder."""
+    folder = tmp_path / "warc"
+    folder.mkdir()
+    for name in ("resiliparse_warcfile.warc.gz", "whirlwind.warc.gz"):
+        (folder / name).symlink_to(shared_data / "web" / "raw" / name)
+    write_math_warc(folder / "math.warc.gz")
+    return folder
+
+
+def _run(reader, tmp_path: Path, name: str) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Run ``reader -> MathHtmlExtractor -> JsonlWriter`` (2 tasks, one at a time); ``(documents by id, stats)``."""
+    out, logs = tmp_path / f"out-{name}", tmp_path / f"logs-{name}"
+    LocalPipelineExecutor(
+        [reader, MathHtmlExtractor(timeout=60), JsonlWriter(str(out))], tasks=2, workers=1, logging_dir=str(logs)
+    ).run()
+    docs = {}
+    for path in sorted(out.glob("*.jsonl.gz")):
+        with gzip.open(path, "rt") as f:
+            docs.update((d["id"], d) for d in map(json.loads, f))
+    steps = json.loads((logs / "stats.json").read_text())
+    stats = {s["name"]: {k: v["total"] if isinstance(v, dict) else v for k, v in s["stats"].items()} for s in steps}
+    return docs, stats
+
+
+def _ours(folder: Path) -> dict[str, dict]:
+    return {d["id"]: d for path in sorted(folder.glob("*.warc.gz")) for d in iter_warc(path)}
+
+
+def test_warc_reader_extractor_writer_equals_iter_warc(warc_dir, tmp_path):
+    docs, stats = _run(WarcHtmlReader(str(warc_dir), glob_pattern="*.warc.gz"), tmp_path, "ours")
+    reader = stats["📖 - READER: 🕷 Warc (trl-dsm: declared charsets)"]
+    extractor = stats["🛢 - EXTRAC: trl-dsm math-preserving extraction"]
+    # 16 responses in the resiliparse head + 1 in whirlwind + 4 HTML responses in the math file (the PDF skipped)
+    assert (reader["input_files"], reader["documents"]) == (3, 21)
+    assert (extractor["extracted"], extractor["forwarded"], extractor["dropped"]) == (21, 20, 1)  # the empty page
+
+    ours = _ours(warc_dir)
+    assert len(ours) == 20 and set(docs) == set(ours)
+    for rid, doc in docs.items():
+        meta = doc["metadata"]
+        assert doc["text"] == ours[rid]["text"], meta["url"]
+        assert (meta["url"], meta["domain"], meta["source"]) == (
+            ours[rid]["url"],
+            ours[rid]["domain"],
+            ours[rid]["source"],
+        )
+        assert rid.startswith("urn:uuid:") and meta["date"]
+
+    by_url = {d["metadata"]["url"]: d for d in docs.values()}
+    quadratic = by_url["https://math.example/quadratic"]["text"]
+    assert "$ax^2+bx+c=0$" in quadratic and "$$x=\\frac{-b\\pm\\sqrt{b^2-4ac}}{2a}$$" in quadratic
+    assert "x=..." not in quadratic  # the rendered MathJax copy is dropped
+    uebung = by_url["https://www.uni.example/uebung"]
+    assert "$e^{i\\pi}+1=0$" in uebung["text"] and "über die man" in uebung["text"] and "e iπ" not in uebung["text"]
+    assert uebung["metadata"]["domain"] == "uni.example"
+    sums = by_url["https://blog.example/sums"]["text"]
+    assert "$\\alpha+\\beta$" in sums and "$\\int_0^1 x\\,dx$" in sums
+    wiki = by_url["https://an.wikipedia.org/wiki/Escopete"]
+    assert "Escopete" in wiki["text"] and wiki["metadata"]["source"] == "warc:whirlwind.warc.gz"
+    assert "Geburtsdatum" in by_url["http://06.live-radsport.ch/fahrerstatistik_801/Anthony_Ravard.html"]["text"]
+
+
+def test_datatrove_stock_warc_reader_differs_only_on_declared_charsets(warc_dir, tmp_path):
+    pytest.importorskip("cchardet")  # datatrove's WarcReader needs cchardet and python-magic (libmagic)
+    pytest.importorskip("magic")
+    from datatrove.pipeline.readers import WarcReader
+
+    docs, stats = _run(WarcReader(str(warc_dir), glob_pattern="*.warc.gz", adapter=warc_adapter), tmp_path, "stock")
+    ours = _ours(warc_dir)
+    assert stats["🛢 - EXTRAC: trl-dsm math-preserving extraction"]["forwarded"] == 20 and set(docs) == set(ours)
+    assert all(d["metadata"]["url"] == ours[rid]["url"] for rid, d in docs.items())
+    differ = sorted(d["metadata"]["url"] for rid, d in docs.items() if d["text"] != ours[rid]["text"])
+    # the one page whose charset cchardet guesses wrong: ISO-8859-1 (declared in its <meta>) read as IBM865
+    assert differ == ["http://06.live-radsport.ch/fahrerstatistik_801/Anthony_Ravard.html"]
+    ravard = next(d for d in docs.values() if d["metadata"]["url"] == differ[0])
+    assert ravard["text"] == ours[ravard["id"]]["text"].encode("latin-1").decode("cp865")
+    assert "Informationen über" in ours[ravard["id"]]["text"] and "Informationen ⁿber" in ravard["text"]

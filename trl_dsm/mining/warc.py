@@ -1,0 +1,203 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""WARC and WET files (Common Crawl's formats; DeepSeekMath §2.1 mines Common Crawl) as mining documents.
+
+* :func:`html_response`: one WARC ``response`` record -> its HTML (decoded by declared charset) and metadata, or
+  ``None`` for non-HTML records. Shared by both WARC paths below, so they read the same pages.
+* :func:`iter_warc`: documents of a WARC file, main text extracted with math kept as TeX (``html_to_text``).
+* :class:`WarcHtmlReader`: the same records as a datatrove reader, to compose with
+  :class:`trl_dsm.mining.steps.MathHtmlExtractor` and datatrove's writers in a datatrove pipeline.
+* :func:`warc_adapter`: maps datatrove's own ``WarcReader`` output to the same ids and metadata.
+* :func:`iter_wet`: ``conversion`` records of WET files, with a lenient fallback for hand-made files.
+
+Why not datatrove's ``WarcReader`` for our own path: it decodes UTF-8 or else what ``cchardet`` detects, ignoring
+the charset the page declares. On the shared Common Crawl WARC it reads the two pages declaring ``iso-8859-1`` as
+IBM865 (one's main text changes: ``über`` -> ``ⁿber``), and a page whose detected codec fails is dropped; it also
+needs ``cchardet`` and ``libmagic``. Both readers are warcio underneath (tests/test_mining_warc.py compares them page by page).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Iterator
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Literal
+
+from datatrove.data import DocumentsPipeline
+from datatrove.io import DataFileLike, DataFolderLike
+from datatrove.pipeline.readers.base import BaseDiskReader
+
+from trl_dsm.mining.documents import make_record, open_input, url_domain
+from trl_dsm.mining.html_text import decode_html, html_to_text
+
+
+if TYPE_CHECKING:
+    from warcio.recordloader import ArcWarcRecord
+
+
+_CHARSET = re.compile(r"charset\s*=\s*([^\s;]+)", re.IGNORECASE)
+
+
+def html_response(record: ArcWarcRecord) -> dict | None:
+    """``{"text": html, "id", "url", "date"}`` of an HTML ``response`` record, else ``None``.
+
+    A record is HTML when its HTTP ``Content-Type`` says so, or (without one) Common Crawl's
+    ``WARC-Identified-Payload-Type`` does; a record with neither is read as HTML. The bytes are decoded by
+    :func:`~trl_dsm.mining.html_text.decode_html`: the HTTP charset, then ``<meta charset>``, then detection. The id
+    is the ``WARC-Record-ID`` without its angle brackets."""
+    if record.rec_type != "response" or record.http_headers is None:
+        return None
+    content_type = record.http_headers.get_header("Content-Type") or ""
+    declared = content_type or record.rec_headers.get_header("WARC-Identified-Payload-Type") or ""
+    if declared and "html" not in declared.lower():
+        return None
+    match = _CHARSET.search(content_type)
+    charset = match.group(1).strip("\"'") if match else None
+    return {
+        "text": decode_html(record.content_stream().read(), charset),
+        "id": (record.rec_headers.get_header("WARC-Record-ID") or "").strip("<>") or None,
+        "url": record.rec_headers.get_header("WARC-Target-URI") or "",
+        "date": record.rec_headers.get_header("WARC-Date"),
+    }
+
+
+def iter_warc(path: str | Path, min_text_chars: int = 1) -> Iterator[dict]:
+    """HTML responses of a WARC file (gzipped or not) as documents, main text with math as TeX; non-HTML pages
+    and pages with fewer than ``min_text_chars`` characters of text are skipped."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open_input(path) as fh:
+        for rec in ArchiveIterator(fh):
+            page = html_response(rec)
+            if page is None:
+                continue
+            title, text = html_to_text(page["text"], url=page["url"])
+            if len(text.strip()) >= min_text_chars:
+                yield make_record(page["url"], title, text, f"warc:{Path(path).name}", page["id"])
+
+
+class WarcHtmlReader(BaseDiskReader):
+    """datatrove reader of WARC files yielding each HTML response's decoded HTML (:func:`html_response`) as
+    ``Document.text``, for :class:`~trl_dsm.mining.steps.MathHtmlExtractor` to extract. ``id`` is the
+    WARC-Record-ID; ``metadata`` has ``url``, ``domain``, ``date`` and ``source`` (``warc:<file name>``), as
+    :func:`iter_warc`'s documents. Arguments as datatrove's ``WarcReader`` (it needs only ``warcio``)."""
+
+    name = "🕷 Warc (trl-dsm: declared charsets)"
+    _requires_dependencies = ["warcio"]
+
+    def __init__(
+        self,
+        data_folder: DataFolderLike,
+        paths_file: DataFileLike | None = None,
+        compression: Literal["infer", "gzip", "zstd"] | None = "infer",
+        limit: int = -1,
+        skip: int = 0,
+        file_progress: bool = False,
+        doc_progress: bool = False,
+        default_metadata: dict | None = None,
+        recursive: bool = True,
+        glob_pattern: str | None = None,
+        shuffle_files: bool = False,
+    ):
+        super().__init__(
+            data_folder,
+            paths_file,
+            limit,
+            skip,
+            file_progress,
+            doc_progress,
+            default_metadata=default_metadata,
+            recursive=recursive,
+            glob_pattern=glob_pattern,
+            shuffle_files=shuffle_files,
+        )
+        self.compression = compression
+
+    def read_file(self, filepath: str) -> DocumentsPipeline:
+        """The HTML response documents of one WARC file (datatrove's reader interface)."""
+        from warcio.archiveiterator import ArchiveIterator
+
+        source = f"warc:{PurePath(filepath).name}"
+        with self.data_folder.open(filepath, "rb", compression=self.compression) as f:
+            for index, record in enumerate(ArchiveIterator(f)):
+                with self.track_time():
+                    page = html_response(record)
+                    if page is None:
+                        continue
+                    page["domain"], page["source"] = url_domain(page["url"]), source
+                    if page["id"] is None:
+                        del page["id"]  # datatrove's default: path/index
+                    document = self.get_document_from_dict(page, filepath, index)
+                    if not document:
+                        continue
+                yield document
+
+
+def warc_adapter(reader: BaseDiskReader, data: dict, path: str, id_in_file: int | str) -> dict:
+    """``adapter=`` for datatrove's own ``WarcReader``: the ids and metadata of :class:`WarcHtmlReader` (record id
+    without angle brackets; ``url``, ``domain``, ``date``, ``source``)."""
+    url = data.get("url") or ""
+    return {
+        "text": data.get("text", ""),
+        "id": str(data.get("id") or f"{path}/{id_in_file}").strip("<>"),
+        "metadata": {
+            "url": url,
+            "domain": url_domain(url),
+            "date": data.get("date"),
+            "source": f"warc:{PurePath(path).name}",
+        },
+    }
+
+
+def _wet_records_lenient(path: str | Path) -> Iterator[tuple[dict, str]]:
+    """WET records split on their ``WARC/1.x`` + ``WARC-Type:`` lines, for hand-made files whose
+    ``Content-Length`` or line endings do not match the standard (warcio refuses those)."""
+    with open_input(path) as fh:
+        raw = fh.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    content = raw.decode("utf-8", errors="replace")
+    for block in re.split(r"(?m)^WARC/1\.[01]\r?\n(?=WARC-Type:)", content)[1:]:
+        head, _, body = block.partition("\n\n") if "\r\n\r\n" not in block[:4096] else block.partition("\r\n\r\n")
+        headers = {}
+        for line in head.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                headers[key.strip()] = value.strip()
+        yield headers, body.strip("\r\n")
+
+
+def iter_wet(path: str | Path, min_text_chars: int = 1) -> Iterator[dict]:
+    """``conversion`` records of a WET file (Common Crawl's extracted plain text). Files that warcio cannot
+    parse (non-standard lengths or line endings) are read by splitting on record headers instead."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    def record(url: str, text: str, rid: str | None) -> dict | None:
+        if len(text.strip()) < min_text_chars:
+            return None
+        title = text.split("\n", 1)[0].strip()[:300]  # WET puts the page title on the first line
+        return make_record(url, title, text, f"wet:{Path(path).name}", (rid or "").strip("<>") or None)
+
+    done = 0  # conversion records already seen, so a fallback resumes after them
+    try:
+        with open_input(path) as fh:
+            for rec in ArchiveIterator(fh):
+                if rec.rec_type != "conversion":
+                    continue
+                done += 1
+                text = rec.content_stream().read().decode("utf-8", errors="replace")
+                url = rec.rec_headers.get_header("WARC-Target-URI") or ""
+                doc = record(url, text, rec.rec_headers.get_header("WARC-Record-ID"))
+                if doc is not None:
+                    yield doc
+    except ArchiveLoadFailed:
+        conversions = (
+            (h, body) for h, body in _wet_records_lenient(path) if h.get("WARC-Type", "").lower() == "conversion"
+        )
+        for i, (headers, body) in enumerate(conversions):
+            if i < done:
+                continue
+            doc = record(headers.get("WARC-Target-URI", ""), body, headers.get("WARC-Record-ID"))
+            if doc is not None:
+                yield doc
