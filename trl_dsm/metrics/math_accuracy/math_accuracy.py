@@ -48,6 +48,9 @@ _CITATION = """
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class MathAccuracy(evaluate.Metric):
+    """Accuracy of CoT completions against gold answers with trl-dsm's grader (deprecated with
+    :mod:`trl_dsm.metrics`: use :func:`trl_dsm.grading.grade_batch`)."""
+
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
             module_type="metric",
