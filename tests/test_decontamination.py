@@ -268,6 +268,45 @@ def test_decontaminate_dataset_with_two_processes(full_index):
         decontaminate_dataset(bad, index=index, batch_size=8)
 
 
+@pytest.mark.parametrize("mode", ["segment", "document"])
+def test_merged_shard_reports_equal_one_report_over_the_concatenation(mode):
+    """Shards decontaminated one by one (the mining pipeline's tasks), their reports merged: the same report,
+    documents and numbers as one run over the concatenated shards."""
+    from datasets import Dataset, concatenate_datasets
+
+    from trl_dsm.benchmarks import BenchmarkText
+    from trl_dsm.decontamination.pipeline import build_index, decontaminate_dataset, merge_reports
+
+    question = "one two three four five six seven eight nine ten eleven twelve"
+    other = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda"
+    index = build_index(
+        benchmarks=[],
+        extra=[BenchmarkText("b", "0", "question", question), BenchmarkText("c", "7", "answer", other)],
+    )
+    texts = [f"page {i} about apples" for i in range(12)]
+    texts[1] += f"\n\n{question}"
+    texts[4] = question  # emptied in segment mode, then dropped
+    texts[7] += f"\n\n{other}\n\n{question}"
+    texts[11] = f"{other}\n\nkept"
+    data = Dataset.from_dict({"text": texts, "id": list(range(12))})
+    whole, expected = decontaminate_dataset(data, index=index, mode=mode)
+    bounds = [(0, 3), (3, 3), (3, 8), (8, 12)]  # an empty shard too
+    parts = [decontaminate_dataset(data.select(range(a, b)), index=index, mode=mode) for a, b in bounds]
+    merged = merge_reports([report for _, report in parts])
+    assert merged.summary == expected.summary and merged.findings == expected.findings
+    assert merged.index_stats == expected.index_stats and merged.card_section() == expected.card_section()
+    assert concatenate_datasets([d for d, _ in parts]).to_list() == whole.to_list()
+    assert expected.summary["by_benchmark"]["b"] == {"documents": 3, "segments": 3, "benchmark_items": 1}
+    with pytest.raises(ValueError, match="reports: nothing to merge"):
+        merge_reports([])
+    other_mode = decontaminate_dataset(data, index=index, mode="document" if mode == "segment" else "segment")[1]
+    with pytest.raises(ValueError, match=r"reports\[1\]\.summary\.mode is"):
+        merge_reports([expected, other_mode])
+    small = build_index(benchmarks=[], extra=[BenchmarkText("b", "0", "question", question)])
+    with pytest.raises(ValueError, match=r"reports\[1\]\.index_stats differs"):
+        merge_reports([expected, decontaminate_dataset(data, index=small, mode=mode)[1]])
+
+
 def test_cli_decontaminate(tmp_path, shared_data):
     data = tmp_path / "in.jsonl"
     rows = [{"text": "Clean text about cats."}, {"text": f"Intro.\n\n{CMATH_Q}"}]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,6 +125,45 @@ def test_mine_library_api(shared_data, tmp_path):
     assert again["id"] == dataset["id"] and stats2 == stats
     tmp_result, tmp_stats = mine(docs[:80], _seeds(shared_data, 50), {**SMALL, "iterations": 1})
     assert len(tmp_result) == tmp_stats["documents_out"] and tmp_result.column_names == dataset.column_names
+
+
+def test_decontamination_tasks_equal_one_run_over_the_selection(shared_data, tmp_path):
+    """10-gram decontamination as one task per final shard, the shard reports merged: the same pages out and the
+    same report as :func:`decontaminate_dataset` over the concatenated selection; a lost clean shard is redone."""
+    from trl_dsm.decontamination.pipeline import decontaminate_dataset
+    from trl_dsm.mining.rundir import read_files
+
+    questions = [json.loads(line)["question"] for line in (shared_data / "benchmarks" / "gsm8k" / "test.jsonl").open()]
+    docs = _web_docs(shared_data)[:523]
+    for j, i in enumerate(range(0, len(docs), 3)):  # a benchmark question pasted into every third page
+        docs[i] = dict(docs[i], text=f"{docs[i]['text']}\n\n{questions[j]}")
+    decontamination = {"enabled": True, "benchmarks": ["gsm8k"], "benchmarks_dir": str(shared_data / "benchmarks")}
+    config = {**SMALL, "iterations": 1, "selection": {"threshold": 0.5}, "decontamination": decontamination}
+    run = tmp_path / "run"
+    dataset, stats = mine(docs, _seeds(shared_data), config, output_dir=run)
+    selection = read_files(sorted((run / "final").glob("shard-*.parquet")))
+    clean, report = decontaminate_dataset(
+        selection, "text", benchmarks=["gsm8k"], benchmarks_dir=shared_data / "benchmarks"
+    )
+    assert dataset.to_list() == clean.to_list() and stats["decontamination"] == report.summary
+    assert stats["tokens_out"] == sum(len(t.split()) for t in clean["text"])
+    assert report.summary["documents_contaminated"] >= 10 and report.summary["chars_removed"] > 0
+    shard_reports = [json.loads(f.read_text()) for f in sorted((run / "decontamination" / "shards").glob("*.json"))]
+    assert len(shard_reports) == 4 and sum(bool(r["findings"]) for r in shard_reports) >= 2  # merged over shards
+    lines = (run / "decontamination" / "report.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == report.findings
+    assert len({json.loads(line)["row"] for line in lines}) == report.summary["documents_contaminated"]
+    # resumable: a lost clean shard and export are redone, with the same result
+    shards = run / "decontamination" / "shards"
+    untouched = (shards / "shard-00000.parquet").stat().st_mtime_ns
+    (shards / "shard-00001.parquet").unlink()
+    (run / "stats.json").unlink()
+    shutil.rmtree(run / "export")
+    again, stats2 = mine(docs, _seeds(shared_data), config, output_dir=run)
+    assert again.to_list() == dataset.to_list()
+    assert {k: v for k, v in stats2.items() if k != "seconds"} == {k: v for k, v in stats.items() if k != "seconds"}
+    assert (shards / "shard-00001.parquet").is_file()  # the lost shard's task ran again, no other
+    assert (shards / "shard-00000.parquet").stat().st_mtime_ns == untouched
 
 
 def test_mine_rejects_bad_config(shared_data, tmp_path):
@@ -287,6 +327,21 @@ def test_cli_dry_run_and_push_to_local_hub(shared_data, tmp_path):
     stats = json.loads((target / "mining_stats.json").read_text())
     assert stats["documents_in"] == 523 + 17 + 4
     assert 0 < stats["tokens_out"] <= 20_000 and stats["decontamination"]["documents_in"] >= stats["documents_out"] > 0
+    # decontamination ran as one task per final shard: merged, the same pages and report as one run over the
+    # concatenated selection (what the driver did before)
+    from trl_dsm.decontamination.pipeline import decontaminate_dataset
+    from trl_dsm.mining.rundir import read_files
+
+    selection = read_files(sorted((out / "final").glob("shard-*.parquet")))
+    clean, report = decontaminate_dataset(selection, "text", benchmarks_dir=shared_data / "benchmarks")
+    assert read_files(sorted((out / "export" / "data").glob("*.parquet"))).to_list() == clean.to_list()
+    assert stats["decontamination"] == report.summary and stats["documents_out"] == len(clean)
+    assert stats["tokens_out"] == sum(len(t.split()) for t in clean["text"])
+    written = json.loads((out / "decontamination" / "summary.json").read_text())
+    assert written == {"summary": report.summary, "index": report.index_stats}
+    lines = (out / "decontamination" / "report.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == report.findings
+    assert f"{report.summary['documents_contaminated']} of {report.summary['documents_in']} documents" in card
     known = stats["known_positives"]
     assert known["known"] == 22 and known["kept"] + known["other"] == stats["documents_out"]
     assert f"| known math pages selected | {known['kept']} of 22 |" in card

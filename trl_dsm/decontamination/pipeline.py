@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,35 @@ class DecontaminationReport:
             json.dumps({"summary": self.summary, "index": self.index_stats}, indent=2, ensure_ascii=False)
         )
         (directory / "summary.md").write_text(self.card_section(), encoding="utf-8")
+
+
+def merge_reports(reports: Sequence[DecontaminationReport]) -> DecontaminationReport:
+    """One report of consecutive parts of a dataset (e.g. a corpus's shards, decontaminated one task each, §2.1):
+    the report :func:`decontaminate_dataset` gives over their concatenation. Findings' rows are offset by the
+    documents in the parts before; the counts are summarized again from the findings (distinct benchmark items
+    do not add up); ``documents_out`` is summed."""
+    if not reports:
+        raise ValueError("reports: nothing to merge")
+    first = reports[0]
+    for i, report in enumerate(reports[1:], 1):
+        if report.index_stats != first.index_stats:
+            raise ValueError(f"reports[{i}].index_stats differs from reports[0]'s: not decontaminated with one index")
+        if report.summary["mode"] != first.summary["mode"]:
+            raise ValueError(
+                f"reports[{i}].summary.mode is {report.summary['mode']!r}, reports[0]'s is {first.summary['mode']!r}"
+            )
+    findings: list[dict] = []
+    offset = 0
+    for report in reports:
+        findings += [{**row, "row": row["row"] + offset} for row in report.findings]
+        offset += report.summary["documents_in"]
+    per_doc: dict[int, list[dict]] = {}
+    for row in findings:
+        per_doc.setdefault(row["row"], []).append(row)
+    chars_removed = sum(r.summary["chars_removed"] for r in reports)
+    summary = summarize(list(per_doc.values()), offset, first.summary["mode"], chars_removed)
+    summary["documents_out"] = sum(r.summary["documents_out"] for r in reports)
+    return DecontaminationReport(summary, findings, first.index_stats)
 
 
 def _marked_features(features, column: str):

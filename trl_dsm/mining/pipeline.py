@@ -18,27 +18,25 @@ exists is complete; a killed run restarts where it stopped and redoes at most th
    counts of those merged into ``iter_k/annotations.jsonl``) and, once accepted (automatically or by a person), the
    uncollected pages under accepted prefixes (found per shard) join the next iteration's seeds.
 6. ``final`` (per shard): the last iteration's selection -> ``final/shard-*.parquet``.
-7. ``export``: the final shards (or, with 10-gram decontamination, the decontaminated selection) as
-   ``export/data/*.parquet``, ``export/README.md`` (dataset card) and ``stats.json``.
+7. ``decontaminate`` (per shard, with ``decontamination.enabled``): 10-gram decontamination of each final shard
+   -> its clean rows and report; the driver merges the reports.
+8. ``export``: the final (or clean) shards linked as ``export/data/*.parquet``, ``export/README.md`` (dataset card)
+   and ``stats.json``.
 
 The driver holds no per-page state: keep-masks, scores, selections, token counts and added seed rows stay in
 per-shard files; it reads per-shard counts, a fixed-size histogram, and training samples of bounded size.
 
 The tasks live in :mod:`trl_dsm.mining.stages`, the configuration in :mod:`trl_dsm.mining.config`, the run
-directory in :mod:`trl_dsm.mining.rundir`; :mod:`trl_dsm.mining.executors` runs the tasks it is given.
-:func:`mine` runs it all from Python (documents and seeds in memory, no YAML); ``trl-dsm mine --config`` from a
-YAML recipe.
-
-(Over 400 lines: one class whose methods are the driver's side of each stage, kept together so the order of a run
-reads top to bottom; the tasks themselves are in :mod:`trl_dsm.mining.stages`.)
+directory in :mod:`trl_dsm.mining.rundir`, domain discovery's driver side in :mod:`trl_dsm.mining.discovery`, the
+decontamination tasks and the export in :mod:`trl_dsm.mining.export`; :mod:`trl_dsm.mining.executors` runs the
+tasks it is given. :func:`mine` runs it all from Python (documents and seeds in memory, no YAML); ``trl-dsm mine
+--config`` from a YAML recipe.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
-import random
 import shutil
 import time
 from collections.abc import Iterable, Sequence
@@ -48,7 +46,6 @@ from pathlib import Path
 import numpy as np
 
 from trl_dsm.mining import domains as domains_lib
-from trl_dsm.mining import known as known_lib
 from trl_dsm.mining.classifier import train_classifier
 from trl_dsm.mining.config import (
     RESUMABLE_CHANGES,
@@ -56,20 +53,20 @@ from trl_dsm.mining.config import (
     DedupConfig,
     MiningConfig,
     SeedSpec,
-    build,
 )
+from trl_dsm.mining.discovery import AnnotationPending, discover
 from trl_dsm.mining.executors import close_pools, run_tasks, slurm_environment
+from trl_dsm.mining.export import write_export
 from trl_dsm.mining.inputs import as_documents, load_seed_texts
 from trl_dsm.mining.readers import BUILDERS, COLUMNS, SourceSpec, _expand
 from trl_dsm.mining.rundir import (
     RunDir,
     atomic_json,
     atomic_parquet,
-    atomic_write_bytes,
     json_default,
     read_files,
-    read_shard,
 )
+from trl_dsm.mining.samples import seed_sample, training_sample, write_seeds
 from trl_dsm.mining.stages import StageTask, preload, shard_bounds
 from trl_dsm.mining.stages_dedup import lsh_tasks
 from trl_dsm.mining.steps import budget_cut_from_folder
@@ -88,10 +85,6 @@ __all__ = [
 ]
 
 
-class AnnotationPending(RuntimeError):
-    """Domain discovery wrote an annotation file that a person must label before the run can go on."""
-
-
 @dataclass
 class MiningResult:
     """What :meth:`MiningPipeline.run` returns: the stats and the run directory; ``dataset`` (the selected, and
@@ -102,6 +95,7 @@ class MiningResult:
 
     @functools.cached_property
     def dataset(self):
+        """The exported pages (``export/data/*.parquet``) as one in-memory ``datasets.Dataset``."""
         return read_files(sorted((Path(self.output_dir) / "export" / "data").glob("*.parquet")))
 
 
@@ -228,65 +222,8 @@ class MiningPipeline:
         return json.loads(run.dedup_summary().read_text())
 
     def _write_seeds(self) -> int:
-        """``seeds.jsonl`` from ``seed_texts`` and ``config.seeds`` (once); returns the number of seeds."""
-        path = self.run_dir.root / "seeds.jsonl"
-        if not path.is_file():
-            texts = list(self.seed_texts) if self.seed_texts is not None else []
-            for spec in self.config.seeds:
-                texts += load_seed_texts(build(SeedSpec, spec, "seeds[]"))
-            if not texts:
-                raise ValueError("the seed corpus is empty")
-            atomic_write_bytes(path, "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts).encode())
-        with path.open("rb") as f:
-            return sum(1 for _ in f)
-
-    def _seed_sample(self, k: int) -> list[str]:
-        """Up to ``n_positives`` seed texts (all when there are fewer; else a reservoir sample, seeded per
-        iteration), streamed from ``seeds.jsonl``: the driver never holds a large seed corpus."""
-        m = self.config.classifier.n_positives
-        rng = random.Random(self.config.classifier.seed + k)
-        sample: list[str] = []
-        with (self.run_dir.root / "seeds.jsonl").open(encoding="utf-8") as f:
-            for i, line in enumerate(f):
-                if i < m:
-                    sample.append(json.loads(line))
-                elif (j := rng.randrange(i + 1)) < m:
-                    sample[j] = json.loads(line)
-        return sample
-
-    def _training_sample(self, k: int, added_total: int, kept: int) -> tuple[list[str], list[str]]:
-        """Iteration ``k``'s random kept pages (negatives) and pages added to the seeds (positives): each shard's
-        task writes its candidates below a priority cut set for about 3x the sample size; the driver keeps the
-        ``n_negatives`` / ``n_positives`` of smallest priority, shard by shard (memory: the samples)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
-        run, cfg = self.run_dir, self.config
-        sizes = {False: cfg.classifier.n_negatives, True: cfg.classifier.n_positives if added_total else 0}
-        pools = {False: max(1, kept - added_total), True: max(1, added_total)}
-        if not run.sample_params(k).is_file():
-            cuts = {"negatives": min(1.0, (3 * sizes[False] + 100) / pools[False])}
-            cuts["positives"] = min(1.0, (3 * sizes[True] + 100) / pools[True]) if sizes[True] else 0.0
-            atomic_json(run.sample_params(k), cuts)
-        self._tasks("sample", k, range(cfg.num_shards), f"iteration {k}: training samples")
-        start = time.perf_counter()
-        best: dict[bool, pa.Table | None] = {False: None, True: None}
-        order = [("priority", "ascending"), ("row", "ascending")]
-        for shard in range(cfg.num_shards):
-            table = pq.read_table(run.sample(k, shard))
-            for label in (False, True):
-                part = table.filter(pc.equal(table["positive"], label))
-                merged = part if best[label] is None else pa.concat_tables([best[label], part])
-                if merged.num_rows > 2 * sizes[label]:
-                    merged = merged.take(pc.sort_indices(merged, sort_keys=order)[: sizes[label]])
-                best[label] = merged
-        texts = {}
-        for label, table in best.items():
-            table = table.take(pc.sort_indices(table, sort_keys=order)[: sizes[label]])
-            texts[label] = table["text"].to_pylist()
-        self.timings["driver:samples"] = self.timings.get("driver:samples", 0.0) + time.perf_counter() - start
-        return texts[False], texts[True]
+        """``seeds.jsonl`` written once (:func:`trl_dsm.mining.samples.write_seeds`); returns the number of seeds."""
+        return write_seeds(self.run_dir, self.config, self.seed_texts)
 
     def _iteration(self, k: int, dedup_summary: dict) -> dict:
         run, cfg = self.run_dir, self.config
@@ -296,8 +233,10 @@ class MiningPipeline:
         added_total = json.loads(run.seeds_added(k - 1).read_text())["total"] if k > 1 else 0
         # 1. train
         if not run.model(k).is_file() or (cfg.classifier.quantize and not run.model(k).with_suffix(".ftz").is_file()):
-            negatives, added = self._training_sample(k, added_total, dedup_summary["kept"])
-            positives = self._timed("driver:samples", self._seed_sample, k) + added
+            negatives, added = training_sample(
+                run, cfg, k, added_total, dedup_summary["kept"], self._tasks, self.timings
+            )
+            positives = self._timed("driver:samples", seed_sample, run, cfg, k) + added
             self._timed("train", train_classifier, positives, negatives, run.model(k), cfg.classifier)
         # 2. score (and, for a threshold, select)
         self._tasks("score", k, shards, f"iteration {k}: scoring")
@@ -330,141 +269,31 @@ class MiningPipeline:
             overlap is not None and cfg.domains.stop_overlap is not None and overlap >= cfg.domains.stop_overlap
         )
         if k < cfg.iterations and not converged:
-            self._discover(k, added_total, report)
+            discover(run, cfg, k, added_total, report, self._tasks)
         report.extra["converged"] = bool(converged)
         out = report.to_dict()
         atomic_json(run.report(k), out)
         return out
 
-    def _discover(self, k: int, added_total: int, report: domains_lib.IterationReport) -> None:
-        """Domain discovery (§2.1) from per-shard partial counts: math domains (per-domain counts merged per
-        domain hash partition), then the URL prefixes of those domains (per-shard counts merged here: only
-        math domains' prefixes), the annotation round trip, and the uncollected pages under accepted prefixes
-        (per shard, added to the shard's seed rows) -> ``iter_k/seeds_added/``. The driver never holds every URL,
-        domain or added row."""
-        import pyarrow.parquet as pq
-
-        run, cfg = self.run_dir, self.config
-        shards, parts = range(cfg.num_shards), range(cfg.dedup.partitions)
-        self._tasks("domain_counts", k, shards, f"iteration {k}: domain counts")
-        self._tasks("domain_merge", k, parts, f"iteration {k}: math domains")
-        if not run.math_domain_list(k).is_file():
-            tables = [pq.read_table(run.math_domains(k, p)).to_pylist() for p in parts]
-            found = sorted((r for t in tables for r in t), key=lambda r: (-r["collected"], r["domain"]))
-            atomic_json(run.math_domain_list(k), [r["domain"] for r in found])
-        report.math_domains = len(json.loads(run.math_domain_list(k).read_text()))
-        self._tasks("prefix_counts", k, shards, f"iteration {k}: URL prefix counts")
-
-        def partials():  # one shard's partial counts at a time: memory is the merged prefixes and their samples
-            for shard in shards:
-                with run.prefix_counts(k, shard).open(encoding="utf-8") as f:
-                    yield [json.loads(line) for line in f]
-
-        rows = domains_lib.merge_prefix_partials(partials(), cfg.domains)
-        report.prefixes_proposed = len(rows)
-        path = run.iter_dir(k) / "annotations.jsonl"
-        if cfg.domains.auto_accept_score is not None:
-            accepted = domains_lib.auto_accept(rows, cfg.domains.auto_accept_score)
-            for row in rows:
-                row["label"] = "math" if row["prefix"] in set(accepted) else "not_math"
-            domains_lib.write_annotations(rows, path)
-        else:
-            if not path.is_file():
-                domains_lib.write_annotations(rows, path)
-            accepted, rejected, unlabelled = domains_lib.read_annotations(path)
-            if rows and not accepted and not rejected:
-                raise AnnotationPending(
-                    f"iteration {k}: label the {unlabelled} URL prefixes in {path} ('math' or 'not_math' in "
-                    "the label field), then rerun the same command to continue"
-                )
-        report.prefixes_accepted = len(accepted)
-        if not run.accepted(k).is_file() or json.loads(run.accepted(k).read_text()) != accepted:
-            # labels changed since an interrupted run: the pages found under the old ones do not count
-            shutil.rmtree(run.prefix_pages(k, 0).parent, ignore_errors=True)
-            run.seeds_added(k).unlink(missing_ok=True)
-            atomic_json(run.accepted(k), accepted)
-        self._tasks("prefix_pages", k, shards, f"iteration {k}: pages under accepted prefixes")
-        total = sum(len(np.load(run.prefix_pages(k, s), mmap_mode="r")) for s in shards)
-        report.seeds_added = int(total - added_total)
-        atomic_json(run.seeds_added(k), {"added": report.seeds_added, "total": int(total)})
-
     def _export(self, k: int, dedup_summary: dict, reports: list[dict]) -> MiningResult:
+        """With ``decontamination.enabled``, the ``decontaminate`` tasks (one per final shard) and their reports
+        merged; then the export (:func:`trl_dsm.mining.export.write_export`). Done once: a finished export is
+        read back."""
         run, cfg = self.run_dir, self.config
-        export = run.export()
-        stats_path = run.stats()
-        if stats_path.is_file() and (export / "README.md").is_file():
-            return MiningResult(json.loads(stats_path.read_text()), run.root)
-        tmp = export.with_name(".export.tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        (tmp / "data").mkdir(parents=True)
-        counts = [json.loads(run.final_counts(s).read_text()) for s in range(cfg.num_shards)]
-        decontam = None
-        if cfg.decontamination.enabled and sum(c["documents"] for c in counts):
-            # the selection, in the driver: the decontamination report is built over all of it
-            from trl_dsm.decontamination.pipeline import decontaminate_dataset
-
-            d = cfg.decontamination
-            selected = read_files([run.final(s) for s in range(cfg.num_shards)])
-            selected, report = decontaminate_dataset(
-                selected,
-                "text",
-                benchmarks=d.benchmarks,
-                benchmarks_dir=d.benchmarks_dir,
-                mode=d.mode,
-                num_proc=cfg.num_proc,
-            )
-            report.write(run.root / "decontamination")
-            decontam = {"summary": report.summary, "card_section": report.card_section()}
-            n_files = max(1, min(cfg.num_shards, len(selected)))
-            for i in range(n_files):
-                part = selected.shard(n_files, i, contiguous=True)
-                atomic_parquet(tmp / "data" / f"train-{i:05d}-of-{n_files:05d}.parquet", part)
-            documents_out = len(selected)
-            tokens_out = int(sum(len(t.split()) for t in selected["text"])) if len(selected) else 0
-        else:  # the final shards are the export files (hard links where the file system allows)
-            nonempty = [s for s, c in enumerate(counts) if c["documents"]] or [0]
-            for i, shard in enumerate(nonempty):
-                target = tmp / "data" / f"train-{i:05d}-of-{len(nonempty):05d}.parquet"
-                try:
-                    os.link(run.final(shard), target)
-                except OSError:
-                    shutil.copyfile(run.final(shard), target)
-            documents_out = sum(c["documents"] for c in counts)
-            tokens_out = sum(c["tokens"] for c in counts)
-        known = None
-        if cfg.known_positives.paths:  # an evaluation: the selection's key column against the known math pages
-            key = cfg.known_positives.key
-            files = sorted((tmp / "data").glob("*.parquet"))
-            values = [v for f in files for v in read_shard(f, [key])[key]] if documents_out else []
-            known = known_lib.known_positives_report(values, known_lib.load_known_positives(cfg.known_positives), key)
-        stats = {
-            "documents_in": self._meta()["total"],
-            "dedup": dedup_summary,
-            "iterations": reports,
-            "final_iteration": k,
-            "documents_out": documents_out,
-            "tokens_out": tokens_out,
-            "decontamination": decontam["summary"] if decontam else None,
-            "known_positives": known,
-            "classifier": asdict(cfg.classifier),
-            "selection": asdict(cfg.selection),
-            "domains": asdict(cfg.domains),
-            "seconds": dict(self.timings),  # (the export itself is timed after)
-        }
-        (tmp / "mining_stats.json").write_text(json.dumps(stats, indent=2, default=json_default))
-        from trl_dsm.mining.card import render_card
-
-        render_card(stats, cfg, decontam_section=decontam["card_section"] if decontam else None).save(
-            str(tmp / "README.md")
-        )
-        if export.exists():
-            shutil.rmtree(export)
-        os.replace(tmp, export)
-        atomic_json(stats_path, stats)
+        if run.stats().is_file() and (run.export() / "README.md").is_file():
+            return MiningResult(json.loads(run.stats().read_text()), run.root)
+        shards = range(cfg.num_shards)
+        if cfg.decontamination.enabled and sum(
+            json.loads(run.final_counts(s).read_text())["documents"] for s in shards
+        ):
+            self._tasks("decontaminate", k, shards, "10-gram decontamination")
+        start = time.perf_counter()
+        stats = write_export(run, cfg, k, dedup_summary, reports, self.timings)
+        self.timings["driver:export"] = self.timings.get("driver:export", 0.0) + time.perf_counter() - start
         return MiningResult(stats, run.root)
 
     def run(self) -> MiningResult:
+        """Run the missing stages (all of them on a new run), export, and return the result."""
         try:
             return self._run()
         finally:
@@ -487,7 +316,7 @@ class MiningPipeline:
             if report["extra"].get("converged") or not run.seeds_added(k).is_file():
                 break
         self._tasks("final", k, range(cfg.num_shards), "writing selection")
-        return self._timed("driver:export", self._export, k, dedup_summary, reports)
+        return self._export(k, dedup_summary, reports)
 
 
 def mine(

@@ -16,6 +16,7 @@ import numpy as np
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary file in its directory, then renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
@@ -34,14 +35,17 @@ def json_default(obj):
 
 
 def atomic_json(path: Path, obj) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically (numpy values as Python numbers)."""
     atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False, default=json_default).encode())
 
 
 def atomic_jsonl(path: Path, rows: Sequence[dict]) -> None:
+    """Write ``rows`` as JSON Lines to ``path`` atomically."""
     atomic_write_bytes(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
 
 
 def atomic_npy(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` as a ``.npy`` file to ``path`` atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
     np.save(tmp, array)
@@ -49,6 +53,7 @@ def atomic_npy(path: Path, array: np.ndarray) -> None:
 
 
 def atomic_npz(path: Path, **arrays) -> None:
+    """Write ``arrays`` as one ``.npz`` file to ``path`` atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **arrays)
@@ -111,21 +116,27 @@ class RunDir:
         self.root = Path(root)
 
     def config(self) -> Path:
+        """``config.json``: the run's configuration (checked on resume)."""
         return self.root / "config.json"
 
     def units(self) -> Path:
+        """``raw/units.json``: the input units (one file or dataset each) of the ``ingest`` stage."""
         return self.root / "raw" / "units.json"
 
     def raw(self, unit: int) -> Path:
+        """``raw/part-U.parquet``: the documents read from input unit ``unit``."""
         return self.root / "raw" / f"part-{unit:05d}.parquet"
 
     def shards_meta(self) -> Path:
+        """``docs/shards.json``: rows and global offsets of the shards and of the input parts."""
         return self.root / "docs" / "shards.json"
 
     def doc_shard(self, shard: int) -> Path:
+        """``docs/shard-S.parquet``: the documents of shard ``shard``."""
         return self.root / "docs" / f"shard-{shard:05d}.parquet"
 
     def prepared(self, shard: int) -> Path:
+        """``prepare/shard-S.npz``: a shard's token counts and empty-text flags."""
         return self.root / "prepare" / f"shard-{shard:05d}.npz"
 
     def signatures(self, shard: int) -> Path:
@@ -161,15 +172,19 @@ class RunDir:
         return self.root / "dedup" / "keep" / f"shard-{shard:05d}.npy"
 
     def dedup_summary(self) -> Path:
+        """``dedup/summary.json``: URL and near-dedup counts (written by the ``clusters`` task)."""
         return self.root / "dedup" / "summary.json"
 
     def clusters(self) -> Path:
+        """``dedup/clusters.jsonl``: the near-duplicate clusters, one a line."""
         return self.root / "dedup" / "clusters.jsonl"
 
     def iter_dir(self, k: int) -> Path:
+        """``iter_K/``: the directory of iteration ``k``."""
         return self.root / f"iter_{k}"
 
     def model(self, k: int) -> Path:
+        """``iter_K/model.bin``: iteration ``k``'s fastText classifier (``.ftz`` beside it when quantized)."""
         return self.iter_dir(k) / "model.bin"
 
     def sample_params(self, k: int) -> Path:
@@ -181,6 +196,7 @@ class RunDir:
         return self.iter_dir(k) / "sample" / f"shard-{shard:05d}.parquet"
 
     def scores(self, k: int, shard: int) -> Path:
+        """``iter_K/scores/shard-S.npy``: a shard's math scores in iteration ``k`` (NaN for removed rows)."""
         return self.iter_dir(k) / "scores" / f"shard-{shard:05d}.npy"
 
     def budget(self, k: int) -> Path:
@@ -188,6 +204,7 @@ class RunDir:
         return self.iter_dir(k) / "budget"
 
     def budget_cut(self, k: int, token_budget: int) -> Path:
+        """``iter_K/budget/cut-B.json``: the token-budget cut merged from the partial histograms."""
         return self.budget(k) / f"cut-{int(token_budget)}.json"
 
     def selected(self, k: int, shard: int) -> Path:
@@ -207,6 +224,7 @@ class RunDir:
         return self.iter_dir(k) / "domains" / f"math-{partition:05d}.parquet"
 
     def math_domain_list(self, k: int) -> Path:
+        """``iter_K/domains/math_domains.json``: iteration ``k``'s math domains, most collected first."""
         return self.iter_dir(k) / "domains" / "math_domains.json"
 
     def prefix_counts(self, k: int, shard: int) -> Path:
@@ -214,6 +232,7 @@ class RunDir:
         return self.iter_dir(k) / "prefixes" / f"shard-{shard:05d}.jsonl"
 
     def accepted(self, k: int) -> Path:
+        """``iter_K/accepted.json``: the URL prefixes accepted as math in iteration ``k``."""
         return self.iter_dir(k) / "accepted.json"
 
     def prefix_pages(self, k: int, shard: int) -> Path:
@@ -225,19 +244,31 @@ class RunDir:
         return self.iter_dir(k) / "seeds_added.json"
 
     def report(self, k: int) -> Path:
+        """``iter_K/report.json``: iteration ``k``'s report (collected, new, overlap, discovery counts)."""
         return self.iter_dir(k) / "report.json"
 
     def final(self, shard: int) -> Path:
+        """``final/shard-S.parquet``: a shard's pages in the last iteration's selection, with scores."""
         return self.root / "final" / f"shard-{shard:05d}.parquet"
 
     def final_counts(self, shard: int) -> Path:
         """A final shard's documents and whitespace tokens."""
         return self.root / "final" / f"shard-{shard:05d}.json"
 
+    def decontaminated(self, shard: int) -> Path:
+        """A final shard after 10-gram decontamination (parquet; written last by its ``decontaminate`` task)."""
+        return self.root / "decontamination" / "shards" / f"shard-{shard:05d}.parquet"
+
+    def decontaminated_report(self, shard: int) -> Path:
+        """A final shard's decontamination report: summary, findings (shard rows), index stats, tokens out."""
+        return self.root / "decontamination" / "shards" / f"shard-{shard:05d}.json"
+
     def export(self) -> Path:
+        """``export/``: the exported dataset (``data/*.parquet``, ``README.md``, ``mining_stats.json``)."""
         return self.root / "export"
 
     def stats(self) -> Path:
+        """``stats.json``: the run's stats (written last: a run with it is finished)."""
         return self.root / "stats.json"
 
     def meta(self) -> dict:
@@ -245,6 +276,7 @@ class RunDir:
         return json.loads(self.shards_meta().read_text())
 
     def load_config(self):
+        """The run's :class:`~trl_dsm.mining.config.MiningConfig`, read from :meth:`config`."""
         from trl_dsm.mining.config import MiningConfig
 
         return MiningConfig.from_dict(json.loads(self.config().read_text()))

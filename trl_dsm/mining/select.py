@@ -62,6 +62,8 @@ def select_top_tokens(scores: np.ndarray, tokens: np.ndarray, budget: int) -> np
 
 
 def select(scores: np.ndarray, tokens: np.ndarray | None, config: SelectionConfig) -> np.ndarray:
+    """The selection mask of ``scores`` by ``config.method`` (§2.1): a threshold, or the top pages within
+    ``token_budget`` tokens (``tokens`` required)."""
     if config.method == "threshold":
         return select_threshold(scores, config.threshold)
     if tokens is None:
@@ -141,6 +143,7 @@ class BudgetCut:
         return mask
 
     def to_dict(self) -> dict:
+        """The cut's fields as a JSON-able dict (``BudgetCut(**cut.to_dict())`` rebuilds it)."""
         return {k: getattr(self, k) for k in ("bin", "score", "rank", "position", "pages", "tokens", "bins")}
 
 

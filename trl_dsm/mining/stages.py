@@ -38,6 +38,8 @@ task ``i`` of the stage. Stages and what their task ``i`` is:
   uncollected rows under accepted prefixes (``iter_k/seeds_added/shard-i.npy``).
 * ``final``: shard ``i`` -> ``final/shard-i.parquet`` (the last iteration's selection with its scores) and its
   counts (``final/shard-i.json``).
+* ``decontaminate`` (with ``decontamination.enabled``): shard ``i`` -> its final shard's clean rows and report
+  (``decontamination/shards/shard-i.{parquet,json}``; the task lives in :mod:`trl_dsm.mining.export`).
 
 No task holds more than one shard's documents, one partition's URL keys, band buckets or domain counts, the
 duplicate pairs (and removed rows), or the math domains; per-page state (keep, scores, selection, tokens, added
@@ -59,6 +61,7 @@ from trl_dsm.mining import dedup as dedup_lib
 from trl_dsm.mining import domains as domains_lib
 from trl_dsm.mining.classifier import SCORE_COLUMN, FastTextClassifier, score_dataset
 from trl_dsm.mining.config import MiningConfig
+from trl_dsm.mining.export import decontaminate_shard
 from trl_dsm.mining.readers import COLUMNS, load_documents
 from trl_dsm.mining.rundir import (
     RunDir,
@@ -84,6 +87,7 @@ from trl_dsm.mining.steps import write_budget_partial
 
 
 def ingest_unit(run: RunDir, config: MiningConfig, iteration: int, unit: int) -> None:
+    """The ``ingest`` task: input unit ``unit`` read (:func:`load_documents`) -> ``raw/part-U.parquet``."""
     units = json.loads(run.units().read_text())
     dataset = load_documents(dict(units[unit]["spec"]), cache_dir=run.root / "cache")
     atomic_parquet(run.raw(unit), dataset.select_columns(COLUMNS))
@@ -120,6 +124,7 @@ def url_partition(key: str, partitions: int) -> int:
 
 
 def prepare_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int) -> None:
+    """The ``prepare`` task: a shard's MinHash signatures, URL keys by hash partition, token counts and empty flags."""
     import pyarrow as pa
 
     d = config.dedup
@@ -159,6 +164,7 @@ def preload(config: MiningConfig) -> None:
 
 
 def shard_keep(run: RunDir, shard: int) -> np.ndarray:
+    """A shard's keep-mask after URL and near-dedup (bool per row)."""
     return np.load(run.keep(shard))
 
 
@@ -227,6 +233,8 @@ def _write_selection(run: RunDir, k: int, shard: int, selected: np.ndarray) -> N
 
 
 def score_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
+    """The ``score`` task: a shard's kept pages scored by iteration ``k``'s classifier, then selected by threshold
+    (or, for ``top_tokens``, its partial histogram and ranking written)."""
     keep = shard_keep(run, shard)
     scores = np.full(len(keep), np.nan, dtype=np.float32)
     rows = np.flatnonzero(keep)
@@ -250,6 +258,7 @@ def select_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
 
 
 def final_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
+    """The ``final`` task: a shard's selected pages with their scores, and their page and whitespace-token counts."""
     mask = np.load(run.selected(k, shard))
     docs = read_shard(run.doc_shard(shard))
     scores = np.load(run.scores(k, shard))
@@ -368,6 +377,7 @@ STAGES: dict[str, Stage] = {
     "prefix_counts": Stage(prefix_counts_shard, lambda run, cfg, k, i: run.prefix_counts(k, i)),
     "prefix_pages": Stage(prefix_pages_shard, lambda run, cfg, k, i: run.prefix_pages(k, i)),
     "final": Stage(final_shard, lambda run, cfg, k, i: run.final(i)),
+    "decontaminate": Stage(decontaminate_shard, lambda run, cfg, k, i: run.decontaminated(i)),
 }
 
 
@@ -388,4 +398,5 @@ class StageTask:
         STAGES[self.stage].run(run, run.load_config(), self.iteration, task)
 
     def is_done(self, task: int, config: MiningConfig) -> bool:
+        """Whether task ``task``'s output (its completion marker) exists."""
         return STAGES[self.stage].output(RunDir(self.run_dir), config, self.iteration, task).is_file()

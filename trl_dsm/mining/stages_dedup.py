@@ -49,6 +49,7 @@ def _url_removed_in(run: RunDir, config: MiningConfig, lo: int, hi: int) -> np.n
 
 
 def lsh_done(run: RunDir, shard: int) -> Path:
+    """The file whose existence marks shard ``shard``'s ``lsh_buckets`` task done (its offsets, written last)."""
     return run.lsh_offsets(shard)
 
 
@@ -98,6 +99,8 @@ class SignatureLookup:
 
 
 def lsh_merge_task(run: RunDir, config: MiningConfig, iteration: int, task: int) -> None:
+    """The ``lsh_merge`` task: one band's and hash partition's buckets from every shard -> duplicate pairs
+    (candidates checked against their signatures' Jaccard when ``verify``)."""
     d = config.dedup
     band, part = divmod(task, d.partitions)
     slot = band * d.partitions + part
@@ -113,6 +116,7 @@ def lsh_merge_task(run: RunDir, config: MiningConfig, iteration: int, task: int)
 
 
 def lsh_tasks(config: MiningConfig) -> int:
+    """The number of ``lsh_merge`` tasks: LSH bands x hash partitions."""
     return dedup_lib.lsh_params(config.dedup.threshold, config.dedup.num_perm)[0] * config.dedup.partitions
 
 

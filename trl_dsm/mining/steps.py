@@ -53,6 +53,7 @@ class TaskStep(PipelineStep):
         self.work, self.tasks = work, list(tasks)
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        """Run this rank's tasks, then pass the documents through."""
         for task in self.tasks[rank::world_size]:
             with self.track_time():
                 self.work(task)
@@ -105,6 +106,7 @@ class MathScoreFilter(BaseFilter):
         self._classifier = None
 
     def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
+        """Score ``batch``, set each page's ``math_score``, keep pages at or above ``threshold``."""
         from trl_dsm.mining.classifier import FastTextClassifier
 
         if self._classifier is None:
@@ -117,6 +119,7 @@ class MathScoreFilter(BaseFilter):
         return out
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        """One page through :meth:`filter_batch`."""
         return self.filter_batch([doc])[0]
 
 
@@ -128,6 +131,7 @@ class UrlNormalizer(PipelineStep):
     type = "trl-dsm"
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        """Set ``url_key`` on each document and pass it on."""
         for doc in data:
             key = normalize_url(doc.metadata.get("url") or "")
             doc.metadata["url_key"] = key
@@ -159,6 +163,7 @@ class UrlDedupSignature(PipelineStep):
         self.output_folder, self.partitions = _folder(output_folder), partitions
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        """Write this task's URL keys, one file per hash partition; yields nothing."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -198,6 +203,8 @@ class UrlDedupFind(PipelineStep):
         self.input_folder, self.output_folder = _folder(input_folder), _folder(output_folder)
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        """Find the duplicate keys of partition ``rank`` and write each stage-1 task's duplicate positions; yields
+        nothing."""
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
@@ -240,6 +247,7 @@ class UrlDedupFilter(BaseFilter):
         self.input_folder = _folder(input_folder)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        """Read this task's duplicate positions, then filter the documents."""
         drop: set[int] = set()
         for path in self.input_folder.list_files(subdirectory=f"{rank:05d}"):
             with self.input_folder.open(path, "rb") as f:
@@ -248,6 +256,7 @@ class UrlDedupFilter(BaseFilter):
         yield from super().run(data, rank, world_size)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        """Drop the document if its position is a duplicate's."""
         position = self._position
         self._position += 1
         return (False, "url_duplicate") if position in self._drop else True
@@ -275,6 +284,7 @@ class DecontaminationFilter(BaseFilter):
         self._checker = None
 
     def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
+        """Decontaminate ``batch``: contaminated segments cut out of ``doc.text``, or pages dropped."""
         if self._checker is None:
             from trl_dsm.decontamination.decontaminate import Decontaminator
             from trl_dsm.decontamination.pipeline import build_index
@@ -295,6 +305,7 @@ class DecontaminationFilter(BaseFilter):
         return out
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        """One page through :meth:`filter_batch`."""
         return self.filter_batch([doc])[0]
 
 
@@ -376,6 +387,7 @@ class ScoreHistogram(PipelineStep):
         )
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        """Pass the documents on, then write this task's partial histogram and ranking."""
         scores: list[float] = []
         tokens: list[int] = []
         for doc in data:
@@ -420,11 +432,13 @@ class TokenBudgetFilter(BaseFilter):
         self.score_key, self.bins = score_key, bins
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        """Read (or merge once) the budget cut, then filter the documents."""
         self._cut = budget_cut_from_folder(self.input_folder, self.token_budget, self.bins)
         self._rank, self._position = rank, 0
         yield from super().run(data, rank, world_size)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        """Keep the page if it is within the budget's cut."""
         position = self._position
         self._position += 1
         score = doc.metadata.get(self.score_key)
