@@ -124,7 +124,7 @@ def test_rl_arms_are_compared_with_the_continued_sft_control():
 def test_sft_control_continues_sft_at_the_rl_learning_rate(monkeypatch, tmp_path):
     import transformers
 
-    import trl_dsm.demo.run as run
+    import trl_dsm.demo.stages as run
 
     seen = {}
 
@@ -285,7 +285,7 @@ def test_quick_demo_end_to_end(tmp_path, shared_data):
 
 
 def test_web_docs_errors_name_file_and_line(tmp_path):
-    from trl_dsm.demo.run import _read_web_docs
+    from trl_dsm.demo.stages import _read_web_docs
 
     path = tmp_path / "pages.jsonl"
     path.write_text('{"url": "u", "text": "ok"}\n\n{"url": "v", "text": 5}\n')
@@ -492,6 +492,9 @@ def test_study_configuration():
     assert config_for(False, True, seed=3).seed == 3 and config_for(False, True).study_run
     assert expected_seconds(quick) == (0.0, {}) and expected_seconds(replace_cfg(cfg, grpo_steps=10)) == (0.0, {})
     assert expected_seconds(DemoConfig(seed=4, threads=1, output_dir="elsewhere"))[0] == 628.0
+    # a seed on a shared base (base_from) skips mining, tokenizer, pretraining and its evaluation: 11 + 1 + 1521 + 290 s
+    (total, _), (shared, stages) = expected_seconds(cfg), expected_seconds(replace_cfg(cfg, base_from="b", seed=2))
+    assert total - shared == 1823 and "pretraining" not in stages and stages["sft"] == 551
     assert _parse_overrides(['arms=["rft", "iterative"]']) == {"arms": ("rft", "iterative")}
     with pytest.raises(ValueError, match=r"grpo_steps \(1\) < iterations \(2\)"):
         DemoConfig(arms=("iterative",), grpo_steps=1)
@@ -640,3 +643,47 @@ def test_resume_reuses_an_earlier_runs_sft_model(monkeypatch, tmp_path):
         _resume(DemoConfig.study(resume_from=str(tmp_path), grpo_lr=1e-4), {})
     with pytest.raises(ValueError, match="no results.json"):
         _resume(DemoConfig.study(resume_from=str(tmp_path / "nowhere")), {})
+
+
+def test_base_from_reuses_an_earlier_runs_pretrained_model(monkeypatch, tmp_path):
+    import transformers
+
+    from trl_dsm.demo.run import DemoConfig, _base, _json_safe
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda path: f"tokenizer of {path}")
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda path: f"model of {path}")
+    earlier = DemoConfig.study(output_dir=str(tmp_path), arms=("outcome",), threads=2)
+    (tmp_path / "pretrained-model").mkdir()
+    record = {"config": _json_safe(vars(earlier)), "eval": {}, "mining": {"selected": 3}, "pretrain_loss": [[1, 5.0]],
+              "timings": {"pretraining": 300.0, "eval pretrained": 40.0, "sft": 50.0}}  # fmt: skip
+    (tmp_path / "results.partial.json").write_text(json.dumps(record))
+    # another seed, more SFT steps, other arms: the same base
+    cfg = DemoConfig.study(output_dir=str(tmp_path / "s2"), seed=2, sft_steps=400, arms=("rft",),
+                           base_from=str(tmp_path))  # fmt: skip
+    with pytest.raises(ValueError, match="has not finished evaluating its pretrained model"):
+        _base(cfg, {})
+    record["eval"]["pretrained"] = {"greedy": 0.04}
+    (tmp_path / "results.partial.json").write_text(json.dumps(record))
+    results: dict = {}
+    tokenizer, model = _base(cfg, results)
+    path = tmp_path / "pretrained-model"
+    assert (tokenizer, model) == (f"tokenizer of {path}", f"model of {path}")
+    assert results["eval"] == {"pretrained": {"greedy": 0.04}} and results["pretrain_loss"] == [[1, 5.0]]
+    assert results["base"] == {"from": str(tmp_path), "seed": 0,
+                               "timings": {"pretraining": 300.0, "eval pretrained": 40.0}}  # fmt: skip
+    with pytest.raises(ValueError, match=r"differs in \['pretrain_steps'\]"):
+        _base(DemoConfig.study(base_from=str(tmp_path), pretrain_steps=10), {})
+    with pytest.raises(ValueError, match="no results.json"):
+        _base(DemoConfig.study(base_from=str(tmp_path / "nowhere")), {})
+
+
+def test_seeds_table_has_every_stage_with_its_standard_error():
+    from trl_dsm.demo.report import seeds_table
+
+    a, b = _results(0, 0.50, 0.60, 0.64, control=0.5), _results(1, 0.36, 0.5, 0.5)
+    a["config"]["n_heldout"] = b["config"]["n_heldout"] = 100
+    rows = seeds_table([a, b]).splitlines()
+    assert rows[0] == "| stage | seed 0: greedy | pass@8 | maj@8 | seed 1: greedy | pass@8 | maj@8 |"
+    # sqrt(0.5 * 0.5 / 100) = 5.0 points; sqrt(0.36 * 0.64 / 100) = 4.8 points
+    assert "| sft | 50.0 ± 5.0 | 80.0% | 50.0% | 36.0 ± 4.8 | 80.0% | 50.0% |" in rows
+    assert "| sft_continued | 50.0 ± 5.0 | 85.0% | 70.0% | - | - | - |" in rows  # seed 1 ran no control

@@ -1,3 +1,8 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""The miniature DeepSeekMath run (issue #9): mining, decontamination, pretraining, SFT, GRPO and evaluation of a
-tiny model on one CPU."""
+"""The miniature DeepSeekMath run (issues #9, #19): mining, decontamination, pretraining, SFT, RL arms and evaluation
+of a tiny model on one CPU.
+
+Modules: ``run`` (the entry point: :func:`~trl_dsm.demo.run.run_demo`, resuming and shared bases), ``config``
+(:class:`~trl_dsm.demo.config.DemoConfig`), ``stages`` (splits, mining, pretraining, SFT, control, evaluation),
+``arms`` (RFT, the step reward model, the online arms), ``problems`` and ``corpus`` (generated data), ``report``
+(``report.md``), ``compare`` (standard errors and comparisons), ``plots``, ``seeds`` (several seeds), ``cli``."""

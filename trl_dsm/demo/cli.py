@@ -30,8 +30,8 @@ class DemoArguments:
         default=False,
         metadata={
             "help": "the §5.2 study: 300 worked solutions, 4000 questions with answers only, every arm (RFT, Online "
-            "RFT, GRPO outcome/process, learned PRM, iterative) against continued SFT; about 85 minutes on 2 CPU "
-            "cores (docs/demo.md); with --quick, every arm at toy sizes"
+            "RFT, GRPO outcome/process, learned PRM, iterative) against continued SFT; hours per seed on 2 CPU "
+            "cores (estimate at start, docs/demo.md); with --quick, every arm at toy sizes"
         },
     )
     resume_from: str | None = field(

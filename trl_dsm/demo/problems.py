@@ -32,6 +32,7 @@ class Problem:
     steps: int
 
     def as_record(self) -> dict:
+        """The problem as a JSON-ready row (``question``, ``solution``, ``answer`` as a string)."""
         return {"question": self.question, "solution": self.solution, "answer": str(self.answer)}
 
 
