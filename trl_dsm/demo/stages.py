@@ -185,8 +185,8 @@ def build_tokenizer(texts: list[str], vocab_size: int):
 def _common_args(cfg: DemoConfig, output_dir: Path) -> dict:
     return dict(
         output_dir=str(output_dir), report_to="none", use_cpu=True, bf16=False, save_strategy="no", seed=cfg.seed,
-        logging_steps=10, disable_tqdm=True, dataloader_num_workers=0,
-        gradient_checkpointing=False,  # TRL turns it on by default; a tiny model only pays its recomputation
+        logging_steps=10, dataloader_num_workers=0,  # transformers' bar: step count and ETA per training stage
+        activation_checkpointing=False,  # TRL turns it on by default; a tiny model only pays its recomputation
     )  # fmt: skip
 
 
