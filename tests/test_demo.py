@@ -630,7 +630,7 @@ def test_resume_reuses_an_earlier_runs_sft_model(monkeypatch, tmp_path):
     (tmp_path / "results.partial.json").write_text(json.dumps(record))
     cfg = DemoConfig.study(output_dir=str(tmp_path / "arms"), arms=("rft",), sft_control=False,
                            resume_from=str(tmp_path))  # fmt: skip
-    with pytest.raises(ValueError, match="has not finished SFT"):
+    with pytest.raises(ValueError, match="has not finished evaluating its sft model"):
         _resume(cfg, {})
     record["eval"]["sft"] = {"greedy": 0.5}
     (tmp_path / "results.partial.json").write_text(json.dumps(record))

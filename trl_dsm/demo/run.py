@@ -148,23 +148,31 @@ def run_demo(cfg: DemoConfig) -> dict:
 _RESUMABLE = ("output_dir", "resume_from", "arms", "sft_control", "threads")
 
 
+def _earlier_run(cfg: DemoConfig, field: str, model_dir: str, stage: str, free: tuple[str, ...], what: str) -> dict:
+    """The results of the run at ``getattr(cfg, field)``, checked: its ``model_dir`` exists, it evaluated ``stage``,
+    and its configuration equals ``cfg`` outside the ``free`` fields (an error names ``field`` and what differs)."""
+    prev = Path(getattr(cfg, field))
+    found = [prev / name for name in ("results.json", "results.partial.json") if (prev / name).is_file()]
+    if not found or not (prev / model_dir).is_dir():
+        raise ValueError(f"{field}={prev}: no results.json (or results.partial.json) and {model_dir}/ there")
+    earlier = json.loads(found[0].read_text())
+    if stage not in earlier.get("eval", {}):
+        raise ValueError(f"{field}={prev}: that run has not finished evaluating its {stage} model")
+    mine = {k: v for k, v in _json_safe(asdict(cfg)).items() if k not in free}
+    theirs = {k: v for k, v in earlier["config"].items() if k not in free}
+    differ = sorted(k for k in mine if mine[k] != theirs.get(k))
+    if differ:
+        raise ValueError(f"{field}={prev}: its {what} differs in {differ}")
+    return earlier
+
+
 def _resume(cfg: DemoConfig, results: dict) -> tuple[Any, Path]:
     """The tokenizer and SFT model directory of the run at ``cfg.resume_from``, its records copied into ``results``;
     refused when the two configurations differ beyond the arms, the control and the thread count."""
     from transformers import AutoTokenizer
 
     prev = Path(cfg.resume_from)
-    found = [prev / name for name in ("results.json", "results.partial.json") if (prev / name).is_file()]
-    if not found or not (prev / "sft-model").is_dir():
-        raise ValueError(f"resume_from={prev}: no results.json (or results.partial.json) and sft-model/ there")
-    earlier = json.loads(found[0].read_text())
-    if "sft" not in earlier.get("eval", {}):
-        raise ValueError(f"resume_from={prev}: that run has not finished SFT")
-    mine = {k: v for k, v in _json_safe(asdict(cfg)).items() if k not in _RESUMABLE}
-    theirs = {k: v for k, v in earlier["config"].items() if k not in _RESUMABLE}
-    differ = sorted(k for k in mine if mine[k] != theirs.get(k))
-    if differ:
-        raise ValueError(f"resume_from={prev}: its configuration differs in {differ}")
+    earlier = _earlier_run(cfg, "resume_from", "sft-model", "sft", _RESUMABLE, "configuration")
     for key in ("mining", "pretrain_loss", "pretrain_blocks", "sft_loss", "base"):
         if key in earlier:
             results[key] = earlier[key]
@@ -194,17 +202,9 @@ def _base(cfg: DemoConfig, results: dict) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     prev = Path(cfg.base_from)
-    found = [prev / name for name in ("results.json", "results.partial.json") if (prev / name).is_file()]
-    if not found or not (prev / "pretrained-model").is_dir():
-        raise ValueError(f"base_from={prev}: no results.json (or results.partial.json) and pretrained-model/ there")
-    earlier = json.loads(found[0].read_text())
-    if "pretrained" not in earlier.get("eval", {}):
-        raise ValueError(f"base_from={prev}: that run has not finished evaluating its pretrained model")
-    mine = {k: v for k, v in _json_safe(asdict(cfg)).items() if k not in _BASE_FREE}
-    theirs = {k: v for k, v in earlier["config"].items() if k not in _BASE_FREE}
-    differ = sorted(k for k in mine if mine[k] != theirs.get(k))
-    if differ:
-        raise ValueError(f"base_from={prev}: its data, model or pretraining configuration differs in {differ}")
+    earlier = _earlier_run(
+        cfg, "base_from", "pretrained-model", "pretrained", _BASE_FREE, "data, model or pretraining configuration"
+    )
     for key in ("mining", "pretrain_loss", "pretrain_blocks"):
         if key in earlier:
             results[key] = earlier[key]
