@@ -138,7 +138,8 @@ def test_each_rank_holds_half_of_every_parameter(engine, stage, runs):
 
 
 # -- same training as DDP -------------------------------------------------------------------------------------------
-#: Measured on the 2-core CPU machine (torch 2.13, deepspeed 0.19.8): losses and rewards equal DDP's bit for bit;
+#: Measured on the 2-core CPU machine (torch 2.13, deepspeed 0.19.8): losses and rewards equal DDP's bit for bit
+#: with TRL's default activation checkpointing (up to 8.4e-8 relative after updates without it, as the recipes now run);
 #: gradient norms differ in the last float32 bits (FSDP2: at most 1.36e-7 relative, a reduce-scatter sums in another
 #: order; ZeRO-3: at most 1.87e-7, DeepSpeed computes the norm from its partitions); ZeRO-3's KL differs by up to
 #: 9.3e-10 absolute (a KL of 7e-5 is the cancellation of two log-probabilities that agree to ~1e-7).
@@ -157,7 +158,9 @@ def test_training_equals_ddp(engine, stage, runs):
         assert [got[s] for s in sorted(got)] == pytest.approx(
             [expected[s] for s in sorted(expected)], **TOLERANCE[engine]
         ), key
-    assert logged(sharded["dir"], "loss") == logged(ddp["dir"], "loss")  # bit for bit
+    # bit for bit where the parameters are the initial ones; after updates the last float32 bits may differ (the
+    # tiny SFT recipe without activation checkpointing: ZeRO-3's step-4 loss 8.4e-8 relative from DDP's)
+    assert logged(sharded["dir"], "loss")[1] == logged(ddp["dir"], "loss")[1]
 
 
 @pytest.mark.slow
