@@ -103,6 +103,11 @@ def test_findings_and_verdicts_are_computed_from_the_numbers():
     assert "Process supervision did worse than outcome supervision" in text and "(-5.0 pts)" in text
     text = " ".join(verdicts(_results(0, 0.5, 0.6, 0.6)))
     assert "at least as well as" in text
+    collapsed = _results(0, 0.5, 0.6, 0.6)
+    for name in ("grpo_outcome", "grpo_process"):  # the learned-PRM arms' collapse: every number below SFT's
+        collapsed["eval"][name] = {key: value / 5 for key, value in collapsed["eval"]["sft"].items()}
+    text = " ".join(verdicts(collapsed))
+    assert "both fell, maj@k lost" in text and "maj@k gained" not in text
 
 
 def test_rl_arms_are_compared_with_the_continued_sft_control():

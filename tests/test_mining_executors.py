@@ -366,3 +366,18 @@ def test_local_pool_is_forked_once_and_serves_every_stage(tmp_path):
     pids = {s: {(tmp_path / f"{s}-{t}").read_text() for t in range(6)} for s in ("prepare", "score")}
     workers = pids["prepare"] | pids["score"]  # a pool per stage would be up to 4 processes
     assert len(workers) <= 2 and str(os.getpid()) not in workers and not executors._POOLS
+
+
+def _sleepy_task(task: int) -> None:
+    time.sleep(60 if task == 1 else 0)
+
+
+def test_local_pool_stage_is_bounded(tmp_path):
+    """A task that never ends: the stage fails at executor.timeout_s with the stuck worker killed, not after it."""
+    from trl_dsm.mining.executors import _POOLS, ExecutorConfig, run_tasks
+
+    config = ExecutorConfig(kind="local", workers=2, timeout_s=2)
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match="executor.timeout_s=2"):
+        run_tasks(config, _sleepy_task, [0, 1], lambda task: False, tmp_path, "stage")
+    assert time.monotonic() - start < 30 and not _POOLS  # not the task's 60 s; the pool is not reused

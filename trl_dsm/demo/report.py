@@ -80,9 +80,14 @@ def verdicts(results: dict) -> list[str]:
         lines.append(comparison_line(f["comparisons"]["best_grpo_vs_control"], k))
     for stage, arm in f["arms"].items():
         more = "more" if arm["maj_gained_more_than_pass"] else "not more"
+        if arm["maj_gain"] < 0 and arm["pass_gain"] < 0:  # both fell: "gained more" would misread a collapse
+            more = "less" if arm["maj_gained_more_than_pass"] else "not less"
+            verdict = f"both fell, maj@k lost {more} than pass@k"
+        else:
+            verdict = f"maj@k gained {more} than pass@k"
         lines.append(
             f"{stage}: greedy {_signed(arm['greedy_gain'])} over SFT; maj@{k} {_signed(arm['maj_gain'])} vs "
-            f"pass@{k} {_signed(arm['pass_gain'])}, so maj@k gained {more} than pass@k."
+            f"pass@{k} {_signed(arm['pass_gain'])}, so {verdict}."
         )
         if "minus_control_greedy" in arm:
             beat = "beat" if arm["minus_control_greedy"] > 0 else "did not beat"

@@ -37,7 +37,8 @@ class ExecutorConfig:
     workers: int = 1
     tasks: int | None = None
     options: dict = field(default_factory=dict)
-    #: Hard bound on waiting for a stage's tasks (Slurm jobs are asynchronous), seconds.
+    #: Hard bound on a stage's tasks, seconds: waiting for Slurm's asynchronous jobs, and the local pool's stage (its
+    #: workers are killed when it passes).
     timeout_s: float = 7 * 24 * 3600
     poll_s: float = 10.0
     #: Ray: the cluster ``ray.init`` connects to (e.g. ``127.0.0.1:6379``); None: ``$RAY_ADDRESS`` when set, else a
@@ -141,10 +142,15 @@ def local_pool(workers: int):
     return _POOLS[key]
 
 
-def close_pools() -> None:
-    """Shut down this process's pools (the pipeline calls it when a run ends or fails)."""
+def close_pools(kill: bool = False) -> None:
+    """Shut down this process's pools (the pipeline calls it when a run ends or fails); ``kill`` terminates their
+    workers first (a stage that timed out or was interrupted must not wait for a task that may never end)."""
     for key in [k for k in _POOLS if k[0] == os.getpid()]:
-        _POOLS.pop(key).shutdown(cancel_futures=True)
+        pool = _POOLS.pop(key)
+        if kill:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+        pool.shutdown(wait=not kill, cancel_futures=True)
 
 
 def run_tasks(
@@ -170,9 +176,17 @@ def run_tasks(
         else:
             pool = local_pool(config.workers)
             try:
-                list(tqdm(pool.map(work, todo), total=len(todo), desc=desc or name, unit="task"))
-            except BaseException:
-                close_pools()  # a broken or interrupted pool is not reused
+                list(
+                    tqdm(
+                        pool.map(work, todo, timeout=config.timeout_s), total=len(todo), desc=desc or name, unit="task"
+                    )
+                )
+            except BaseException as exc:
+                close_pools(kill=True)  # a broken, timed-out or interrupted pool is not reused
+                if isinstance(exc, TimeoutError):
+                    raise TimeoutError(
+                        f"{name}: tasks still running after executor.timeout_s={config.timeout_s} s"
+                    ) from None
                 raise
     else:
         from trl_dsm.mining.steps import TaskStep
