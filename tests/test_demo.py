@@ -7,6 +7,7 @@ import json
 import random
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -533,6 +534,34 @@ def test_online_arms_use_the_trainer_modes(monkeypatch, tmp_path, arm):
         assert "iteration_steps" not in seen and "reward_model_update_steps" not in seen
     with pytest.raises(ValueError, match="needs the learned step reward model"):
         grpo(cfg, "iterative", tmp_path / "sft", {"rl": []}, None, tmp_path)
+
+
+@pytest.mark.parametrize("arm", ["process_prm", "iterative"])
+def test_learned_prm_arms_can_score_the_last_step_by_the_final_answer(monkeypatch, tmp_path, arm):
+    """``prm_final_answer``: the learned PRM scores every step but the last, which the grader scores (as in the
+    rule arm); the PRM is then handed to the trainer as the wrapped step scorer, never also as a path."""
+    import trl_dsm.demo.arms
+    import trl_dsm.grpo
+    from trl_dsm.demo.run import DemoConfig, grpo
+    from trl_dsm.grpo.iterative import process_reward_model_of
+
+    prm = object.__new__(trl_dsm.grpo.ProcessRewardModel)  # a stand-in: nothing is loaded or scored
+    monkeypatch.setattr(trl_dsm.demo.arms, "_load_prm", lambda path: prm)
+    monkeypatch.setattr(trl_dsm.grpo, "GRPOMathConfig", lambda **kwargs: types.SimpleNamespace(**kwargs))
+    seen = {}
+
+    def trainer(**kwargs):
+        seen.update(kwargs)
+        raise _Captured
+
+    monkeypatch.setattr(trl_dsm.grpo, "GRPOMathTrainer", trainer)
+    cfg = DemoConfig(grpo_steps=40, prm_final_answer=True)
+    with pytest.raises(_Captured):
+        grpo(cfg, arm, tmp_path / "sft", {"rl": generate_problems(5, seed=0)}, None, tmp_path, tmp_path / "prm")
+    args = vars(seen["args"])
+    assert "process_reward_model" not in args and args["supervision"] == "process"
+    scorer = seen["process_reward_func"]
+    assert process_reward_model_of(scorer) is prm and scorer.__name__ == "ProcessRewardModel_with_final_answer"
 
 
 def test_rft_arm_samples_the_sft_model_then_runs_sft(monkeypatch, tmp_path):

@@ -69,6 +69,72 @@ def test_prm_is_retrained_each_iteration_and_state_resumes(tiny_path, tmp_path):
     assert resumed.state.global_step == 2 and resumed.iterative.iteration == 2
 
 
+def test_prm_relabelling_rolls_out_from_the_policys_own_text(tiny_path, tmp_path, monkeypatch):  # noqa: F811
+    """The Math-Shepherd rollouts of a retraining continue each prompt as the policy saw it (chat template
+    applied), at the policy's sampling temperature; the PRM's records keep the question text it scores in GRPO."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    import trl_dsm.grpo.reward_models as reward_models
+    from tests.test_grpo_trainer import ANSWERS, QUESTIONS
+    from trl_dsm import GRPOMathTrainer
+
+    calls = []
+
+    def recording_rollout(
+        model, tokenizer, max_new_tokens=256, temperature=1.0, batch_size=16, add_special_tokens=True
+    ):
+        calls.append({"temperature": temperature, "add_special_tokens": add_special_tokens, "prefixes": []})
+
+        def rollout(prefixes, k):
+            calls[-1]["prefixes"] += prefixes
+            return [["The answer is 3."] * k for _ in prefixes]
+
+        return rollout
+
+    monkeypatch.setattr(reward_models, "hf_rollout", recording_rollout)
+    chats = [[{"role": "user", "content": q}] for q in QUESTIONS]
+    args = _config(
+        tmp_path, supervision="process", iteration_steps=1, reward_model_update_steps=1, math_shepherd_rollouts=2,
+        reward_model_samples_per_iteration=4, temperature=0.7, process_reward_model=tiny_path, prm_step_tag="\n",
+        prm_good_token="3", prm_bad_token="7", max_steps=1,
+    )  # fmt: skip
+    trainer = GRPOMathTrainer(
+        tiny_path, args=args, train_dataset=Dataset.from_dict({"prompt": chats, "answer": ANSWERS})
+    )
+    trainer.train()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_path)
+    rendered = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
+    prefixes = [p for call in calls for p in call["prefixes"]]
+    assert calls and all(c["temperature"] == 0.7 and c["add_special_tokens"] is False for c in calls)
+    assert prefixes and all(any(p.startswith(r) and len(p) > len(r) for r in rendered) for p in prefixes)
+    assert trainer.iterative.history and {r["prompt"] for r in trainer.iterative.history} <= set(QUESTIONS)
+
+
+def test_a_prm_wrapped_with_the_final_answer_is_retrained(tiny_path, tmp_path):  # noqa: F811
+    """``with_final_answer_reward(ProcessRewardModel(...))`` as the step scorer: iterative RL finds the PRM inside
+    and retrains it; giving a PRM path as well is refused (one step scorer)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trl_dsm import GRPOMathTrainer
+    from trl_dsm.grpo import ProcessRewardModel, with_final_answer_reward
+
+    prm = ProcessRewardModel(AutoModelForCausalLM.from_pretrained(tiny_path), AutoTokenizer.from_pretrained(tiny_path),
+                             step_tag="\n", good_token="3", bad_token="7")  # fmt: skip
+    kwargs = dict(supervision="process", iteration_steps=1, reward_model_update_steps=2, math_shepherd_rollouts=2,
+                  reward_model_samples_per_iteration=4, reward_model_learning_rate=1e-2, max_steps=1)  # fmt: skip
+    scorer = with_final_answer_reward(prm)
+    trainer = GRPOMathTrainer(tiny_path, args=_config(tmp_path, **kwargs), train_dataset=_dataset(),
+                              process_reward_func=scorer)  # fmt: skip
+    before = _weights(prm.model)
+    trainer.train()
+    assert trainer.iterative.kind == "prm" and trainer.iterative.model is prm.model
+    assert trainer.iterative.iteration == 1 and _changed(before, prm.model)
+    with pytest.raises(ValueError, match="both process_reward_func and GRPOMathConfig.process_reward_model"):
+        GRPOMathTrainer(tiny_path, args=_config(tmp_path, process_reward_model=tiny_path, **kwargs),
+                        train_dataset=_dataset(), process_reward_func=scorer)  # fmt: skip
+
+
 def test_orm_update_mixes_fresh_pairs_with_replay(tiny_path, tmp_path):  # noqa: F811
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForSequenceClassification
 

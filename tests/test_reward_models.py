@@ -14,6 +14,7 @@ from trl_dsm.grpo.reward_models import (
     build_prm_dataset,
     math_shepherd_labels,
     orm_preference_pairs,
+    prm_metrics,
 )
 
 
@@ -63,6 +64,60 @@ def test_build_prm_dataset_from_policy_samples():
     assert data["labels"][1] == [1, 0, 0] and data["labels"][2] == [0]
     with pytest.raises(KeyError, match="sample 0 needs"):
         build_prm_dataset([{"prompt": "q"}], rollout)
+
+
+def test_build_prm_dataset_rolls_out_from_the_policys_exact_text():
+    """With the prompt as the policy saw it (``rollout_prompt``), every rollout continues the policy's own text up
+    to the end of a step (spacing and blank lines kept); the record keeps the prompt the PRM will score."""
+    sample = {
+        "prompt": "What is (3 + 4) * 2?",
+        "rollout_prompt": "User: What is (3 + 4) * 2?\n\nAssistant:",
+        "completion": " 3 + 4 = 7\n\n7 * 2 = 15 \nThe answer is 15.",
+        "gold": "14",
+    }
+    seen = []
+
+    def rollout(prefixes, k):
+        seen.extend(prefixes)
+        return [["\nThe answer is 15." if "= 15" in p else "\n7 * 2 = 14\nThe answer is 14."] * k for p in prefixes]
+
+    data = build_prm_dataset([sample], rollout, num_rollouts=2)
+    head = "User: What is (3 + 4) * 2?\n\nAssistant:"
+    assert seen == [head + " 3 + 4 = 7", head + " 3 + 4 = 7\n\n7 * 2 = 15", head + sample["completion"]]
+    assert data.to_list() == [
+        {"prompt": "What is (3 + 4) * 2?", "steps": ["3 + 4 = 7", "7 * 2 = 15", "The answer is 15."],
+         "labels": [1, 0, 0]}
+    ]  # fmt: skip
+    # steps given already and cut another way than the completion: no exact prefixes, the question text is used
+    seen.clear()
+    build_prm_dataset([{**sample, "steps": ["3 + 4 = 7 and 7 * 2 = 14"]}], rollout, num_rollouts=1)
+    assert seen == ["What is (3 + 4) * 2?\n3 + 4 = 7 and 7 * 2 = 14"]
+
+
+def test_math_shepherd_grades_only_the_solution_and_checks_prefixes():
+    # a rollout that gives no answer: the question's own number (2) must not be taken for it
+    labels = math_shepherd_labels("Double 2.", ["Think."], "2", lambda p, k: [["no idea"] * k for _ in p], 2)
+    assert labels == [False]
+    with pytest.raises(ValueError, match="2 prefixes for 1 steps"):
+        math_shepherd_labels("q", ["a"], "1", lambda p, k: [["x"]] * len(p), 1, prefixes=["q a", "q a b"])
+    with pytest.raises(ValueError, match="must start with the prompt"):
+        math_shepherd_labels("q", ["a"], "1", lambda p, k: [["x"]] * len(p), 1, prefixes=["z a"])
+
+
+def test_prm_metrics_rank_within_groups_and_skip_unknown_steps():
+    nan = float("nan")
+    # prompt p: a solved completion (last label 1) and two unsolved ones; prompt q: only unsolved
+    scores = [[0.9, 0.6], [0.8, 0.6], [0.7, 0.3, nan], [0.4]]
+    labels = [[1, 1], [1, 0], [1, 0, 0], [0]]
+    metrics = prm_metrics(scores, labels, ["p", "p", "p", "q"])
+    # good steps 0.9, 0.6, 0.8, 0.7; bad 0.6, 0.3, 0.4 (nan skipped): 6 of 7 on their side of 0.5; 11.5 of 12
+    # pairs (one tie)
+    assert metrics["steps"] == 7 and metrics["step_accuracy"] == 6 / 7
+    assert metrics["step_auc"] == 11.5 / 12
+    # p: solved 0.6 vs unsolved 0.6 (tie) and nan (its last step is unknown: left out)
+    assert metrics["group_pairs"] == 1 and metrics["group_auc"] == 0.5
+    with pytest.raises(ValueError, match="2 score rows, 1 label rows"):
+        prm_metrics([[0.1], [0.2]], [[1]], ["p", "p"])
 
 
 def _records():

@@ -63,27 +63,19 @@ def train_prm(cfg: DemoConfig, sft_dir: Path, splits, tokenizer, workdir: Path) 
     """The learned step reward model (§4.1.3, Math-Shepherd): a copy of the SFT model trained to predict, at a step
     tag after each step, whether that step can still reach the gold answer (hard estimation: any of ``prm_rollouts``
     rollouts of the SFT model from it does). Trained on ``prm_samples`` samples of the SFT model on RL questions
-    that no GRPO arm sees first (the last ones); saved to ``workdir/prm-model``."""
+    that no GRPO arm sees first (the last ones) and checked, before any RL, on ``prm_samples // 4`` samples of the
+    questions before those (:func:`~trl_dsm.grpo.reward_models.prm_metrics`: step accuracy and AUC, and the AUC
+    within a question's group, which is what GRPO's normalization uses); saved to ``workdir/prm-model``."""
     from transformers import AutoModelForCausalLM, TrainingArguments
 
-    from trl_dsm.eval.generation import HFGenerator
     from trl_dsm.grpo import ProcessRewardModel
-    from trl_dsm.grpo.reward_models import ProcessRewardTrainer, build_prm_dataset, hf_rollout
-    from trl_dsm.grpo.rft import _render
+    from trl_dsm.grpo.reward_models import ProcessRewardTrainer, prm_metrics
 
-    policy = AutoModelForCausalLM.from_pretrained(sft_dir)
-    n_questions = max(1, cfg.prm_samples // cfg.num_generations)
-    questions = splits["rl"][-n_questions:]
-    prompts = [_render(_chat_prompt(p), tokenizer) for p in questions]
-    generator = HFGenerator(policy, tokenizer, max_new_tokens=cfg.max_completion_length, batch_size=GEN_BATCH,
-                            seed=cfg.seed + 1)  # fmt: skip
-    samples = generator.generate(prompts, n=cfg.num_generations, temperature=cfg.temperature)
-    records = [{"prompt": prompt, "completion": c, "gold": str(p.answer)}
-               for prompt, p, group in zip(prompts, questions, samples) for c in group]  # fmt: skip
-    policy.eval()
-    rollout = hf_rollout(policy, tokenizer, max_new_tokens=cfg.max_completion_length, temperature=cfg.temperature,
-                         batch_size=GEN_BATCH)  # fmt: skip
-    data = build_prm_dataset(records, rollout, num_rollouts=cfg.prm_rollouts)
+    policy = AutoModelForCausalLM.from_pretrained(sft_dir).eval()
+    n_train = max(1, cfg.prm_samples // cfg.num_generations)
+    n_held = max(1, n_train // 4)
+    data = _prm_data(cfg, policy, tokenizer, splits["rl"][-n_train:], seed=cfg.seed + 1)
+    held = _prm_data(cfg, policy, tokenizer, splits["rl"][-n_train - n_held : -n_train], seed=cfg.seed + 2)
     model = AutoModelForCausalLM.from_pretrained(sft_dir)
     prm = ProcessRewardModel(model, tokenizer, step_tag=PRM_STEP_TAG, good_token=PRM_GOOD, bad_token=PRM_BAD,
                              max_length=256)  # fmt: skip
@@ -96,10 +88,34 @@ def train_prm(cfg: DemoConfig, sft_dir: Path, splits, tokenizer, workdir: Path) 
     path = workdir / "prm-model"
     trainer.model.save_pretrained(path)
     tokenizer.save_pretrained(path)
+    model.eval()
+    scores = prm(prompts=held["prompt"], completions=[None] * len(held), steps=held["steps"])
     labels = [x for r in data["labels"] for x in r]
     stats = {"records": len(data), "steps": len(labels), "good_steps": sum(labels),
-             "loss": _losses(trainer.state.log_history)}  # fmt: skip
+             "loss": _losses(trainer.state.log_history),
+             "heldout": {"records": len(held), **prm_metrics(scores, held["labels"], held["prompt"])}}  # fmt: skip
     return path, stats
+
+
+def _prm_data(cfg: DemoConfig, policy, tokenizer, questions: list[Problem], seed: int):
+    """Math-Shepherd records from ``num_generations`` samples of ``policy`` per question. The PRM scores what
+    GRPO gives it (the question's text, ``prompt_text``); the rollouts continue the policy's own text (its
+    chat-rendered prompt and completion)."""
+    from trl_dsm.eval.generation import HFGenerator
+    from trl_dsm.grpo.reward_models import build_prm_dataset, hf_rollout
+    from trl_dsm.grpo.rft import _render
+    from trl_dsm.rewards.math import prompt_text
+
+    prompts = [_render(_chat_prompt(p), tokenizer) for p in questions]
+    generator = HFGenerator(policy, tokenizer, max_new_tokens=cfg.max_completion_length, batch_size=GEN_BATCH,
+                            seed=seed)  # fmt: skip
+    samples = generator.generate(prompts, n=cfg.num_generations, temperature=cfg.temperature)
+    records = [{"prompt": prompt_text(_chat_prompt(p)), "rollout_prompt": rendered, "completion": c,
+                "gold": str(p.answer)}
+               for rendered, p, group in zip(prompts, questions, samples) for c in group]  # fmt: skip
+    rollout = hf_rollout(policy, tokenizer, max_new_tokens=cfg.max_completion_length, temperature=cfg.temperature,
+                         batch_size=GEN_BATCH, add_special_tokens=False)  # fmt: skip
+    return build_prm_dataset(records, rollout, num_rollouts=cfg.prm_rollouts)
 
 
 def grpo(cfg: DemoConfig, arm: str, sft_dir: Path, splits, tokenizer, workdir: Path, prm_dir: Path | None = None):
@@ -116,11 +132,15 @@ def grpo(cfg: DemoConfig, arm: str, sft_dir: Path, splits, tokenizer, workdir: P
         raise ValueError(f"grpo(): an online arm of {ARMS[1:]}, got {arm!r}")
     process = arm in ("process", *PRM_ARMS)
     extra: dict[str, Any] = {}
+    step_scorer = with_final_answer_reward(arithmetic_step_reward) if arm == "process" else None
     if arm in PRM_ARMS:
         if prm_dir is None:
             raise ValueError(f"the {arm} arm needs the learned step reward model (prm_dir)")
-        extra.update(process_reward_model=str(prm_dir), prm_step_tag=PRM_STEP_TAG, prm_good_token=PRM_GOOD,
-                     prm_bad_token=PRM_BAD)  # fmt: skip
+        if cfg.prm_final_answer:  # the PRM scores every step but the last, which the final answer scores
+            step_scorer = with_final_answer_reward(_load_prm(prm_dir))
+        else:
+            extra.update(process_reward_model=str(prm_dir), prm_step_tag=PRM_STEP_TAG, prm_good_token=PRM_GOOD,
+                         prm_bad_token=PRM_BAD)  # fmt: skip
     if arm == "iterative":
         extra.update(
             iteration_steps=cfg.grpo_steps // cfg.iterations, reward_model_update_steps=cfg.prm_update_steps,
@@ -144,8 +164,8 @@ def grpo(cfg: DemoConfig, arm: str, sft_dir: Path, splits, tokenizer, workdir: P
     trainer = GRPOMathTrainer(
         model=str(sft_dir), reward_funcs=[math_accuracy_reward], args=args,
         train_dataset=Dataset.from_list(_rl_rows(splits["rl"])), processing_class=tokenizer,
-        # every "a op b = c" line checked; the last line ("The answer is N.") scored by the final answer
-        process_reward_func=with_final_answer_reward(arithmetic_step_reward) if arm == "process" else None,
+        # rule arm: every "a op b = c" line checked; the last line ("The answer is N.") scored by the final answer
+        process_reward_func=step_scorer,
     )  # fmt: skip
     trainer.train()
     curve = [
@@ -154,3 +174,14 @@ def grpo(cfg: DemoConfig, arm: str, sft_dir: Path, splits, tokenizer, workdir: P
         if "reward" in h
     ]
     return trainer.model, curve
+
+
+def _load_prm(prm_dir: Path):
+    """The learned step reward model at ``prm_dir`` as the trainer would load it from ``process_reward_model``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trl_dsm.grpo import ProcessRewardModel
+
+    model = AutoModelForCausalLM.from_pretrained(prm_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(prm_dir)
+    return ProcessRewardModel(model, tokenizer, step_tag=PRM_STEP_TAG, good_token=PRM_GOOD, bad_token=PRM_BAD)

@@ -25,6 +25,13 @@ ARMS = tuple(ARM_STAGES)
 #: Arms scored by the learned step reward model (trained once per run on the SFT model's samples).
 PRM_ARMS = ("process_prm", "iterative")
 
+#: The settings only the learned step reward model's arms read: a run resumed from another may change them, and a
+#: merged report takes them from the part that trained the step reward model.
+PRM_FIELDS = (
+    "prm_samples", "prm_rollouts", "prm_steps", "prm_lr", "prm_batch_size", "iterations", "prm_update_steps",
+    "prm_final_answer",
+)  # fmt: skip
+
 
 #: Sequences per generate() call when sampling for evaluation, RFT and the step reward model's data: on CPU a tiny
 #: model's decoding step costs about the same for 64 or 512 sequences (Python overhead), so 512 halves those stages
@@ -108,6 +115,9 @@ class DemoConfig:
     prm_batch_size: int = 8
     iterations: int = 2  # iterative arm: reference reset and PRM retraining every grpo_steps // iterations steps
     prm_update_steps: int = 20  # iterative arm: PRM optimizer steps per retraining (10% replay, §4.1.4)
+    # Score the last step of the learned-PRM arms by the final answer, as the rule-based process arm does (a trl-dsm
+    # rule: the paper's PRM never sees the gold; docs/demo.md has the runs without it)
+    prm_final_answer: bool = False
     max_completion_length: int = 48
     temperature: float = 0.7  # sampling temperature of the RL rollouts
     # evaluation

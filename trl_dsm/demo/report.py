@@ -24,6 +24,7 @@ from trl_dsm.demo.compare import (
     comparisons,
     findings,
 )
+from trl_dsm.demo.config import PRM_FIELDS
 from trl_dsm.demo.plots import _plot, moving_average
 from trl_dsm.demo.seeds import seeds_summary, seeds_table, write_seeds_summary
 
@@ -242,6 +243,8 @@ def merge_results(parts: list[dict]) -> dict:
         for record in ("rft", "prm", "sft_continued_loss"):
             if record in part:
                 merged[record] = part[record]
+        if "prm" in part:  # the step reward model's settings are those of the part that trained it
+            merged["config"].update({k: part["config"][k] for k in PRM_FIELDS if k in part["config"]})
         merged.setdefault("timings", {}).update(part.get("timings", {}))
     merged["config"]["arms"] = [a for p in parts for a in p["config"].get("arms", [])]
     merged["total_seconds"] = round(sum(merged.get("timings", {}).values()), 1)

@@ -34,7 +34,7 @@ from typing import Any
 
 # the stages and arms, re-exported: ``trl_dsm.demo.run`` is the demo's entry point
 from trl_dsm.demo.arms import PRM_BAD, PRM_GOOD, PRM_STEP_TAG, grpo, rft, train_prm
-from trl_dsm.demo.config import ARM_STAGES, ARMS, GEN_BATCH, PRM_ARMS, DemoConfig
+from trl_dsm.demo.config import ARM_STAGES, ARMS, GEN_BATCH, PRM_ARMS, PRM_FIELDS, DemoConfig
 from trl_dsm.demo.stages import (
     _count_steps,
     _json_safe,
@@ -145,7 +145,7 @@ def run_demo(cfg: DemoConfig) -> dict:
 
 
 #: Fields that may differ between a run and the earlier run it resumes from (``DemoConfig.resume_from``).
-_RESUMABLE = ("output_dir", "resume_from", "arms", "sft_control", "threads")
+_RESUMABLE = ("output_dir", "resume_from", "arms", "sft_control", "threads", *PRM_FIELDS)
 
 
 def _earlier_run(cfg: DemoConfig, field: str, model_dir: str, stage: str, free: tuple[str, ...], what: str) -> dict:

@@ -70,8 +70,9 @@ class IterativeRewardModel(TrainerCallback):
 
     @staticmethod
     def _find_reward_model(trainer: GRPOMathTrainer):
-        if isinstance(trainer.step_scorer, ProcessRewardModel):
-            return "prm", trainer.step_scorer.model, trainer.step_scorer.tokenizer
+        prm = process_reward_model_of(trainer.step_scorer)
+        if prm is not None:
+            return "prm", prm.model, prm.tokenizer
         if trainer.args.supervision == "outcome":
             for func, processing_class in zip(trainer.reward_funcs, trainer.reward_processing_classes):
                 if isinstance(func, torch.nn.Module):
@@ -83,15 +84,18 @@ class IterativeRewardModel(TrainerCallback):
         )
 
     # -- collecting -------------------------------------------------------------------------------------------
-    def collect(self, batch_inputs, prompts, completions, steps) -> None:
+    def collect(self, batch_inputs, prompts, completions, steps, policy_prompts: list[str] | None = None) -> None:
         """Keep this rank's scored samples of one step (with their gold answers and, under process supervision, their
-        steps) for the next reward-model update; a dataset without a gold-answer column contributes nothing."""
+        steps) for the next reward-model update; a dataset without a gold-answer column contributes nothing.
+        ``policy_prompts`` are the prompts as the policy saw them (decoded from its prompt ids, special tokens and
+        chat template included): the Math-Shepherd rollouts continue those, while the PRM scores ``prompt_text``."""
         column = next((c for c in DEFAULT_GOLD_COLUMNS if c in batch_inputs[0]), None)
         if column is None:
             return
         local = [
             {
                 "prompt": prompt_text(p),
+                "rollout_prompt": policy_prompts[i] if policy_prompts is not None else None,
                 "completion": completion_text(c),
                 "gold": str(x[column]),
                 "steps": steps[i] if steps is not None else None,
@@ -117,9 +121,11 @@ class IterativeRewardModel(TrainerCallback):
             )
         args = self.trainer.args
         policy = self.trainer.accelerator.unwrap_model(self.trainer.model)
-        rollout = hf_rollout(policy, self.trainer.processing_class, args.max_completion_length)
+        # The policy's own sampling temperature: a label estimates whether the policy can still reach the answer.
+        rollout = hf_rollout(policy, self.trainer.processing_class, args.max_completion_length,
+                             temperature=args.temperature, add_special_tokens=False)  # fmt: skip
         with_steps = [s for s in samples if s["steps"]]
-        return build_prm_dataset(with_steps, rollout, args.math_shepherd_rollouts).to_list()
+        return build_prm_dataset(with_steps, rollout, args.math_shepherd_rollouts, args.step_separator).to_list()
 
     def update(self) -> None:
         """Label the fresh samples on the main process, broadcast them, mix in the replay of history
@@ -146,7 +152,8 @@ class IterativeRewardModel(TrainerCallback):
         args = self.trainer.args
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=args.reward_model_learning_rate)
-        collator = PRMCollator(self.trainer.step_scorer) if self.kind == "prm" else None
+        prm = process_reward_model_of(self.trainer.step_scorer)
+        collator = PRMCollator(prm) if self.kind == "prm" else None
         device = next(self.model.parameters()).device
         self.model.train()
         losses = []
@@ -154,7 +161,7 @@ class IterativeRewardModel(TrainerCallback):
             batch = self.rng.sample(mix, min(args.reward_model_batch_size, len(mix)))
             if self.kind == "prm":
                 inputs = {k: v.to(device) for k, v in collator(batch).items()}
-                loss, _ = prm_loss(self.trainer.step_scorer, self.model, inputs)
+                loss, _ = prm_loss(prm, self.model, inputs)
             else:
                 loss = orm_loss(self.model, self.tokenizer, batch)
             optimizer.zero_grad()
@@ -184,3 +191,12 @@ class IterativeRewardModel(TrainerCallback):
         weights = folder / "reward_model.pt"
         if weights.is_file():
             self.model.load_state_dict(torch.load(weights, map_location=next(self.model.parameters()).device))
+
+
+def process_reward_model_of(scorer) -> ProcessRewardModel | None:
+    """The :class:`ProcessRewardModel` a step scorer is, or wraps (``with_final_answer_reward(prm)`` keeps it as
+    ``step_reward``); None for a rule."""
+    for candidate in (scorer, getattr(scorer, "step_reward", None)):
+        if isinstance(candidate, ProcessRewardModel):
+            return candidate
+    return None

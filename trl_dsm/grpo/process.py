@@ -97,7 +97,8 @@ def with_final_answer_reward(
                 row[-1] = outcome
         return rewards
 
-    scorer.__name__ = f"{getattr(step_reward, '__name__', 'step_reward')}_with_final_answer"
+    scorer.__name__ = f"{getattr(step_reward, '__name__', type(step_reward).__name__)}_with_final_answer"
+    scorer.step_reward = step_reward  # what it wraps (iterative RL retrains a wrapped ProcessRewardModel)
     return scorer
 
 

@@ -50,22 +50,38 @@ def math_shepherd_labels(
     rollout: Callable[[list[str], int], list[list[str]]],
     num_rollouts: int = 8,
     step_joiner: str = "\n",
+    prefixes: Sequence[str] | None = None,
 ) -> list[bool]:
     """Hard-estimation step labels (Math-Shepherd): step ``j`` is good if any of ``num_rollouts`` continuations
     of ``prompt + steps[:j+1]`` sampled by ``rollout`` reaches the gold answer (graded by trl-dsm).
 
     ``rollout(prefixes, k)`` returns ``k`` continuations per prefix (wrap ``model.generate`` or vLLM). Once a step
     is bad, the later ones are bad too (a solution cannot recover from a wrong step).
+
+    ``prefixes`` (one per step) are the exact texts the policy continues from, when the caller has them: its
+    prompt as the policy saw it (chat template applied) followed by its own completion up to the end of step ``j``
+    (:func:`build_prm_dataset` builds them from a sample's ``completion``). Without them, the prefix of step ``j``
+    is ``prompt``, a newline and the steps joined by ``step_joiner``. Only the solution part of each rollout
+    (after ``prompt``, or after the text common to the prefixes) is graded, so a number in the question is never
+    taken for an answer.
     """
     if not steps:
         return []
-    prefixes = [
-        prompt.rstrip() + "\n" + step_joiner.join(s.strip() for s in steps[: j + 1]) for j in range(len(steps))
-    ]
+    if prefixes is None:
+        head = prompt.rstrip() + "\n"
+        prefixes = [head + step_joiner.join(s.strip() for s in steps[: j + 1]) for j in range(len(steps))]
+        joiner = step_joiner
+    else:
+        prefixes = list(prefixes)
+        if len(prefixes) != len(steps):
+            raise ValueError(f"{len(prefixes)} prefixes for {len(steps)} steps: give one per step")
+        head, joiner = prompt, ""
+        if not all(p.startswith(prompt) for p in prefixes):
+            raise ValueError("every prefix must start with the prompt it continues")
     continuations = rollout(prefixes, num_rollouts)
     if len(continuations) != len(prefixes) or any(len(c) != num_rollouts for c in continuations):
         raise ValueError(f"rollout must return {num_rollouts} continuations for each of the {len(prefixes)} prefixes")
-    texts = [prefix + step_joiner + c for prefix, conts in zip(prefixes, continuations) for c in conts]
+    texts = [prefix[len(head) :] + joiner + c for prefix, conts in zip(prefixes, continuations) for c in conts]
     results = grade_batch(texts, [gold] * len(texts))
     labels, alive = [], True
     for j in range(len(steps)):
@@ -83,7 +99,13 @@ def build_prm_dataset(
 ):
     """A step-tag PRM dataset from policy samples ``{"prompt", "completion", "gold"}`` (or with ``"steps"``
     already split): each completion is cut into steps at ``step_separator`` and labelled by
-    :func:`math_shepherd_labels`. Returns a ``datasets.Dataset`` of ``{"prompt", "steps", "labels"}``."""
+    :func:`math_shepherd_labels`. Returns a ``datasets.Dataset`` of ``{"prompt", "steps", "labels"}``.
+
+    ``"prompt"`` is the text the PRM will score (what :class:`~trl_dsm.grpo.ProcessRewardModel` receives in GRPO:
+    a conversation's message contents, :func:`trl_dsm.rewards.math.prompt_text`). A sample may also hold
+    ``"rollout_prompt"``, the prompt as the policy saw it (chat template applied); with a ``"completion"``, the
+    rollouts then continue the policy's exact text, ``rollout_prompt + completion[:end of step j]``, as Math-Shepherd
+    requires (continuing a prompt rendered differently from training samples the policy off its distribution)."""
     from datasets import Dataset
 
     records = []
@@ -91,23 +113,50 @@ def build_prm_dataset(
         missing = [k for k in ("prompt", "gold") if k not in sample]
         if missing or ("steps" not in sample and "completion" not in sample):
             raise KeyError(f"sample {i} needs 'prompt', 'gold' and 'completion' or 'steps'; it has {sorted(sample)}")
-        steps = sample.get("steps") or [s.strip() for s in sample["completion"].split(step_separator) if s.strip()]
+        completion = sample.get("completion")
+        steps = [s.strip() for s in sample.get("steps") or completion.split(step_separator) if s.strip()]
         if not steps:
             continue
-        labels = math_shepherd_labels(sample["prompt"], steps, sample["gold"], rollout, num_rollouts)
+        head, prefixes = sample["prompt"], None
+        ends = _step_ends(completion, steps) if completion is not None else None
+        if ends is not None:  # the policy's exact text up to each step's end
+            head = sample.get("rollout_prompt") or sample["prompt"]
+            prefixes = [head + completion[:end] for end in ends]
+        labels = math_shepherd_labels(head, steps, sample["gold"], rollout, num_rollouts, prefixes=prefixes)
         records.append({"prompt": sample["prompt"], "steps": list(steps), "labels": [int(x) for x in labels]})
     return Dataset.from_list(records) if records else Dataset.from_dict({"prompt": [], "steps": [], "labels": []})
 
 
-def hf_rollout(model, tokenizer, max_new_tokens: int = 256, temperature: float = 1.0, batch_size: int = 16):
-    """A ``rollout`` function for :func:`math_shepherd_labels` from a ``transformers`` causal LM."""
+def _step_ends(completion: str, steps: Sequence[str]) -> list[int] | None:
+    """Where each step ends in ``completion`` (found in order); None if one is not there."""
+    ends, pos = [], 0
+    for step in steps:
+        start = completion.find(step, pos)
+        if start < 0:
+            return None
+        pos = start + len(step)
+        ends.append(pos)
+    return ends
+
+
+def hf_rollout(
+    model,
+    tokenizer,
+    max_new_tokens: int = 256,
+    temperature: float = 1.0,
+    batch_size: int = 16,
+    add_special_tokens: bool = True,
+):
+    """A ``rollout`` function for :func:`math_shepherd_labels` from a ``transformers`` causal LM. Set
+    ``add_special_tokens=False`` when the prefixes already hold them (a prompt rendered by a chat template, or
+    decoded from the policy's own prompt ids)."""
 
     @torch.no_grad()
     def rollout(prefixes: list[str], k: int) -> list[list[str]]:
         out: list[list[str]] = []
         for start in range(0, len(prefixes), batch_size):
             batch = tokenizer(prefixes[start : start + batch_size], return_tensors="pt", padding=True,
-                              padding_side="left").to(model.device)  # fmt: skip
+                              padding_side="left", add_special_tokens=add_special_tokens).to(model.device)  # fmt: skip
             generated = model.generate(
                 **batch, do_sample=True, temperature=temperature, max_new_tokens=max_new_tokens,
                 num_return_sequences=k, pad_token_id=tokenizer.pad_token_id,
@@ -117,6 +166,62 @@ def hf_rollout(model, tokenizer, max_new_tokens: int = 256, temperature: float =
         return out
 
     return rollout
+
+
+def prm_metrics(
+    scores: Sequence[Sequence[float]], labels: Sequence[Sequence[int]], prompts: Sequence[str]
+) -> dict[str, float]:
+    """How well step scores fit held-out Math-Shepherd labels (one row per completion, ``nan`` scores skipped):
+
+    * ``step_accuracy``: steps whose score is on the side of 0.5 that their label says;
+    * ``step_auc``: the chance that a good step outscores a bad one (ties count half);
+    * ``group_auc``: the same over pairs of completions *of one prompt*, one solved and one not (a completion's
+      last label is whether it reaches the gold), compared by their last step's score. GRPO normalizes rewards
+      within a group, so this, not the pooled AUC (which a PRM that only tells easy questions from hard ones
+      also earns), says whether the PRM can rank a group's completions; 0.5 is chance.
+
+    >>> prm_metrics([[0.9, 0.5], [0.7, 0.2], [0.6]], [[1, 1], [1, 0], [0]], ["p", "p", "q"])
+    {'steps': 5, 'step_accuracy': 0.6, 'step_auc': 0.8333..., 'group_pairs': 1, 'group_auc': 1.0}
+    """
+    if not len(scores) == len(labels) == len(prompts):
+        raise ValueError(f"{len(scores)} score rows, {len(labels)} label rows, {len(prompts)} prompts")
+    good, bad = [], []
+    by_prompt: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for row_scores, row_labels, prompt in zip(scores, labels, prompts):
+        if len(row_scores) != len(row_labels):
+            raise ValueError(f"{len(row_scores)} scores for {len(row_labels)} labels")
+        for score, label in zip(row_scores, row_labels):
+            if score == score:  # not nan
+                (good if label else bad).append(score)
+        if row_labels and row_scores[-1] == row_scores[-1]:
+            by_prompt[prompt].append((row_scores[-1], row_labels[-1]))
+    steps = len(good) + len(bad)
+    accuracy = (sum(s > 0.5 for s in good) + sum(s <= 0.5 for s in bad)) / steps if steps else float("nan")
+    pairs, wins = 0, 0.0
+    for rows in by_prompt.values():
+        for solved, s in rows:
+            for other, o in rows:
+                if s and not o:
+                    pairs += 1
+                    wins += 1.0 if solved > other else 0.5 if solved == other else 0.0
+    return {"steps": steps, "step_accuracy": accuracy, "step_auc": _auc(good, bad), "group_pairs": pairs,
+            "group_auc": wins / pairs if pairs else float("nan")}  # fmt: skip
+
+
+def _auc(positive: list[float], negative: list[float]) -> float:
+    """P(a positive outscores a negative), ties half (Mann-Whitney U / (n+ n-)); nan if a side is empty."""
+    if not positive or not negative:
+        return float("nan")
+    ranked = sorted([(v, 1) for v in positive] + [(v, 0) for v in negative])
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        rank_sum += (i + j + 1) / 2 * sum(label for _, label in ranked[i:j])  # tied values share their mean rank
+        i = j
+    n_pos, n_neg = len(positive), len(negative)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 # --------------------------------------------------------------------------------------------------------

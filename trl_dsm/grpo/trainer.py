@@ -84,6 +84,12 @@ class GRPOMathTrainer(GRPOTrainer):
             )
         self.step_scorer = None
         if args.supervision == "process":
+            if process_reward_func is not None and args.process_reward_model:
+                raise ValueError(
+                    f"both process_reward_func and GRPOMathConfig.process_reward_model={args.process_reward_model!r} "
+                    "are set: pass one step scorer (to combine a PRM with a rule, wrap the ProcessRewardModel, e.g. "
+                    "with_final_answer_reward(ProcessRewardModel(...)))"
+                )
             self.step_scorer = process_reward_func or self._load_process_reward_model(args)
         elif process_reward_func is not None:
             raise ValueError("process_reward_func is only used with GRPOMathConfig(supervision='process')")
@@ -155,8 +161,17 @@ class GRPOMathTrainer(GRPOTrainer):
                 output, rewards_per_func, group_size, correct, step_rewards, step_ends, len(prompts)
             )
         if self.iterative is not None and mode == "train":
-            self.iterative.collect(batch_inputs, prompts, completions, steps)
+            self.iterative.collect(batch_inputs, prompts, completions, steps, self._policy_prompts(output))
         return output
+
+    def _policy_prompts(self, output) -> list[str]:
+        """This process's prompts as the policy saw them: its prompt ids without padding, decoded with the special
+        tokens and chat template they hold (what a Math-Shepherd rollout must continue)."""
+        rows = zip(output["prompt_ids"].tolist(), output["prompt_mask"].tolist())
+        return [
+            self.processing_class.decode([t for t, m in zip(ids, mask) if m], skip_special_tokens=False)
+            for ids, mask in rows
+        ]
 
     # -- advantages (§4.1, §5.2.1) -----------------------------------------------------------------------------
     def _estimate_advantages(self, output, rewards_per_func, group_size, correct, step_rewards, step_ends, local_n):
