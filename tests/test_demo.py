@@ -514,7 +514,9 @@ def test_online_arms_use_the_trainer_modes(monkeypatch, tmp_path, arm):
     from trl_dsm.demo.run import DemoConfig, grpo
 
     seen = _capture_grpo_config(monkeypatch)
-    cfg = DemoConfig(grpo_steps=40, iterations=2, prm_update_steps=7, prm_samples=32, prm_rollouts=3)
+    cfg = DemoConfig(
+        grpo_steps=40, iterations=2, prm_update_steps=7, prm_samples=32, prm_rollouts=3, prm_final_answer=False
+    )
     with pytest.raises(_Captured):
         grpo(cfg, arm, tmp_path / "sft", {"rl": generate_problems(5, seed=0)}, None, tmp_path, tmp_path / "prm")
     if arm == "online_rft":
@@ -627,7 +629,7 @@ def test_quick_study_runs_every_arm(tmp_path):
 
 
 def test_merge_results_joins_arms_run_side_by_side():
-    from trl_dsm.demo.report import merge_results
+    from trl_dsm.demo.report import _regime, merge_results
 
     base = _study_results(0, {"pretrained": 0.0, "sft": 0.5, "sft_continued": 0.5, "grpo_outcome": 0.6})
     base.update(config={**base["config"], "arms": ["outcome"]}, timings={"sft": 10.0, "grpo outcome": 100.0})
@@ -644,6 +646,17 @@ def test_merge_results_joins_arms_run_side_by_side():
     other["eval"]["sft"] = {**other["eval"]["sft"], "greedy": 0.4}
     with pytest.raises(ValueError, match="disagree on the sft evaluation"):
         merge_results([base, other])
+    # a part that trained the step reward model brings its settings, and the report shows its held-out check
+    prm = _study_results(0, {"pretrained": 0.0, "sft": 0.5, "grpo_process_prm": 0.52})
+    held = {"records": 16, "steps": 60, "step_accuracy": 0.7, "step_auc": 0.75, "group_pairs": 9, "group_auc": 0.5}
+    prm.update(config={**prm["config"], "arms": ["process_prm"], "prm_samples": 64, "prm_final_answer": True},
+               prm={"records": 64, "steps": 240, "good_steps": 120, "heldout": held})  # fmt: skip
+    merged = merge_results([base, prm])
+    assert (merged["config"]["prm_samples"], merged["config"]["prm_final_answer"]) == (64, True)
+    split = {"problems": 4, "by_operations": {"2": 4}}
+    text = "\n".join(_regime({**merged, "splits": dict.fromkeys(("sft", "pretrain", "rl", "heldout"), split)}))
+    assert "step AUC 0.750; within a question's group" in text and "0.500 of 9 pairs (0.5 = chance)" in text
+    assert "its last step is scored by the final answer instead" in text
 
 
 def comparisons_of(results: dict) -> dict:
@@ -675,6 +688,9 @@ def test_resume_reuses_an_earlier_runs_sft_model(monkeypatch, tmp_path):
     assert results["sft_loss"] == [[1, 2.0]] and results["resumed_from"] == str(tmp_path)
     with pytest.raises(ValueError, match=r"differs in \['grpo_lr'\]"):
         _resume(DemoConfig.study(resume_from=str(tmp_path), grpo_lr=1e-4), {})
+    # the learned step reward model's settings only reach the PRM arms, which the resumed run trains afresh
+    _resume(DemoConfig.study(resume_from=str(tmp_path), arms=("outcome",), threads=1, prm_samples=64,
+                             prm_final_answer=not earlier.prm_final_answer), {})  # fmt: skip
     with pytest.raises(ValueError, match="no results.json"):
         _resume(DemoConfig.study(resume_from=str(tmp_path / "nowhere")), {})
 

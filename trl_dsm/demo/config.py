@@ -107,17 +107,19 @@ class DemoConfig:
     # learning rate for as many steps as GRPO runs, on batches of sft_batch_size demonstrations.
     sft_control: bool = True
     # The learned step reward model of the process_prm and iterative arms (a copy of the SFT model trained as a
-    # Math-Shepherd step-tag PRM on prm_samples samples of the SFT model, each step labelled by prm_rollouts rollouts)
-    prm_samples: int = 128
+    # Math-Shepherd step-tag PRM on prm_samples samples of the SFT model, each step labelled by prm_rollouts rollouts;
+    # 128 samples and 60 steps gave a PRM GRPO could exploit, docs/demo.md)
+    prm_samples: int = 1024
     prm_rollouts: int = 4
-    prm_steps: int = 60
+    prm_steps: int = 300
     prm_lr: float = 1e-3
-    prm_batch_size: int = 8
+    prm_batch_size: int = 16
     iterations: int = 2  # iterative arm: reference reset and PRM retraining every grpo_steps // iterations steps
     prm_update_steps: int = 20  # iterative arm: PRM optimizer steps per retraining (10% replay, §4.1.4)
     # Score the last step of the learned-PRM arms by the final answer, as the rule-based process arm does (a trl-dsm
-    # rule: the paper's PRM never sees the gold; docs/demo.md has the runs without it)
-    prm_final_answer: bool = False
+    # rule: the paper's PRM never sees the gold). Without it the miniature's PRM, which ranks a question's samples
+    # barely above chance, is exploited and GRPO collapses (docs/demo.md has those runs); False runs the paper's form.
+    prm_final_answer: bool = True
     max_completion_length: int = 48
     temperature: float = 0.7  # sampling temperature of the RL rollouts
     # evaluation

@@ -148,6 +148,16 @@ def _regime(results: dict) -> list[str]:
             else:
                 lines.append(f"- {label}: trained on {r['records']} SFT samples, {r['steps']} steps labelled by "
                              f"rollouts, {r['good_steps']} good")  # fmt: skip
+                if "heldout" in r:  # checked before RL on samples of other questions
+                    h = r["heldout"]
+                    lines.append(
+                        f"  - held out ({h['records']} samples, {h['steps']} steps): step accuracy "
+                        f"{h['step_accuracy']:.3f}, step AUC {h['step_auc']:.3f}; within a question's group (what "
+                        f"GRPO ranks) the solved completion outscores the unsolved one in {h['group_auc']:.3f} of "
+                        f"{h['group_pairs']} pairs (0.5 = chance)"
+                    )
+                if results.get("config", {}).get("prm_final_answer"):
+                    lines.append("  - its last step is scored by the final answer instead (`prm_final_answer`)")
     return [*lines, ""]
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "math_shepherd_labels",
     "orm_preference_pairs",
     "outcome_advantages",
+    "prm_metrics",
     "process_advantages",
     "split_completion",
     "step_boundaries",
@@ -50,6 +51,7 @@ _REWARD_MODELS = (
     "hf_rollout",
     "math_shepherd_labels",
     "orm_preference_pairs",
+    "prm_metrics",
 )
 
 

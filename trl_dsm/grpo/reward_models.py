@@ -61,34 +61,55 @@ def math_shepherd_labels(
     ``prefixes`` (one per step) are the exact texts the policy continues from, when the caller has them: its
     prompt as the policy saw it (chat template applied) followed by its own completion up to the end of step ``j``
     (:func:`build_prm_dataset` builds them from a sample's ``completion``). Without them, the prefix of step ``j``
-    is ``prompt``, a newline and the steps joined by ``step_joiner``. Only the solution part of each rollout
-    (after ``prompt``, or after the text common to the prefixes) is graded, so a number in the question is never
-    taken for an answer.
+    is ``prompt``, a newline and the steps joined by ``step_joiner``. Only the solution part of each rollout (the
+    text after ``prompt``) is graded, so a number in the question is never taken for an answer.
     """
-    if not steps:
-        return []
-    if prefixes is None:
-        head = prompt.rstrip() + "\n"
-        prefixes = [head + step_joiner.join(s.strip() for s in steps[: j + 1]) for j in range(len(steps))]
-        joiner = step_joiner
-    else:
-        prefixes = list(prefixes)
-        if len(prefixes) != len(steps):
-            raise ValueError(f"{len(prefixes)} prefixes for {len(steps)} steps: give one per step")
-        head, joiner = prompt, ""
-        if not all(p.startswith(prompt) for p in prefixes):
-            raise ValueError("every prefix must start with the prompt it continues")
-    continuations = rollout(prefixes, num_rollouts)
-    if len(continuations) != len(prefixes) or any(len(c) != num_rollouts for c in continuations):
-        raise ValueError(f"rollout must return {num_rollouts} continuations for each of the {len(prefixes)} prefixes")
-    texts = [prefix[len(head) :] + joiner + c for prefix, conts in zip(prefixes, continuations) for c in conts]
-    results = grade_batch(texts, [gold] * len(texts))
-    labels, alive = [], True
-    for j in range(len(steps)):
-        reached = any(r.correct for r in results[j * num_rollouts : (j + 1) * num_rollouts])
-        alive = alive and reached
-        labels.append(alive)
-    return labels
+    return _label_batch([(prompt, steps, gold, prefixes)], rollout, num_rollouts, step_joiner)[0]
+
+
+def _label_batch(
+    items: Sequence[tuple[str, Sequence[str], str, Sequence[str] | None]],
+    rollout: Callable[[list[str], int], list[list[str]]],
+    num_rollouts: int,
+    step_joiner: str = "\n",
+) -> list[list[bool]]:
+    """:func:`math_shepherd_labels` of many ``(prompt, steps, gold, prefixes)`` with one ``rollout`` call and one
+    ``grade_batch`` call for all of them (a generator or vLLM fills its batches; one sample's few prefixes do not)."""
+    all_prefixes, heads, joiners, spans = [], [], [], []
+    for prompt, steps, _gold, prefixes in items:
+        if prefixes is None:
+            head, joiner = prompt.rstrip() + "\n", step_joiner
+            prefixes = [head + step_joiner.join(s.strip() for s in steps[: j + 1]) for j in range(len(steps))]
+        else:
+            head, joiner, prefixes = prompt, "", list(prefixes)
+            if len(prefixes) != len(steps):
+                raise ValueError(f"{len(prefixes)} prefixes for {len(steps)} steps: give one per step")
+            if not all(p.startswith(prompt) for p in prefixes):
+                raise ValueError("every prefix must start with the prompt it continues")
+        spans.append((len(all_prefixes), len(prefixes)))
+        all_prefixes += prefixes
+        heads.append(head)
+        joiners.append(joiner)
+    continuations = rollout(all_prefixes, num_rollouts) if all_prefixes else []
+    if len(continuations) != len(all_prefixes) or any(len(c) != num_rollouts for c in continuations):
+        raise ValueError(
+            f"rollout must return {num_rollouts} continuations for each of the {len(all_prefixes)} prefixes"
+        )
+    texts, golds = [], []
+    for (start, n), head, joiner, (_, _, gold, _) in zip(spans, heads, joiners, items):
+        for prefix, conts in zip(all_prefixes[start : start + n], continuations[start : start + n]):
+            texts += [prefix[len(head) :] + joiner + c for c in conts]  # the solution part only
+            golds += [gold] * len(conts)
+    results = grade_batch(texts, golds)
+    out = []
+    for start, n in spans:
+        labels, alive = [], True
+        for j in range(start, start + n):
+            reached = any(r.correct for r in results[j * num_rollouts : (j + 1) * num_rollouts])
+            alive = alive and reached
+            labels.append(alive)
+        out.append(labels)
+    return out
 
 
 def build_prm_dataset(
@@ -99,22 +120,23 @@ def build_prm_dataset(
 ):
     """A step-tag PRM dataset from policy samples ``{"prompt", "completion", "gold"}`` (or with ``"steps"``
     already split): each completion is cut into steps at ``step_separator`` and labelled by
-    :func:`math_shepherd_labels`. Returns a ``datasets.Dataset`` of ``{"prompt", "steps", "labels"}``.
+    :func:`math_shepherd_labels`, all samples' prefixes in one ``rollout`` call. Returns a ``datasets.Dataset`` of
+    ``{"prompt", "steps", "labels"}``.
 
     ``"prompt"`` is the text the PRM will score (what :class:`~trl_dsm.grpo.ProcessRewardModel` receives in GRPO:
     a conversation's message contents, :func:`trl_dsm.rewards.math.prompt_text`). A sample may also hold
     ``"rollout_prompt"``, the prompt as the policy saw it (chat template applied); with a ``"completion"``, the
     rollouts then continue the policy's exact text, ``rollout_prompt + completion[:end of step j]``, as Math-Shepherd
-    requires (continuing a prompt rendered differently from training samples the policy off its distribution)."""
+    requires (a prompt rendered otherwise than the policy was trained on takes it off its distribution)."""
     from datasets import Dataset
 
-    records = []
+    kept, items = [], []
     for i, sample in enumerate(samples):
         missing = [k for k in ("prompt", "gold") if k not in sample]
         if missing or ("steps" not in sample and "completion" not in sample):
             raise KeyError(f"sample {i} needs 'prompt', 'gold' and 'completion' or 'steps'; it has {sorted(sample)}")
         completion = sample.get("completion")
-        steps = [s.strip() for s in sample.get("steps") or completion.split(step_separator) if s.strip()]
+        steps = [s.strip() for s in sample.get("steps") or (completion or "").split(step_separator) if s.strip()]
         if not steps:
             continue
         head, prefixes = sample["prompt"], None
@@ -122,8 +144,11 @@ def build_prm_dataset(
         if ends is not None:  # the policy's exact text up to each step's end
             head = sample.get("rollout_prompt") or sample["prompt"]
             prefixes = [head + completion[:end] for end in ends]
-        labels = math_shepherd_labels(head, steps, sample["gold"], rollout, num_rollouts, prefixes=prefixes)
-        records.append({"prompt": sample["prompt"], "steps": list(steps), "labels": [int(x) for x in labels]})
+        kept.append((sample["prompt"], steps))
+        items.append((head, steps, sample["gold"], prefixes))
+    labels = _label_batch(items, rollout, num_rollouts)
+    records = [{"prompt": prompt, "steps": steps, "labels": [int(x) for x in row]}
+               for (prompt, steps), row in zip(kept, labels)]  # fmt: skip
     return Dataset.from_list(records) if records else Dataset.from_dict({"prompt": [], "steps": [], "labels": []})
 
 
