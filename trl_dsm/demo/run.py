@@ -218,16 +218,16 @@ def _base(cfg: DemoConfig, results: dict) -> tuple[Any, Any]:
 #: Seconds on the 2-core dev machine for the progress lines (docs/demo.md), for the unmodified default and study
 #: configurations only. Default: measured alone with 2 torch threads. Study: seed 0 of three seeds run side by side
 #: with 1 thread each beside other users' jobs (load 4 to 10), from mining to GRPO process measured (the shared base's
-#: stages in its own run) through RFT measured; the learned-PRM stages: seed 1's run of them (two seeds side by side,
-#: 1 thread each).
+#: stages in its own run) through RFT measured; the learned-PRM stages (1024 PRM samples, 300 PRM steps): seed 1's
+#: run of them (three seeds side by side, 1 thread each).
 EXPECTED_SECONDS: dict[str, dict[str, float]] = {
     "default": {},
     "study": {
         "mining + decontamination": 11, "tokenizer": 1, "pretraining": 1521, "eval pretrained": 290, "sft": 551,
         "eval sft": 138, "sft continued": 222, "eval sft continued": 139, "grpo outcome": 744, "eval grpo_outcome": 93,
         "grpo process": 1186, "eval grpo_process": 298, "online rft": 831, "eval online_rft": 68, "rft": 178,
-        "eval rft": 51, "step reward model": 36, "grpo process prm": 329, "eval grpo_process_prm": 48,
-        "grpo iterative": 397, "eval grpo_iterative": 42,
+        "eval rft": 51, "step reward model": 674, "grpo process prm": 463, "eval grpo_process_prm": 52,
+        "grpo iterative": 928, "eval grpo_iterative": 62,
     },
 }  # fmt: skip
 EXPECTED_TOTAL_SECONDS: dict[str, float] = {"default": 628.0, "study": float(sum(EXPECTED_SECONDS["study"].values()))}
