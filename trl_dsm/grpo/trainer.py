@@ -54,8 +54,9 @@ class GRPOMathTrainer(GRPOTrainer):
         process_reward_func: with ``args.supervision="process"``, the step scorer: called as
             ``f(prompts=..., completions=..., steps=list[list[str]], **dataset_columns)`` and returning one list of
             step rewards per completion (see :func:`trl_dsm.grpo.process.arithmetic_step_reward`, or
-            :class:`~trl_dsm.grpo.process.ProcessRewardModel` for a ``transformers`` PRM). Default: the PRM at
-            ``args.process_reward_model``.
+            :class:`~trl_dsm.grpo.process.ProcessRewardModel` for a ``transformers`` PRM, alone or wrapped by
+            :func:`~trl_dsm.grpo.process.with_final_answer_reward`). Default: the PRM at
+            ``args.process_reward_model``; giving both is an error.
     """
 
     def __init__(
