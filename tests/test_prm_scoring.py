@@ -93,3 +93,26 @@ def test_unknown_steps_take_no_part_in_the_advantages():
     assert adv[0].tolist() == pytest.approx([hi, hi, 0.0, 0.0], abs=1e-6)
     assert adv[1].tolist() == pytest.approx([2 * lo, lo, lo, 0.0], abs=1e-6)
     assert process_advantages([[nan], [nan]], [[1], [1]], 2, 2).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_from_pretrained_loads_the_model_the_trainer_scores_with(tokenizer, tmp_path):
+    """One loader for the trainer's ``process_reward_model`` path and for callers that wrap the PRM: the saved
+    model in eval mode, its tokenizer padding with EOS when it has no pad token, the tag settings kept."""
+    from transformers import AutoTokenizer
+
+    from tests.conftest import build_tiny_model
+
+    model = build_tiny_model(tokenizer)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    no_pad = AutoTokenizer.from_pretrained(tmp_path)
+    no_pad.pad_token = None
+    no_pad.save_pretrained(tmp_path)
+    prm = ProcessRewardModel.from_pretrained(str(tmp_path), step_tag=" ки", good_token="+", bad_token="-")
+    assert not prm.model.training and prm.step_tag == " ки"
+    assert prm.tokenizer.pad_token == prm.tokenizer.eos_token is not None
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), prm.model.state_dict().values()))
+    scores = prm(prompts=["What is 2 + 3?"], completions=[None], steps=[["2 + 3 = 5", "The answer is 5"]])
+    assert len(scores[0]) == 2 and all(0.0 < x < 1.0 for x in scores[0])
+    with pytest.raises(ValueError, match="kind must be 'step_tag' or 'token_classification', got 'orm'"):
+        ProcessRewardModel.from_pretrained(str(tmp_path), kind="orm")

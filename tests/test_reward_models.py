@@ -88,10 +88,13 @@ def test_build_prm_dataset_rolls_out_from_the_policys_exact_text():
         {"prompt": "What is (3 + 4) * 2?", "steps": ["3 + 4 = 7", "7 * 2 = 15", "The answer is 15."],
          "labels": [1, 0, 0]}
     ]  # fmt: skip
-    # steps given already and cut another way than the completion: no exact prefixes, the question text is used
+    # steps given already that the completion does not hold: no exact prefixes, but still the policy's prompt
     seen.clear()
     build_prm_dataset([{**sample, "steps": ["3 + 4 = 7 and 7 * 2 = 14"]}], rollout, num_rollouts=1)
-    assert seen == ["What is (3 + 4) * 2?\n3 + 4 = 7 and 7 * 2 = 14"]
+    assert seen == [head + "\n3 + 4 = 7 and 7 * 2 = 14"]
+    seen.clear()  # no rollout prompt: the prompt itself
+    build_prm_dataset([{"prompt": "q", "steps": ["a", "b"], "gold": "1"}], rollout, num_rollouts=1)
+    assert seen == ["q\na", "q\na\nb"]
 
 
 def test_math_shepherd_grades_only_the_solution_and_checks_prefixes():

@@ -178,10 +178,8 @@ def grpo(cfg: DemoConfig, arm: str, sft_dir: Path, splits, tokenizer, workdir: P
 
 def _load_prm(prm_dir: Path):
     """The learned step reward model at ``prm_dir`` as the trainer would load it from ``process_reward_model``."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from trl_dsm.grpo import ProcessRewardModel
 
-    model = AutoModelForCausalLM.from_pretrained(prm_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(prm_dir)
-    return ProcessRewardModel(model, tokenizer, step_tag=PRM_STEP_TAG, good_token=PRM_GOOD, bad_token=PRM_BAD)
+    return ProcessRewardModel.from_pretrained(
+        str(prm_dir), step_tag=PRM_STEP_TAG, good_token=PRM_GOOD, bad_token=PRM_BAD
+    )

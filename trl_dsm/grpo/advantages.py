@@ -51,7 +51,7 @@ def process_advantages(
     shape ``(len(step_rewards), num_tokens)``; step ends beyond ``num_tokens - 1`` are clipped to it.
 
     >>> process_advantages([[1.0, 0.0], [0.0]], [[1, 3], [2]], group_size=2, num_tokens=5).tolist()
-    [[0.5773..., 0.5773..., -0.5773..., -0.5773..., 0.0], [-0.5773..., -0.5773..., -0.5773..., 0.0, 0.0]]
+    [[0.5772..., 0.5772..., -0.5772..., -0.5772..., 0.0], [-0.5772..., -0.5772..., -0.5772..., 0.0, 0.0]]
     """
     if len(step_rewards) != len(step_ends):
         raise ValueError(f"{len(step_rewards)} rows of step rewards but {len(step_ends)} rows of step ends")

@@ -125,6 +125,22 @@ class ProcessRewardModel:
     max_length: int = 2048
     batch_size: int = 8
 
+    @classmethod
+    def from_pretrained(cls, path: str, kind: str = "step_tag", device: str | torch.device = "cpu", **kwargs):
+        """The PRM saved at ``path`` (a causal LM for ``"step_tag"``, a token-classification model otherwise) and its
+        tokenizer (padding with EOS if it has no pad token), on ``device`` in eval mode; ``kwargs`` are the other
+        fields (``step_tag``, ``good_token``, ``bad_token``, ``max_length``...)."""
+        from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
+
+        if kind not in ("step_tag", "token_classification"):
+            raise ValueError(f"kind must be 'step_tag' or 'token_classification', got {kind!r}")
+        loader = AutoModelForCausalLM if kind == "step_tag" else AutoModelForTokenClassification
+        model = loader.from_pretrained(path).to(device).eval()
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return cls(model, tokenizer, kind=kind, **kwargs)
+
     def __post_init__(self) -> None:
         if self.kind not in ("step_tag", "token_classification"):
             raise ValueError(f"kind must be 'step_tag' or 'token_classification', got {self.kind!r}")

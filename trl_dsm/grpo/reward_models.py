@@ -127,7 +127,9 @@ def build_prm_dataset(
     a conversation's message contents, :func:`trl_dsm.rewards.math.prompt_text`). A sample may also hold
     ``"rollout_prompt"``, the prompt as the policy saw it (chat template applied); with a ``"completion"``, the
     rollouts then continue the policy's exact text, ``rollout_prompt + completion[:end of step j]``, as Math-Shepherd
-    requires (a prompt rendered otherwise than the policy was trained on takes it off its distribution)."""
+    requires (a prompt rendered otherwise than the policy was trained on takes it off its distribution); steps
+    given that the completion does not contain in order are continued from ``rollout_prompt``, a newline and the
+    steps joined."""
     from datasets import Dataset
 
     kept, items = [], []
@@ -139,10 +141,9 @@ def build_prm_dataset(
         steps = [s.strip() for s in sample.get("steps") or (completion or "").split(step_separator) if s.strip()]
         if not steps:
             continue
-        head, prefixes = sample["prompt"], None
+        head, prefixes = sample.get("rollout_prompt") or sample["prompt"], None
         ends = _step_ends(completion, steps) if completion is not None else None
         if ends is not None:  # the policy's exact text up to each step's end
-            head = sample.get("rollout_prompt") or sample["prompt"]
             prefixes = [head + completion[:end] for end in ends]
         kept.append((sample["prompt"], steps))
         items.append((head, steps, sample["gold"], prefixes))

@@ -113,7 +113,7 @@ def step_boundaries(text: str, separator: str = "\n") -> list[int]:
     occurrence of ``separator``, a whitespace-only piece joining the step before it.
 
     >>> step_boundaries("3 + 4 = 7\\n\\nSo 7.\\n")
-    [11, 16]
+    [11, 17]
     """
     if not separator:
         raise ValueError("the step separator must be a non-empty string")

@@ -122,21 +122,10 @@ class GRPOMathTrainer(GRPOTrainer):
                 "supervision='process' needs a step scorer: pass process_reward_func=... to GRPOMathTrainer "
                 "(e.g. trl_dsm.grpo.arithmetic_step_reward) or set GRPOMathConfig.process_reward_model"
             )
-        from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
-
-        loader = AutoModelForCausalLM if args.process_reward_kind == "step_tag" else AutoModelForTokenClassification
-        prm = loader.from_pretrained(args.process_reward_model).to(self.accelerator.device).eval()
-        tokenizer = AutoTokenizer.from_pretrained(args.process_reward_model)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        return ProcessRewardModel(
-            prm,
-            tokenizer,
-            kind=args.process_reward_kind,
-            step_tag=args.prm_step_tag,
-            good_token=args.prm_good_token,
-            bad_token=args.prm_bad_token,
-        )
+        return ProcessRewardModel.from_pretrained(
+            args.process_reward_model, kind=args.process_reward_kind, device=self.accelerator.device,
+            step_tag=args.prm_step_tag, good_token=args.prm_good_token, bad_token=args.prm_bad_token,
+        )  # fmt: skip
 
     # -- wrapping TRL ----------------------------------------------------------------------------------------
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):

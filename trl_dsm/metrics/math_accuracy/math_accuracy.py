@@ -30,6 +30,7 @@ Returns:
     extraction_failure_rate (`float`): fraction of predictions with no extractable answer.
     timeout_rate (`float`): fraction of pairs that ran out of time (graded incorrect).
 Examples:
+    >>> import trl_dsm.metrics
     >>> metric = trl_dsm.metrics.load_math_accuracy()
     >>> metric.compute(predictions=["The answer is 72.", "#### 70"], references=["72", "72"])["accuracy"]
     0.5
