@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union
 
+from trl_dsm.errors import UsageError
+
 
 T = TypeVar("T")
 
@@ -32,7 +34,7 @@ T = TypeVar("T")
 EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_PAUSED = 0, 1, 2, 3
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A value of a config that does not fit its dataclass; the message names the key path (and the file)."""
 
 
@@ -261,8 +263,7 @@ def dataclasses_from_args(args: argparse.Namespace, *dataclass_types: type) -> t
 
 
 def error_line(command: str, exc: BaseException) -> str:
-    """``trl-dsm <command>: error: <message>``: the one line printed for bad input."""
-    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-    text = str(message)
-    prefix = f"trl-dsm {command}"
-    return text if text.startswith(prefix) else f"{prefix}: error: {text}"
+    """``trl-dsm <command>: error: <message>``: the one line printed for bad input (:func:`trl_dsm.errors.error_line`)."""
+    from trl_dsm.errors import error_line as line
+
+    return line(f"trl-dsm {command}", exc)

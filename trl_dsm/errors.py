@@ -1,0 +1,260 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Bad input as one line and exit status 2, for the ``trl-dsm`` commands and the recipes alike.
+
+The API (standard library only at import; ``trl`` and ``huggingface_hub`` are imported when used):
+
+- :class:`UsageError` — raise it for bad input (a file, key, option or value the user gave). Its message names that
+  file/key/option and says what was expected. It is a ``ValueError``, so ``trl-dsm``'s ``main`` already prints
+  ``trl-dsm <cmd>: error: <message>`` and returns 2 for it; :class:`trl_dsm.configs.ConfigError` is one.
+- :func:`error_line` — ``"<prog>: error: <message>"`` in one line (a multi-line message is folded).
+- :func:`is_main_process` — false on the ranks other than 0 of ``accelerate launch``/``torchrun``/``deepspeed``.
+- :func:`exit_with_usage_error` — print :func:`error_line` on rank 0 only and exit with status 2.
+- :func:`run_recipe_main` — the ``__main__`` body of a recipe: parse its ``TrlParser`` (``--config`` YAML and
+  command line; the errors are rewritten to name the file, key and value), run ``main`` and turn bad input into one
+  line on rank 0 and exit status 2 (the other ranks exit 2 silently). Any other exception keeps its traceback.
+- Checks that raise :class:`UsageError`: :func:`check_model_source` (a model folder or Hub id, before anything
+  loads), :func:`check_not_empty` (a dataset or list with no rows, naming where it came from).
+
+Exit statuses (``trl_dsm.configs.EXIT_*``, README "Command line"): 0 success, 1 a negative result, 2 bad input or
+usage, 3 ``mine`` waiting for an annotation file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+#: Exit status of bad input or usage (the same value as ``trl_dsm.configs.EXIT_USAGE``).
+EXIT_USAGE = 2
+
+
+class UsageError(ValueError):
+    """Bad input: the message names the file, key, option or value and what was expected."""
+
+
+#: What a recipe's ``main`` may raise for bad input (besides errors while parsing, which are all bad input).
+RECIPE_BAD_INPUT: tuple[type[BaseException], ...] = (UsageError, FileNotFoundError, NotADirectoryError)
+
+
+def error_line(prog: str, exc: BaseException | str) -> str:
+    """``<prog>: error: <message>`` on one line (``KeyError``'s quotes dropped, newlines folded into ``; ``).
+
+    >>> error_line("trl-dsm grade", UsageError("give COMPLETION and GOLD"))
+    'trl-dsm grade: error: give COMPLETION and GOLD'
+    """
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    text = "; ".join(part.strip() for part in str(message).strip().splitlines() if part.strip())
+    return text if text.startswith(f"{prog}: ") else f"{prog}: error: {text}"
+
+
+def is_main_process() -> bool:
+    """True unless a distributed launcher set ``RANK`` (torchrun, ``accelerate launch``, ``deepspeed``) to a rank > 0."""
+    return os.environ.get("RANK", "0").strip() in ("", "0")
+
+
+def exit_with_usage_error(prog: str, exc: BaseException | str) -> None:
+    """Print :func:`error_line` to stderr on rank 0 only, then ``SystemExit(2)`` on every rank."""
+    if is_main_process():
+        print(error_line(prog, exc), file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_USAGE)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known``, or an empty string.
+
+    >>> did_you_mean("learning_rat", ["learning_rate", "seed"])
+    " (did you mean 'learning_rate'?)"
+    """
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# -- recipes: TrlParser with one-line errors naming the file, key and value --------------------------------------
+
+
+def recipe_prog(argv0: str | None = None) -> str:
+    """The recipe's name in its errors: the script path as typed (``recipes/grpo.py``)."""
+    path = Path(argv0 if argv0 is not None else sys.argv[0])
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def parse_recipe_args(parser: Any, argv: Sequence[str] | None = None) -> tuple:
+    """``parser.parse_args_and_config(argv)`` (a ``TrlParser``), with every bad input a :class:`UsageError` naming
+    the config file, the key or option, and the value: a missing or malformed YAML file, an unknown key (with the
+    closest known one), an unknown command-line option, a value of the wrong type, and a dataclass's own check."""
+    from trl_dsm.configs import ConfigError, load_yaml
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config_path, config = None, {}
+    if "--config" in argv:
+        at = argv.index("--config")
+        if at + 1 >= len(argv) or argv[at + 1].startswith("--"):
+            raise UsageError("--config needs a YAML file")
+        config_path = argv[at + 1]
+        config = load_yaml(config_path)  # FileNotFoundError / ConfigError with path:line:column
+        if not isinstance(config.get("env", {}), dict):
+            raise UsageError(f"{config_path}: env must be a mapping of environment variables")
+    options = _options(parser)
+    from_config = {k for k in config if k != "env"} - set(_given_on_command_line(argv, parser))
+    unknown = [k for k in config if k != "env" and k not in options]
+    if unknown:
+        raise UsageError(f"{config_path}: {_unknown('key', unknown, options)}")
+    for key in from_config:
+        _check_config_value(parser, key, config[key], config_path)
+
+    def error(message: str) -> None:  # argparse's usage errors (bad value, missing required option): one line
+        match = re.match(r"argument (--[\w-]+)(?:/[^:]*)?: (.*)", message)
+        if match and match.group(1) in parser._option_string_actions:
+            dest = parser._option_string_actions[match.group(1)].dest
+            if dest in from_config:
+                raise UsageError(f"{config_path}: {dest}: {match.group(2)}")
+        raise UsageError(f"{message} (see --help)")
+
+    parser.error = error
+    try:
+        *parsed, config_rest, cli_rest = parser.parse_args_and_config(
+            argv, return_remaining_strings=True, separate_remaining_strings=True
+        )
+    except UsageError:
+        raise
+    except ConfigError as exc:
+        raise UsageError(f"{config_path}: {exc}") from None
+    except (ValueError, TypeError) as exc:  # a dataclass's __post_init__ check (TrainingArguments and ours)
+        raise UsageError(f"{config_path + ': ' if config_path else ''}{exc}") from None
+    if config_rest:  # keys TrlParser did not consume (checked above; kept for a parser whose options differ)
+        raise UsageError(f"{config_path}: {_unknown('key', config_rest[::2], options)}")
+    if cli_rest:
+        flags = [a for a in cli_rest if a.startswith("-")]
+        if flags:
+            raise UsageError(_unknown("option", flags, [f"--{o}" for o in options]))
+        raise UsageError(f"unexpected argument(s) {cli_rest} (options take the form --name value; see --help)")
+    return tuple(parsed)
+
+
+def _options(parser: Any) -> set[str]:
+    """The dests of the parser's options: the config keys it knows."""
+    return {a.dest for a in parser._actions if a.option_strings and a.dest != "help"}
+
+
+def _given_on_command_line(argv: Sequence[str], parser: Any) -> list[str]:
+    """The dests of the options present in ``argv`` (they override the config's values)."""
+    out = []
+    for arg in argv:
+        action = parser._option_string_actions.get(arg.split("=", 1)[0]) if arg.startswith("--") else None
+        if action is not None:
+            out.append(action.dest)
+    return out
+
+
+def _unknown(what: str, names: Sequence[str], known: Iterable[str]) -> str:
+    known = sorted(known)
+    if len(names) == 1:
+        return f"unknown {what} {names[0]!r}{did_you_mean(names[0], known)}"
+    return f"unknown {what}s " + ", ".join(f"{n!r}{did_you_mean(n, known)}" for n in names)
+
+
+def _check_config_value(parser: Any, key: str, value: Any, config_path: str | None) -> None:
+    """A YAML value that is not a string (argparse converts and checks strings) against its field's annotation."""
+    import dataclasses
+
+    from trl_dsm.configs import ConfigError, _coerce, _type_hints
+
+    if value is None or isinstance(value, str):
+        return
+    for dtype in parser.dataclass_types:
+        if key in {f.name for f in dataclasses.fields(dtype)}:
+            hint = _type_hints(dtype).get(key)
+            if hint is None:
+                return
+            try:
+                _coerce(hint, value, key)
+            except ConfigError as exc:
+                raise UsageError(f"{config_path}: {exc}") from None
+            return
+
+
+def run_recipe_main(
+    main: Callable[..., Any], make_parser: Callable[[], Any], argv: Sequence[str] | None = None
+) -> None:
+    """Parse the recipe's arguments (:func:`parse_recipe_args`) and run ``main(*dataclasses)``. Bad input — any
+    error while parsing, and :data:`RECIPE_BAD_INPUT` from ``main`` — is one line ``recipes/x.py: error: ...`` on
+    rank 0 and exit status 2 on every rank; anything else propagates with its traceback."""
+    prog = recipe_prog()
+    try:
+        args = parse_recipe_args(make_parser(), argv)
+    except (UsageError, FileNotFoundError, NotADirectoryError) as exc:
+        exit_with_usage_error(prog, exc)
+    try:
+        main(*args)
+    except RECIPE_BAD_INPUT as exc:
+        exit_with_usage_error(prog, exc)
+
+
+# -- checks before heavy work -------------------------------------------------------------------------------------
+
+#: Files any one of which makes a folder hold a tokenizer that ``AutoTokenizer`` loads without extra packages.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def check_model_source(
+    name: str | os.PathLike, option: str, *, tokenizer: bool = True, weights: bool = True, revision: str | None = None
+) -> None:
+    """Raise :class:`UsageError` naming ``option`` unless ``name`` is a folder with a saved model (``config.json``;
+    a tokenizer file with ``tokenizer``) or a Hub id whose ``config.json`` is cached or downloadable. A folder is
+    checked on disk only; a Hub id costs one small download (cached for the load that follows)."""
+    raw = os.fspath(name)
+    path = Path(raw).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise UsageError(f"{option} {raw}: not a folder (expected a folder written by save_pretrained)")
+        missing = []
+        if weights and not (path / "config.json").is_file():
+            missing.append("config.json")
+        if tokenizer and not any((path / f).is_file() for f in TOKENIZER_FILES):
+            missing.append("a tokenizer (" + ", ".join(TOKENIZER_FILES) + ")")
+        if missing:
+            raise UsageError(f"{option} {raw}: no {' and no '.join(missing)} in this folder: not a saved model")
+        return
+    if raw.startswith(("/", "./", "../", "~")) or raw.count("/") > 1 or os.sep != "/" and os.sep in raw:
+        raise UsageError(f"{option} {raw}: no such folder")
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(raw)
+    except HFValidationError:
+        raise UsageError(f"{option} {raw}: no such folder, and not a Hub model id (org/name)") from None
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    cached = huggingface_hub.try_to_load_from_cache(raw, "config.json", revision=revision)
+    if isinstance(cached, str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        raise UsageError(f"{option} {raw}: no such folder, and not in the Hugging Face cache (HF_HUB_OFFLINE is set)")
+    try:
+        huggingface_hub.hf_hub_download(raw, "config.json", revision=revision)
+    except Exception as exc:  # not found, gated, no network: all mean this value cannot be used as given
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"{option} {raw}: no such folder, and the Hub cannot provide it ({reason})") from None
+
+
+def check_not_empty(rows: Any, what: str) -> None:
+    """Raise :class:`UsageError` ``<what>: no rows ...`` when ``rows`` (a ``datasets.Dataset``, list, ...) is empty.
+
+    >>> check_not_empty([], "data_files train.jsonl")
+    Traceback (most recent call last):
+    ...
+    trl_dsm.errors.UsageError: data_files train.jsonl: no rows (an empty file, or every row filtered out)
+    """
+    if len(rows) == 0:
+        raise UsageError(f"{what}: no rows (an empty file, or every row filtered out)")
