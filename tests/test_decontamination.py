@@ -391,15 +391,3 @@ def test_unreachable_hub_names_the_local_way_out(monkeypatch):
     with pytest.raises(ValueError, match=r"could not load benchmark 'gsm8k' from the Hub \(openai/gsm8k\): "
                        r"ConnectionError: .* --benchmarks-dir DIR .* needs gsm8k/test\.jsonl"):  # fmt: skip
         list(benchmark_records("gsm8k"))
-
-
-def test_the_registry_moved_with_a_deprecation_alias():
-    import importlib
-    import sys
-
-    from trl_dsm import benchmarks
-
-    sys.modules.pop("trl_dsm.decontamination.benchmarks", None)
-    with pytest.warns(DeprecationWarning, match="moved to trl_dsm.benchmarks"):
-        old = importlib.import_module("trl_dsm.decontamination.benchmarks")
-    assert old.BENCHMARKS is benchmarks.BENCHMARKS and old.benchmark_records is benchmarks.benchmark_records

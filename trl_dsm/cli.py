@@ -239,6 +239,7 @@ def _accept_trl_spelling(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``trl-dsm``; returns the exit status (0 success, 1 negative result, 2 bad input or usage)."""
+    from trl_dsm._extras import MissingExtraError, require_command_extras
     from trl_dsm.configs import EXIT_USAGE, error_line
 
     parser = build_parser()
@@ -247,8 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        require_command_extras(args.command)  # `mine` and `demo` without [mining]: the pip line, exit status 2
         return args.func(args)
-    except (FileNotFoundError, NotADirectoryError, KeyError, ValueError, TypeError) as exc:  # bad input: one line
+    # bad input, or a missing extra: one line
+    except (FileNotFoundError, NotADirectoryError, KeyError, ValueError, TypeError, MissingExtraError) as exc:
         print(error_line(args.command, exc), file=sys.stderr)
         return EXIT_USAGE
     except SystemExit as exc:  # `raise SystemExit("message")` of a command is bad input too (not exit status 1)
