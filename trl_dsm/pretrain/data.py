@@ -40,7 +40,7 @@ class PretrainSource:
 
 
 #: DeepSeekMath-Base's mixture (§3.1) as shares of training tokens. The Hub ids are public stand-ins: the
-#: DeepSeekMath Corpus itself was never released (build yours with the mining pipeline, issue #5).
+#: DeepSeekMath Corpus itself was never released (build yours with `trl-dsm mine`, docs/mining.md).
 PAPER_MIXTURE: dict[str, float] = {
     "deepseekmath_corpus": 0.56,
     "algebraic_stack": 0.04,
