@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Decontamination throughput: trl-dsm's hashed index vs a plain Python set of word tuples (issue #4).
+"""Decontamination throughput: trl-dsm's hashed index vs a plain Python set of word tuples.
 
     python benchmarks/decontam.py [--data ../shared/data] [--repeat 4]
 

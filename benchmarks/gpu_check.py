@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""GPU check of the launch path (issue #15): TRL's GRPOTrainer vs GRPOMathTrainer (outcome, process) with vLLM
+"""GPU check of the launch path: TRL's GRPOTrainer vs GRPOMathTrainer (outcome, process) with vLLM
 colocated, bf16, on a ~0.5B model built here from a config (Qwen2.5-0.5B's shape; no Hub access needed).
 
     python benchmarks/gpu_check.py                      # one GPU with vLLM installed; ~5-8 min

@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Grader benchmark: trl-dsm vs plain math-verify, side by side in one run (issues #2, #18).
+"""Grader benchmark: trl-dsm vs plain math-verify, side by side in one run.
 
     python benchmarks/grader.py [--data ../shared/data] [--limit N] [--long 2000] [--self-checks]
     python benchmarks/grader.py --load 4 [--timeout 2]      # grades with 0 vs 4 CPU-burning processes

@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Step time of TRL's GRPOTrainer vs GRPOMathTrainer: outcome, process and Online RFT (issues #3, #17).
+"""Step time of TRL's GRPOTrainer vs GRPOMathTrainer: outcome, process and Online RFT.
 
     python benchmarks/grpo_overhead.py [--steps 6] [--repeats 3]
 

@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Math-Shepherd labelling (§4.1.3): one rollout call per sample vs one for all samples (issue #19).
+"""Math-Shepherd labelling (§4.1.3): one rollout call per sample vs one for all samples.
 
     python benchmarks/prm_labelling.py [--samples 128] [--rollouts 4] [--repeats 3]
 

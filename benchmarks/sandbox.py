@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Sandbox throughput (issue #6): small programs per second through ``SandboxPool`` vs a fresh
+"""Sandbox throughput: small programs per second through ``SandboxPool`` vs a fresh
 ``subprocess.run([sys.executable, "-c", code])`` per call, side by side in one run, same parallelism.
 
     python benchmarks/sandbox.py [--workers 2] [--programs 1000]
