@@ -379,7 +379,7 @@ def test_evaluate_flags_default_to_eval_config():
     import dataclasses
 
     from trl_dsm.cli import build_parser
-    from trl_dsm.eval.evaluate import EvalConfig
+    from trl_dsm.eval.config import EvalConfig
 
     parser = build_parser()
     evaluate = next(a for a in parser._actions if a.dest == "command").choices["evaluate"]

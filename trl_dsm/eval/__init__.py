@@ -13,20 +13,11 @@ from trl_dsm.eval.benchmarks import (
     load_eval_items,
     resolve_eval_benchmarks,
 )
+from trl_dsm.eval.config import BenchmarkResult, EvalConfig
 from trl_dsm.eval.estimators import answer_classes, k_values, maj_at_k, majority_vote, pass_at_k
-from trl_dsm.eval.evaluate import (
-    BenchmarkResult,
-    EvalConfig,
-    eval_results,
-    evaluate_benchmarks,
-    evaluate_items,
-    evaluate_model,
-    model_index,
-    plot_pass_maj,
-    run_evaluation,
-    write_outputs,
-)
+from trl_dsm.eval.evaluate import evaluate_benchmarks, evaluate_items, evaluate_model, run_evaluation
 from trl_dsm.eval.generation import HFGenerator, VLLMGenerator, generate_tir
+from trl_dsm.eval.outputs import eval_results, model_index, plot_pass_maj, write_outputs
 
 
 __all__ = [

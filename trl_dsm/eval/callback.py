@@ -24,8 +24,9 @@ from transformers import Trainer, TrainerCallback
 
 from trl_dsm._compat import trl_checkpointing_deprecations_ignored
 from trl_dsm.eval.benchmarks import EvalItem, items_from_records
+from trl_dsm.eval.config import EvalConfig
 from trl_dsm.eval.estimators import k_values
-from trl_dsm.eval.evaluate import EvalConfig, evaluate_items
+from trl_dsm.eval.evaluate import evaluate_items
 from trl_dsm.eval.generation import Generator, HFGenerator, VLLMGenerator
 
 

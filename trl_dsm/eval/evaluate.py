@@ -33,10 +33,10 @@ from trl_dsm.eval.benchmarks import (
     resolve_eval_benchmarks,
     select_exemplars,
 )
-from trl_dsm.eval.config import MODES, BenchmarkResult, EvalConfig  # noqa: F401 - re-exported
+from trl_dsm.eval.config import BenchmarkResult, EvalConfig
 from trl_dsm.eval.estimators import answer_classes, k_values, maj_at_k, majority_vote, pass_at_k
 from trl_dsm.eval.generation import Generator, HFGenerator, generate_tir, strip_stop
-from trl_dsm.eval.outputs import eval_results, model_index, plot_pass_maj, write_outputs  # noqa: F401 - re-exported
+from trl_dsm.eval.outputs import write_outputs
 from trl_dsm.eval.prompts import (
     Exemplar,
     build_messages,
@@ -47,7 +47,7 @@ from trl_dsm.eval.prompts import (
     render_prompt,
 )
 from trl_dsm.grading import compare_answers, extract_answer
-from trl_dsm.grading.choices import choice_from_text, choice_letters  # noqa: F401 - re-exported
+from trl_dsm.grading.choices import choice_from_text, choice_letters
 
 
 logger = logging.getLogger(__name__)
