@@ -107,25 +107,14 @@ def decode_html(raw: bytes, charset: str | None = None) -> str:
 
 
 def html_to_text(html_content: str | bytes, url: str | None = None, charset: str | None = None) -> tuple[str, str]:
-    """``(title, main text)`` of an HTML page, math kept as TeX; empty strings when nothing can be extracted."""
-    import trafilatura
-    from lxml import etree, html
+    """``(title, main text)`` of an HTML page, math kept as TeX; empty strings when nothing can be extracted.
+
+    Stage two of the extraction (:func:`trl_dsm.mining.extraction.extract.extract_main_text`): bytes are decoded by
+    :func:`decode_html` (``charset`` first); ``url`` is accepted for the callers that pass it and not used. A page
+    past its CPU budget raises :class:`~trl_dsm.mining.extraction.extract.ExtractionTimeout` (a ``TimeoutError``).
+    """
+    from trl_dsm.mining.extraction.extract import MAX_CHARS, extract_main_text
 
     if isinstance(html_content, bytes):
-        html_content = decode_html(html_content, charset)
-    if not html_content.strip():
-        return "", ""
-    try:
-        tree = html.fromstring(html_content)
-    except (etree.ParserError, ValueError):
-        try:  # an XML declaration with an encoding is refused on str input
-            tree = html.fromstring(html_content.encode("utf-8"))
-        except (etree.ParserError, ValueError):
-            return "", ""
-    math_to_tex(tree)
-    doc = trafilatura.bare_extraction(
-        tree, url=url, with_metadata=True, include_tables=True, include_comments=True, favor_recall=True
-    )
-    if doc is None:
-        return "", ""
-    return (doc.title or ""), (doc.text or "")
+        html_content = decode_html(html_content[: 4 * MAX_CHARS], charset)
+    return extract_main_text(html_content)

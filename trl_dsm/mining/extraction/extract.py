@@ -1,0 +1,82 @@
+# Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
+"""Stage two of the extraction: the careful, math-preserving main text of a page, within a hard CPU bound.
+
+:func:`extract_main_text` parses the page with lexbor (selectolax), rewrites every formula as TeX
+(:mod:`~trl_dsm.mining.extraction.math`), removes boilerplate and picks the main content
+(:mod:`~trl_dsm.mining.extraction.content`), and writes its text (:mod:`~trl_dsm.mining.extraction.text`).
+
+The bound: a page longer than ``MAX_CHARS`` characters is cut to that length before parsing (its text is then
+that of the page's beginning); the work after parsing checks the process CPU time it has used, and a page that
+passes ``cpu_limit`` seconds (``CPU_LIMIT_S`` by default) raises :class:`ExtractionTimeout`, a ``TimeoutError``
+that the datatrove extractor step counts as ``timeout`` and skips, so the run goes on. Parsing itself is linear
+in the (capped) input.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from trl_dsm.mining.extraction.content import content_root, remove_boilerplate
+from trl_dsm.mining.extraction.math import rewrite_math
+from trl_dsm.mining.extraction.text import subtree_text
+
+
+MAX_CHARS = 3_000_000
+CPU_LIMIT_S = 1.5
+_ASCIIMATH = re.compile(r"asciimath|ASCIIMathML|math/asciimath", re.IGNORECASE)
+
+
+class ExtractionTimeout(TimeoutError):
+    """A page's extraction used more than its CPU budget (``cpu_limit`` seconds); the page yields no text."""
+
+
+def _budget(cpu_limit: float):
+    """A ``check()`` raising :class:`ExtractionTimeout` once the process has used ``cpu_limit`` more seconds of
+    CPU than at this call."""
+    deadline = time.process_time() + cpu_limit
+
+    def check() -> None:
+        used = time.process_time()
+        if used > deadline:
+            raise ExtractionTimeout(f"page extraction passed its CPU budget of {cpu_limit:g} s")
+
+    return check
+
+
+def page_title(tree) -> str:
+    """The ``<title>`` of a page, else its ``og:title``, else its first ``<h1>``."""
+    node = tree.css_first("title")
+    if node is not None and (node.text() or "").strip():
+        return " ".join(node.text().split())
+    meta = tree.css_first('meta[property="og:title"]')
+    if meta is not None and meta.attrs.get("content"):
+        return " ".join((meta.attrs.get("content") or "").split())
+    h1 = tree.css_first("h1")
+    return " ".join((h1.text() or "").split()) if h1 is not None else ""
+
+
+def extract_main_text(html: str, cpu_limit: float = CPU_LIMIT_S) -> tuple[str, str]:
+    """``(title, main text)`` of a decoded HTML page with its formulas as ``$TeX$``/``$$TeX$$``; empty strings
+    for an empty page. Raises :class:`ExtractionTimeout` past ``cpu_limit`` seconds of CPU (module docstring).
+
+    >>> print(extract_main_text('<title>T</title><p>Since <script type="math/tex">x^2\\ge0</script> holds.</p>')[1])
+    Since $x^2\\ge0$ holds.
+    """
+    from selectolax.lexbor import LexborHTMLParser
+
+    check = _budget(cpu_limit)
+    html = html[:MAX_CHARS]
+    if not html.strip():
+        return "", ""
+    tree = LexborHTMLParser(html)
+    title = page_title(tree)
+    check()
+    rewrite_math(tree, asciimath=_ASCIIMATH.search(html[:200_000]) is not None)
+    check()
+    remove_boilerplate(tree, check)
+    check()
+    root = content_root(tree)
+    text = subtree_text(root, check)
+    check()
+    return title, text
