@@ -4,10 +4,11 @@
 1. Elements that are never content: ``nav``, ``aside``, ``footer``, ``dialog``, ``menu``, forms' controls,
    embedded media, hidden elements (``hidden``, ``aria-hidden``, inline ``display:none``), ARIA landmarks for
    navigation, search, site banners and footers.
-2. Elements whose ``class``/``id`` names them as boilerplate (navigation, menus, breadcrumbs, sidebars, footers,
-   cookie/consent banners, ads, share/social buttons, related/recommended lists, newsletter/login boxes, popups,
-   pagination, widgets, print-excluded parts) -- unless the element holds most of the page's text (a wrapper
-   that happens to carry such a class).
+2. Elements whose ``class``/``id`` names them as boilerplate: always for cookie/consent banners, breadcrumbs,
+   share/social buttons, ads, newsletter/login boxes, comment forms, pagination, print-excluded parts; for
+   navigation, menus, sidebars, footers, banners, related/recommended lists, widgets and popups only when they
+   hold no paragraph of prose. Never an element that holds half of the page's text (a wrapper that happens to
+   carry such a name).
 3. Link lists: small blocks whose text is mostly link text.
 4. The root of what is left: the page's single ``main`` (or ``role=main``) when it holds most of the text; then
    descend while one child holds nearly all of it. Question-and-answer and forum pages keep every answer and
@@ -25,20 +26,30 @@ NEVER_CONTENT = (
     "[role=banner], [role=contentinfo], [role=complementary], [role=menubar], [role=menu], [role=dialog], "
     "[role=alertdialog], [role=tablist]"
 )
-_BOILER = re.compile(
-    r"^(?:[a-z0-9]+[-_])*?(?:nav|navbar|navbox|navigation|menu|menubar|submenu|breadcrumbs?|sidebar|side-bar|"
-    r"footer|cookies?|consent|gdpr|banner|ads?|advert\w*|adsense|sponsor\w*|share|sharing|sharedaddy|social|"
-    r"related|recommend\w*|popular|trending|newsletter|subscribe|subscription|signup|login|register|modal|"
-    r"popup|overlay|toolbar|pagination|pager|skip|skiplinks?|widgets?|masthead|topbar|promo\w*|"
-    r"comment-?form|respond|noprint|no-print|print-none|hidden-print|editsection|catlinks|jump-link|"
-    r"sr-only|screen-reader-text|visually-hidden|copyright|dropdown|tooltip|lang-?list|language-?selector|"
-    r"author-?bio|about-?author|tag-?cloud|post-?tags|share-?buttons)(?:[-_][a-z0-9-_]*)?$"
+_PREFIX = r"^(?:[a-z0-9]+[-_])*?"
+_SUFFIX = r"(?:[-_][a-z0-9-_]*)?$"
+# Names that mark boilerplate whatever the element holds.
+_STRONG = re.compile(
+    _PREFIX + r"(?:cookies?|consent|gdpr|breadcrumbs?|newsletter|subscribe|subscription|signup|login|register|"
+    r"share|sharing|sharedaddy|social|share-?buttons|advert\w*|adsense|ads|sponsor\w*|comment-?form|respond|"
+    r"reply-?form|skip|skiplinks?|jump-link|sr-only|screen-reader-text|visually-hidden|noprint|no-print|"
+    r"print-none|hidden-print|editsection|catlinks|pagination|pager|lang-?list|language-?selector)" + _SUFFIX
 )
+# Names that mark boilerplate unless the element holds a paragraph of prose (a wrapper named after its layout,
+# ``has-sidebar``, ``edit-post-popup``).
+_WEAK = re.compile(
+    _PREFIX + r"(?:nav|navbar|navbox|navigation|menu|menubar|submenu|sidebar|side-bar|footer|banner|ad|related|"
+    r"recommend\w*|popular|trending|modal|popup|overlay|toolbar|widgets?|masthead|topbar|promo\w*|dropdown|"
+    r"tooltip|author-?bio|about-?author|tag-?cloud|post-?tags|search|searchbar|searchbox|copyright)" + _SUFFIX
+)
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")  # topNav -> top-Nav
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
 WRAPPER_SHARE = 0.5
+PROSE_CHARS = 250
 LINK_DENSITY = 0.5
 LINK_BLOCK_MAX_CHARS = 3000
 DESCEND_SHARE = 0.85
+DESCEND_REST_CHARS = 400
 
 
 def text_size(node) -> int:
@@ -47,13 +58,33 @@ def text_size(node) -> int:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\r")
 
 
-def is_boilerplate_name(value: str) -> bool:
-    """Whether a ``class``/``id`` value names a boilerplate element (any of its tokens does).
+def boilerplate_name(value: str) -> str | None:
+    """``"strong"``/``"weak"`` when a ``class``/``id`` value names a boilerplate element (module docstring), else
+    ``None``.
 
-    >>> is_boilerplate_name("site-footer dark"), is_boilerplate_name("post-content"), is_boilerplate_name("footnote")
-    (True, False, False)
+    >>> boilerplate_name("cookie-banner"), boilerplate_name("topNav dark"), boilerplate_name("footnote")
+    ('strong', 'weak', None)
     """
-    return any(_BOILER.match(token) for token in value.lower().split())
+    tokens = _CAMEL.sub(r"\1-\2", value).lower().split()
+    if any(_STRONG.match(t) for t in tokens):
+        return "strong"
+    if any(_WEAK.match(t) for t in tokens):
+        return "weak"
+    return None
+
+
+def has_prose(node) -> bool:
+    """Whether ``node`` holds prose: a ``p`` (or the node itself) with at least ``PROSE_CHARS`` characters of text,
+    or ``p`` elements with twice that in all; paragraphs more than a fifth link text do not count."""
+    total = 0
+    for p in node.css("p") or [node]:
+        size = text_size(p)
+        if size < 20 or sum(text_size(a) for a in p.css("a")) > 0.2 * size:
+            continue
+        total += size
+        if size >= PROSE_CHARS or total >= 2 * PROSE_CHARS:
+            return True
+    return False
 
 
 def remove_boilerplate(tree, check=None) -> None:
@@ -74,9 +105,10 @@ def remove_boilerplate(tree, check=None) -> None:
             check()
         attrs = node.attrs
         name = (attrs.get("class") or "") + " " + (attrs.get("id") or "")
-        if node.tag in ("html", "body", "main", "article") or not is_boilerplate_name(name):
+        kind = boilerplate_name(name)
+        if kind is None or node.tag in ("html", "body", "main", "article"):
             continue
-        if text_size(node) > WRAPPER_SHARE * total:
+        if text_size(node) > WRAPPER_SHARE * total or (kind == "weak" and has_prose(node)):
             continue
         node.remove()
     blocks = tree.css("body ul, body ol, body dl, body table, body div, body section, body p, body header")
@@ -113,6 +145,9 @@ def content_root(tree):
             s = text_size(child)
             if s > best_size:
                 best, best_size = child, s
-        if best is None or best_size < DESCEND_SHARE * size or best.tag in ("p", "pre", "table", "ul", "ol"):
+        rest = size - best_size
+        if best is None or best.tag in ("p", "pre", "table", "ul", "ol"):
+            return root
+        if best_size < DESCEND_SHARE * size or rest > DESCEND_REST_CHARS:
             return root
         root = best

@@ -32,14 +32,24 @@ from trl_dsm.mining.extraction.asciimath import asciimath_to_tex
 from trl_dsm.mining.extraction.mathml import mathml_to_tex
 
 
-MATHJAX_RENDERED = (
-    ".MathJax_Preview, .MathJax, .MathJax_Display, .MathJax_SVG, .MathJax_SVG_Display, .MathJax_CHTML, "
-    ".MathJax_MathML, .MJX_Assistive_MathML"
-)
+MATHJAX_RENDERED = frozenset(
+    [
+        "MathJax_Preview",
+        "MathJax",
+        "MathJax_Display",
+        "MathJax_SVG",
+        "MathJax_SVG_Display",
+        "MathJax_CHTML",
+        "MathJax_MathML",
+        "MJX_Assistive_MathML",
+    ]
+)  # class names, matched case-sensitively (``class="abstract mathjax"`` is content)
+_SOURCE_TYPES = ("math/tex", "math/mml", "math/asciimath")
 # Signs that a string is TeX rather than a caption: a command, a script, or braces.
 _TEX_LIKE = re.compile(r"\\[A-Za-z]+|[\^_]\{?|[{}=]")
 _FORMULA_CLASS = re.compile(r"latex|tex\b|\bmath|equation|formula|wp-smiley-tex", re.IGNORECASE)
 _CODECOGS_OPTIONS = re.compile(r"\\(?:dpi\{\d+\}|bg_\w+|bg\{\w+\}|fg_\w+|fn_\w+|inline|large|Large|LARGE|small)\s*")
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)  # forum software leaves line breaks in image URLs
 _BACKTICKS = re.compile(r"`([^`\n]{1,400})`")
 
 
@@ -82,7 +92,7 @@ def tex_from_image_url(src: str) -> str | None:
         return values[0].strip() if values else None
     if "codecogs.com" in low or "mimetex" in low or "mathtex" in low or ".latex?" in low:
         tex = unquote(query.replace("&space;", " ").replace("&amp;space;", " "))
-        tex = _CODECOGS_OPTIONS.sub("", tex)
+        tex = _CODECOGS_OPTIONS.sub("", _HTML_BREAK.sub(" ", tex))
         return tex.strip() or None
     return None
 
@@ -98,10 +108,11 @@ def rewrite_math(tree, asciimath: bool = False) -> int:
     formulas written.
     """
     n = 0
-    scripts = tree.css('script[type^="math/"]')
+    scripts = [s for s in tree.css('script[type^="math/"]') if (s.attrs.get("type") or "").startswith(_SOURCE_TYPES)]
     if scripts:
-        for node in tree.css(MATHJAX_RENDERED):
-            node.remove()
+        for node in tree.css('[class*="MathJax" i], [class*="MJX" i]'):
+            if not MATHJAX_RENDERED.isdisjoint((node.attrs.get("class") or "").split()):
+                node.remove()
         for node in scripts:
             kind = (node.attrs.get("type") or "").lower()
             source = node.text(deep=True) or ""
