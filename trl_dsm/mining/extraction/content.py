@@ -9,8 +9,11 @@
    navigation, menus, sidebars, footers, banners, related/recommended lists, widgets and popups only when they
    hold no paragraph of prose. Never an element that holds half of the page's text (a wrapper that happens to
    carry such a name).
-3. Link lists: small blocks whose text is mostly link text.
-4. The root of what is left: the page's single ``main`` (or ``role=main``) when it holds most of the text; then
+3. The comment section under a blog post (WordPress/Disqus markup: ``.comments-area``, ``.comment-list``,
+   ``#disqus_thread``), when the page has other text; answers and per-post comments of
+   question-and-answer and forum pages are kept.
+4. Link lists: small blocks whose text is mostly link text.
+5. The root of what is left: the page's single ``main`` (or ``role=main``) when it holds most of the text; then
    descend while one child holds nearly all of it. Question-and-answer and forum pages keep every answer and
    comment because they sit side by side under that root.
 """
@@ -43,6 +46,9 @@ _WEAK = re.compile(
     r"tooltip|author-?bio|about-?author|tag-?cloud|post-?tags|search|searchbar|searchbox|copyright)" + _SUFFIX
 )
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")  # topNav -> top-Nav
+# The comment section under a blog post (WordPress, Disqus markup); Q&A answers and forum posts are not marked so.
+BLOG_COMMENTS = ".comments-area, .comment-list, .commentlist, #disqus_thread, .comment-respond"
+BLOG_COMMENTS_MIN_REST = 300
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
 WRAPPER_SHARE = 0.5
 PROSE_CHARS = 250
@@ -88,7 +94,7 @@ def has_prose(node) -> bool:
 
 
 def remove_boilerplate(tree, check=None) -> None:
-    """Steps 1-3 of the module docstring, in place on ``tree`` (a selectolax ``LexborHTMLParser``)."""
+    """Steps 1-4 of the module docstring, in place on ``tree`` (a selectolax ``LexborHTMLParser``)."""
     body = tree.body
     if body is None:
         return
@@ -97,6 +103,13 @@ def remove_boilerplate(tree, check=None) -> None:
     for node in tree.css("[style]"):
         if _DISPLAY_NONE.search(node.attrs.get("style") or ""):
             node.remove()
+    comments = list({c.mem_id: c for c in tree.css(BLOG_COMMENTS)}.values())
+    if comments:
+        size = text_size(body)
+        outer = [c for c in comments if not any(o is not c and _contains(o, c) for o in comments)]
+        if size - sum(text_size(c) for c in outer) >= BLOG_COMMENTS_MIN_REST:
+            for node in outer:
+                node.remove()
     if check is not None:
         check()
     total = max(text_size(body), 1)
@@ -126,8 +139,18 @@ def remove_boilerplate(tree, check=None) -> None:
             node.remove()
 
 
+def _contains(outer, inner) -> bool:
+    """Whether ``inner`` lies inside ``outer``."""
+    node = inner.parent
+    while node is not None:
+        if node.mem_id == outer.mem_id:
+            return True
+        node = node.parent
+    return False
+
+
 def content_root(tree):
-    """Step 4 of the module docstring: the node whose text is the page's main content."""
+    """Step 5 of the module docstring: the node whose text is the page's main content."""
     body = tree.body
     if body is None:
         return tree.root

@@ -19,11 +19,17 @@ import time
 
 from trl_dsm.mining.extraction.content import content_root, remove_boilerplate
 from trl_dsm.mining.extraction.math import rewrite_math
-from trl_dsm.mining.extraction.text import subtree_text
+from trl_dsm.mining.extraction.text import subtree_text, tidy
 
 
 MAX_CHARS = 3_000_000
 CPU_LIMIT_S = 1.5
+# A formula that only defines macros renders as nothing (MathJax preambles written into the page).
+_MACRO_DEFS = re.compile(
+    r"(?:\\\(|\$\$?|\\\[)\s*(?:\\(?:re)?newcommand|\\DeclareMathOperator|\\def\\)[^\n]*?(?:\\\)|\$\$?|\\\])"
+)
+# Forum markup for math typed as text: [itex]..[/itex] inline, [tex]/[latex]/[math]..[/..] display.
+_BBCODE_MATH = re.compile(r"\[(itex|tex|latex|math)\](.+?)\[/\1\]", re.IGNORECASE | re.DOTALL)
 _ASCIIMATH = re.compile(r"asciimath|ASCIIMathML|math/asciimath", re.IGNORECASE)
 
 
@@ -79,4 +85,24 @@ def extract_main_text(html: str, cpu_limit: float = CPU_LIMIT_S) -> tuple[str, s
     root = content_root(tree)
     text = subtree_text(root, check)
     check()
-    return title, text
+    return title, tidy_math(text)
+
+
+def tidy_math(text: str) -> str:
+    r"""Drop formulas that only define macros; write forum math markup (``[itex]``, ``[tex]``, ``[latex]``,
+    ``[math]``) as ``$``/``$$`` TeX.
+
+    >>> print(tidy_math("\\( \\newcommand{\\R}{\\mathbb R} \\)\nLet [itex]x>0[/itex]."))
+    Let $x>0$.
+    """
+    if "newcommand" in text or "\\def\\" in text or "DeclareMathOperator" in text:
+        text = tidy(_MACRO_DEFS.sub("", text))
+    if "[/" in text:
+        text = _BBCODE_MATH.sub(_bbcode_tex, text)
+    return text
+
+
+def _bbcode_tex(match: re.Match) -> str:
+    """``$..$`` for ``[itex]``, ``$$..$$`` for the display tags."""
+    mark = "$" if match.group(1).lower() == "itex" else "$$"
+    return mark + match.group(2).strip() + mark
