@@ -17,6 +17,7 @@ from pathlib import Path
 
 from trl import ModelConfig, TrlParser, get_peft_config
 
+from trl_dsm.errors import check_model_source, check_not_empty, run_recipe_main
 from trl_dsm.grpo import GRPOMathConfig, GRPOMathTrainer, arithmetic_step_reward
 from trl_dsm.hub.publish import HubArguments, stage_card, train_and_publish
 from trl_dsm.prompts import COT_INSTRUCTION
@@ -77,6 +78,7 @@ class GRPOScriptArguments(HubArguments):
 
 def main(script_args: GRPOScriptArguments, training_args: GRPOMathConfig, model_args: ModelConfig) -> None:
     """Build the question dataset, the rewards and a :class:`GRPOMathTrainer`, train, save and publish with the RL card."""
+    check_model_source(model_args.model_name_or_path, "model_name_or_path", revision=model_args.model_revision)
     training_args.model_init_kwargs = {
         "revision": model_args.model_revision,
         "dtype": model_args.dtype,
@@ -91,6 +93,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOMathConfig, model_
         dataset = dataset.shuffle(seed=training_args.seed).select(
             range(min(script_args.max_train_samples, len(dataset)))
         )
+    check_not_empty(dataset, f"dataset_name {script_args.dataset_name}")
     rewards = [resolve_reward(spec) for spec in script_args.reward_funcs]
     step_scorer = None
     if script_args.process_reward_func:
@@ -139,4 +142,4 @@ def make_parser() -> TrlParser:
 
 
 if __name__ == "__main__":
-    main(*make_parser().parse_args_and_config())
+    run_recipe_main(main, make_parser)  # bad input: one line naming the file/key/value, exit status 2

@@ -15,6 +15,7 @@ from pathlib import Path
 from transformers import AutoTokenizer
 from trl import ModelConfig, TrlParser
 
+from trl_dsm.errors import check_model_source, run_recipe_main
 from trl_dsm.hub.cards import markdown_table
 from trl_dsm.hub.publish import HubArguments, stage_card, train_and_publish
 from trl_dsm.pretrain import PretrainConfig, PretrainTrainer, build_causal_lm, build_pretrain_dataset, collate_blocks
@@ -69,6 +70,20 @@ def schedule_description(args: PretrainConfig) -> str:
 def main(script_args: PretrainScriptArguments, training_args: PretrainConfig, model_args: ModelConfig) -> None:
     """Tokenize and pack the mixture, build (or load) the model, train with the multi-step schedule and publish."""
     sources = coerce_sources(script_args.datasets)
+    if script_args.tokenizer_name_or_path:
+        check_model_source(script_args.tokenizer_name_or_path, "tokenizer_name_or_path", weights=False)
+    if script_args.from_scratch and script_args.model_config:
+        if not str(script_args.model_config).endswith(".json"):
+            check_model_source(script_args.model_config, "model_config", tokenizer=False)
+        elif not Path(script_args.model_config).is_file():
+            raise FileNotFoundError(f"model_config {script_args.model_config}: no such file")
+    else:  # the weights, or the config to copy
+        check_model_source(
+            model_args.model_name_or_path,
+            "model_name_or_path",
+            tokenizer=not script_args.tokenizer_name_or_path,
+            revision=model_args.model_revision,
+        )
     tokenizer = AutoTokenizer.from_pretrained(
         script_args.tokenizer_name_or_path or model_args.model_name_or_path, revision=model_args.model_revision
     )
@@ -127,4 +142,4 @@ def make_parser() -> TrlParser:
 
 
 if __name__ == "__main__":
-    main(*make_parser().parse_args_and_config())
+    run_recipe_main(main, make_parser)  # bad input: one line naming the file/key/value, exit status 2

@@ -17,6 +17,7 @@ from datasets import load_dataset
 from transformers import AutoTokenizer
 from trl import ModelConfig, ScriptArguments, SFTConfig, SFTTrainer, TrlParser, get_peft_config
 
+from trl_dsm.errors import check_data_files, check_model_source, check_not_empty, run_recipe_main
 from trl_dsm.hub.publish import HubArguments, stage_card, train_and_publish
 from trl_dsm.prompts import COT_INSTRUCTION, TIR_INSTRUCTION
 from trl_dsm.sft import build_sft_dataset, ensure_chat_template
@@ -45,6 +46,7 @@ class SFTScriptArguments(ScriptArguments, HubArguments):
 def load_sft_rows(args: SFTScriptArguments):
     """The training rows: local JSON files, GSM8K/MATH (Hub or ``data_dir``), or any Hub dataset."""
     if args.data_files:
+        check_data_files(args.data_files, "data_files")
         return load_dataset("json", data_files=args.data_files, split="train")
     if not args.dataset_name:
         raise ValueError("set dataset_name (a Hub id, or gsm8k/math) or data_files")
@@ -56,6 +58,7 @@ def load_sft_rows(args: SFTScriptArguments):
 def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> None:
     """Apply the chat template, format and tokenize the solutions (prompts masked), train TRL's ``SFTTrainer``
     and publish with the instruct card."""
+    check_model_source(model_args.model_name_or_path, "model_name_or_path", revision=model_args.model_revision)
     training_args.model_init_kwargs = {
         "revision": model_args.model_revision,
         "dtype": model_args.dtype,
@@ -70,6 +73,7 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
     rows = load_sft_rows(script_args)
     if script_args.max_train_samples is not None:
         rows = rows.select(range(min(script_args.max_train_samples, len(rows))))
+    check_not_empty(rows, f"training data {script_args.data_files or script_args.dataset_name}")
     with training_args.main_process_first(desc="formatting and tokenizing SFT data"):
         train_dataset = build_sft_dataset(
             rows,
@@ -117,4 +121,4 @@ def make_parser() -> TrlParser:
 
 
 if __name__ == "__main__":
-    main(*make_parser().parse_args_and_config())
+    run_recipe_main(main, make_parser)  # bad input: one line naming the file/key/value, exit status 2

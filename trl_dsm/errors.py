@@ -104,6 +104,9 @@ def parse_recipe_args(parser: Any, argv: Sequence[str] | None = None) -> tuple:
         if not isinstance(config.get("env", {}), dict):
             raise UsageError(f"{config_path}: env must be a mapping of environment variables")
     options = _options(parser)
+    unknown_flags = [a for a in argv if a.startswith("--") and a != "--config" and not _known_flag(parser, a)]
+    if unknown_flags:  # before the dataclasses are built: their checks would hide the misspelling
+        raise UsageError(_unknown_options(unknown_flags, options))
     from_config = {k for k in config if k != "env"} - set(_given_on_command_line(argv, parser))
     unknown = [k for k in config if k != "env" and k not in options]
     if unknown:
@@ -135,7 +138,7 @@ def parse_recipe_args(parser: Any, argv: Sequence[str] | None = None) -> tuple:
     if cli_rest:
         flags = [a for a in cli_rest if a.startswith("-")]
         if flags:
-            raise UsageError(_unknown("option", flags, [f"--{o}" for o in options]))
+            raise UsageError(_unknown_options(flags, options))
         raise UsageError(f"unexpected argument(s) {cli_rest} (options take the form --name value; see --help)")
     return tuple(parsed)
 
@@ -143,6 +146,14 @@ def parse_recipe_args(parser: Any, argv: Sequence[str] | None = None) -> tuple:
 def _options(parser: Any) -> set[str]:
     """The dests of the parser's options: the config keys it knows."""
     return {a.dest for a in parser._actions if a.option_strings and a.dest != "help"}
+
+
+def _known_flag(parser: Any, arg: str) -> bool:
+    """Whether ``--name`` or ``--name=value`` is an option of the parser (a unique prefix too, as argparse's)."""
+    name = arg.split("=", 1)[0]
+    if name in parser._option_string_actions:
+        return True
+    return parser.allow_abbrev and len([o for o in parser._option_string_actions if o.startswith(name)]) == 1
 
 
 def _given_on_command_line(argv: Sequence[str], parser: Any) -> list[str]:
@@ -160,6 +171,17 @@ def _unknown(what: str, names: Sequence[str], known: Iterable[str]) -> str:
     if len(names) == 1:
         return f"unknown {what} {names[0]!r}{did_you_mean(names[0], known)}"
     return f"unknown {what}s " + ", ".join(f"{n!r}{did_you_mean(n, known)}" for n in names)
+
+
+def _unknown_options(flags: Sequence[str], options: Iterable[str]) -> str:
+    """``unknown option '--learnin_rate' (did you mean '--learning_rate'?)``, compared without the dashes."""
+    names = [f.split("=", 1)[0].lstrip("-") for f in flags]
+    known = sorted(options)
+    parts = []
+    for name in names:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        parts.append(f"'--{name}'" + (f" (did you mean '--{close[0]}'?)" if close else ""))
+    return ("unknown option " if len(parts) == 1 else "unknown options ") + ", ".join(parts)
 
 
 def _check_config_value(parser: Any, key: str, value: Any, config_path: str | None) -> None:
@@ -206,11 +228,18 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
 
 
 def check_model_source(
-    name: str | os.PathLike, option: str, *, tokenizer: bool = True, weights: bool = True, revision: str | None = None
+    name: str | os.PathLike | None,
+    option: str,
+    *,
+    tokenizer: bool = True,
+    weights: bool = True,
+    revision: str | None = None,
 ) -> None:
     """Raise :class:`UsageError` naming ``option`` unless ``name`` is a folder with a saved model (``config.json``;
     a tokenizer file with ``tokenizer``) or a Hub id whose ``config.json`` is cached or downloadable. A folder is
     checked on disk only; a Hub id costs one small download (cached for the load that follows)."""
+    if name is None or not os.fspath(name):
+        raise UsageError(f"{option} is not set (a folder written by save_pretrained, or a Hub id)")
     raw = os.fspath(name)
     path = Path(raw).expanduser()
     if path.exists():
@@ -220,12 +249,15 @@ def check_model_source(
         if weights and not (path / "config.json").is_file():
             missing.append("config.json")
         if tokenizer and not any((path / f).is_file() for f in TOKENIZER_FILES):
-            missing.append("a tokenizer (" + ", ".join(TOKENIZER_FILES) + ")")
+            missing.append("tokenizer file (" + ", ".join(TOKENIZER_FILES) + ")")
         if missing:
             raise UsageError(f"{option} {raw}: no {' and no '.join(missing)} in this folder: not a saved model")
         return
-    if raw.startswith(("/", "./", "../", "~")) or raw.count("/") > 1 or os.sep != "/" and os.sep in raw:
+    first = Path(raw).parts[0] if Path(raw).parts else raw
+    if raw.startswith(("/", "./", "../", "~")) or raw.count("/") > 1 or (os.sep != "/" and os.sep in raw):
         raise UsageError(f"{option} {raw}: no such folder")
+    if "/" in raw and Path(first).is_dir():  # outputs/tiny-sft beside an outputs/ folder: a path, not a Hub id
+        raise UsageError(f"{option} {raw}: no such folder (in {first}/: {_listing(Path(first))})")
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
@@ -235,17 +267,67 @@ def check_model_source(
         raise UsageError(f"{option} {raw}: no such folder, and not a Hub model id (org/name)") from None
     import huggingface_hub
     from huggingface_hub import constants
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
-    cached = huggingface_hub.try_to_load_from_cache(raw, "config.json", revision=revision)
-    if isinstance(cached, str):
+    if isinstance(huggingface_hub.try_to_load_from_cache(raw, "config.json", revision=revision), str):
         return
     if constants.HF_HUB_OFFLINE:
         raise UsageError(f"{option} {raw}: no such folder, and not in the Hugging Face cache (HF_HUB_OFFLINE is set)")
     try:
-        huggingface_hub.hf_hub_download(raw, "config.json", revision=revision)
-    except Exception as exc:  # not found, gated, no network: all mean this value cannot be used as given
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"{option} {raw}: no such folder, and the Hub cannot provide it ({reason})") from None
+        huggingface_hub.model_info(raw, revision=revision, timeout=30)  # one request, no retries
+    except RevisionNotFoundError:
+        raise UsageError(f"{option} {raw}: the Hub model has no revision {revision!r}") from None
+    except RepositoryNotFoundError:
+        raise UsageError(f"{option} {raw}: no such folder, and no such model on the Hub (or it is private)") from None
+    except Exception as exc:  # no network, a proxy, a server error: the value cannot be used as given
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UsageError(
+            f"{option} {raw}: no such folder, and the Hub could not be asked ({type(exc).__name__}: {reason})"
+        ) from None
+
+
+def _listing(folder: Path, limit: int = 8) -> str:
+    names = sorted(p.name for p in folder.iterdir())
+    if not names:
+        return "nothing"
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} entries)" if len(names) > limit else "")
+
+
+def check_data_files(data_files: str | os.PathLike | Sequence | dict | None, what: str) -> None:
+    """Raise :class:`UsageError` naming ``what`` and the file when a local data file (``data_files`` of
+    ``datasets.load_dataset``: a path, a glob, a list or a split mapping of them) is empty; a glob matching nothing
+    or a missing path is a ``FileNotFoundError``. Hub paths and URLs (``hf://``, ``https://``) are left to
+    ``datasets``."""
+    import glob
+
+    if data_files is None:
+        return
+    if isinstance(data_files, dict):
+        for files in data_files.values():
+            check_data_files(files, what)
+        return
+    for pattern in [data_files] if isinstance(data_files, str | os.PathLike) else list(data_files):
+        pattern = os.fspath(pattern)
+        if "://" in pattern:
+            continue
+        matches = sorted(glob.glob(os.path.expanduser(pattern))) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise FileNotFoundError(f"{what} {pattern}: no file matches")
+        for name in matches:
+            path = Path(name).expanduser()
+            if not path.exists():
+                raise FileNotFoundError(f"{what} {name}: no such file")
+            if path.is_file() and _blank(path):
+                raise UsageError(f"{what} {name}: empty file (no rows)")
+
+
+def _blank(path: Path) -> bool:
+    """Whether a file holds nothing but whitespace (read up to the first other byte)."""
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 16):
+            if chunk.strip():
+                return False
+    return True
 
 
 def check_not_empty(rows: Any, what: str) -> None:

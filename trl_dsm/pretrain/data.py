@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from datasets import Dataset, IterableDataset, interleave_datasets, load_dataset
 
+from trl_dsm.errors import UsageError, check_data_files, check_not_empty
+
 
 @dataclass
 class PretrainSource:
@@ -57,7 +59,7 @@ def coerce_sources(sources: list[PretrainSource | dict[str, Any]]) -> list[Pretr
 
     out = [from_dict(PretrainSource, source, f"datasets[{i}]") for i, source in enumerate(sources)]
     if not out:
-        raise ValueError("the pretraining mixture needs at least one source (`datasets:` in the config)")
+        raise UsageError("the pretraining mixture needs at least one source (`datasets:` in the config)")
     return out
 
 
@@ -89,7 +91,9 @@ def _tokenize_and_pack(batch: dict[str, list], tokenizer, text_column: str, bloc
 
 
 def load_source(source: PretrainSource, streaming: bool = False) -> Dataset | IterableDataset:
-    """``datasets.load_dataset`` with the source's arguments; a missing text column is an error naming it."""
+    """``datasets.load_dataset`` with the source's arguments; an empty local file, no rows or a missing text column
+    is an error naming the source."""
+    check_data_files(source.data_files, f"source {source.path!r} data_files")
     dataset = load_dataset(
         source.path,
         name=source.name,
@@ -99,9 +103,11 @@ def load_source(source: PretrainSource, streaming: bool = False) -> Dataset | It
         revision=source.revision,
         streaming=streaming,
     )
+    if isinstance(dataset, Dataset):
+        check_not_empty(dataset, f"source {source.path!r}")
     columns = dataset.column_names
     if columns is not None and source.text_column not in columns:
-        raise ValueError(
+        raise UsageError(
             f"source {source.path!r} has no text column {source.text_column!r} (columns: {columns}); "
             "set `text_column` for it"
         )
@@ -161,10 +167,10 @@ def build_pretrain_dataset(
     for i, source in enumerate(sources):
         dataset = datasets[i] if datasets is not None else load_source(source, streaming)
         if source.text_column not in (dataset.column_names or [source.text_column]):
-            raise ValueError(f"source {source.path!r} has no text column {source.text_column!r}")
+            raise UsageError(f"source {source.path!r} has no text column {source.text_column!r}")
         blocks = tokenize_and_pack(dataset, tokenizer, block_size, source.text_column, num_proc)
         if isinstance(blocks, Dataset) and len(blocks) == 0:
-            raise ValueError(f"source {source.path!r} holds fewer than {block_size} tokens: not one full block")
+            raise UsageError(f"source {source.path!r} holds fewer than {block_size} tokens: not one full block")
         packed.append(blocks)
     if len(packed) == 1:
         return packed[0]

@@ -15,6 +15,7 @@ from typing import Any
 
 from datasets import Dataset, IterableDataset
 
+from trl_dsm.errors import UsageError
 from trl_dsm.prompts import CODE_FENCE, FORMATS, code_block, format_question, tool_output_spans
 
 
@@ -45,15 +46,15 @@ def to_prompt_completion(
     """
     fmt = (example.get(format_column) or fmt) if format_column else fmt
     if fmt not in FORMATS:
-        raise ValueError(f"unknown SFT format {fmt!r}; expected one of {FORMATS}")
+        raise UsageError(f"unknown SFT format {fmt!r}; expected one of {FORMATS}")
     if "messages" in example and example["messages"]:
         messages = list(example["messages"])
         if messages[-1].get("role") != "assistant":
-            raise ValueError("a `messages` example must end with the assistant's message (the completion)")
+            raise UsageError("a `messages` example must end with the assistant's message (the completion)")
         return {"prompt": messages[:-1], "completion": [messages[-1]]}
     for column in (question_column, response_column):
         if not isinstance(example.get(column), str):
-            raise ValueError(
+            raise UsageError(
                 f"SFT example: column {column!r} must be a string (columns: {sorted(example)}); "
                 "set question_column / response_column"
             )

@@ -10,6 +10,7 @@ from typing import Any
 from datasets import Dataset, concatenate_datasets, load_dataset
 
 from trl_dsm.benchmarks import BENCHMARKS
+from trl_dsm.errors import UsageError, check_data_files, check_not_empty
 from trl_dsm.prompts import format_question
 
 
@@ -36,6 +37,7 @@ def load_math_dataset(source: str, split: str = "train", data_dir: str | None = 
     if path.suffix in (".json", ".jsonl") or path.is_file():
         if not path.is_file():
             raise FileNotFoundError(f"question file not found: {source}")
+        check_data_files(str(path), "question file")
         return load_dataset("json", data_files=str(path), split="train")
     if source in QUESTION_SOURCES:
         spec = BENCHMARKS[source]
@@ -44,6 +46,7 @@ def load_math_dataset(source: str, split: str = "train", data_dir: str | None = 
             local = Path(data_dir) / relative
             if not local.is_file():
                 raise FileNotFoundError(f"{source}: no local file {local} (data_dir={data_dir})")
+            check_data_files(str(local), f"{source} question file")
             return load_dataset("json", data_files=str(local), split="train")
         return concatenate_datasets([load_dataset(spec.hub_id, config, split=split) for config in spec.hub_configs])
     return load_dataset(source, split=split)
@@ -53,7 +56,7 @@ def _first_column(columns: list[str], candidates: tuple[str, ...], what: str, so
     for name in candidates:
         if name in columns:
             return name
-    raise ValueError(f"{source}: no {what} column (looked for {list(candidates)} in {columns}); set it explicitly")
+    raise UsageError(f"{source}: no {what} column (looked for {list(candidates)} in {columns}); set it explicitly")
 
 
 def build_question_dataset(
@@ -89,11 +92,12 @@ def load_questions(
     num_proc: int | None = None,
 ) -> Dataset:
     """:func:`load_math_dataset` + :func:`build_question_dataset` for each source, concatenated (GSM8K + MATH for
-    the paper's RL run)."""
-    parts = [
-        build_question_dataset(
-            load_math_dataset(s, split, data_dir), fmt, conversational=conversational, source=s, num_proc=num_proc
-        )
-        for s in sources
-    ]
+    the paper's RL run). A source without questions is an error naming it."""
+    parts = []
+    for s in sources:
+        rows = load_math_dataset(s, split, data_dir)
+        check_not_empty(rows, f"question source {s!r} (split {split!r})")
+        parts.append(build_question_dataset(rows, fmt, conversational=conversational, source=s, num_proc=num_proc))
+    if not parts:
+        raise UsageError("no question sources given (dataset_name)")
     return concatenate_datasets(parts)
