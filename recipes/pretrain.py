@@ -82,6 +82,7 @@ def main(script_args: PretrainScriptArguments, training_args: PretrainConfig, mo
             model_args.model_name_or_path,
             "model_name_or_path",
             tokenizer=not script_args.tokenizer_name_or_path,
+            weights=not script_args.from_scratch,
             revision=model_args.model_revision,
         )
     tokenizer = AutoTokenizer.from_pretrained(

@@ -169,6 +169,7 @@ def test_evaluate_builds_the_librarys_config_from_its_options(monkeypatch, tmp_p
         return {}
 
     monkeypatch.setattr(trl_dsm.eval.evaluate, "run_evaluation", fake_run_evaluation)
+    monkeypatch.setattr("trl_dsm.errors.check_model_source", lambda *args, **kwargs: None)  # org/m: no Hub here
     argv = ["evaluate", "--model", "org/m", "--benchmarks", "gsm8k", "--num-samples", "4", "--temperature", "0.5",
             "--no-greedy", "--chat-template", "off", "--fallback", "none", "--grade-timeout", "3", "--limit", "2",
             "--output-dir", str(tmp_path), "--vllm-kwargs", '{"enforce_eager": true}', "--dtype", "float32"]  # fmt: skip
@@ -214,7 +215,7 @@ def _one_error_line(capsys, command: str) -> str:
         (["decontaminate", "--input", "{tmp}/missing.jsonl", "--output-dir", "{tmp}/out"],
          "trl-dsm decontaminate: error: input '{tmp}/missing.jsonl' not found"),
         (["evaluate", "--model", "{tmp}/missing-model"],
-         "trl-dsm evaluate: error: --model {tmp}/missing-model is not a directory"),
+         "trl-dsm evaluate: error: --model {tmp}/missing-model: no such folder"),
         (["evaluate", "--model", "m", "--benchmarks-dir", "{tmp}/missing"],
          "trl-dsm evaluate: error: --benchmarks-dir {tmp}/missing is not a directory"),
         (["mine", "--config", "{tmp}/missing.yaml"], "trl-dsm mine: error: config file {tmp}/missing.yaml does not exist"),

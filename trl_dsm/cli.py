@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trl_dsm.errors import OneLineErrors, UsageError
 from trl_dsm.grading.extract import Fallback
 
 
@@ -130,6 +131,8 @@ def _run_grade(args: argparse.Namespace) -> int:
     if not opts.input.is_file():
         raise FileNotFoundError(f"--input {opts.input} does not exist")
     records = _read_jsonl(opts.input, opts.completion_field, opts.gold_field)
+    if not records:  # an accuracy over nothing is no result
+        raise UsageError(f"--input {opts.input}: no records (an empty file)")
     from tqdm.auto import tqdm
 
     results = []
@@ -205,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from trl_dsm import __version__
 
-    parser = argparse.ArgumentParser(
+    class CommandParser(OneLineErrors, TrlParser):
+        """A ``trl-dsm <cmd>`` parser: usage errors in one line ``trl-dsm <cmd>: error: ...`` (exit status 2)."""
+
+    parser = _TopParser(
         prog="trl-dsm",
         description="The DeepSeekMath recipe (arXiv 2402.03300) on the Hugging Face stack.",
         epilog="Exit status: 0 success, 1 a negative result (grade: a wrong answer), 2 bad input or usage, "
@@ -213,12 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"trl-dsm {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=TrlParser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for register in SUBCOMMANDS:
         register(subparsers)
     for subparser in subparsers.choices.values():
         _accept_trl_spelling(subparser)
     return parser
+
+
+class _TopParser(OneLineErrors, argparse.ArgumentParser):
+    """The ``trl-dsm`` parser; its usage errors are one line too."""
 
 
 def _accept_trl_spelling(parser: argparse.ArgumentParser) -> None:
@@ -237,13 +247,25 @@ def _accept_trl_spelling(parser: argparse.ArgumentParser) -> None:
                 parser._option_string_actions[alias] = action
 
 
+def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The parser of ``trl-dsm <command>`` (the top-level parser without a command)."""
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return subparsers.choices.get(command, parser) if command else parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``trl-dsm``; returns the exit status (0 success, 1 negative result, 2 bad input or usage)."""
     from trl_dsm._extras import MissingExtraError, require_command_extras
     from trl_dsm.configs import EXIT_USAGE, error_line
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # named by the subcommand that got them, with the closest option
+        from trl_dsm.errors import unknown_options
+
+        sub = _command_parser(parser, args.command)
+        flags = [a for a in extras if a.startswith("-")]
+        sub.error(unknown_options(flags, sub) if flags else f"unexpected argument(s) {' '.join(extras)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

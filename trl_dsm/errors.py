@@ -9,6 +9,8 @@ The API (standard library only at import; ``trl`` and ``huggingface_hub`` are im
 - :func:`error_line` — ``"<prog>: error: <message>"`` in one line (a multi-line message is folded).
 - :func:`is_main_process` — false on the ranks other than 0 of ``accelerate launch``/``torchrun``/``deepspeed``.
 - :func:`exit_with_usage_error` — print :func:`error_line` on rank 0 only and exit with status 2.
+- :class:`OneLineErrors` — a mixin making an ``argparse`` parser's usage errors one line (the ``trl-dsm`` parsers).
+- :func:`unknown_options` — ``unknown option '--inptu' (did you mean '--input'?)`` against a parser's options.
 - :func:`run_recipe_main` — the ``__main__`` body of a recipe: parse its ``TrlParser`` (``--config`` YAML and
   command line; the errors are rewritten to name the file, key and value), run ``main`` and turn bad input into one
   line on rank 0 and exit status 2 (the other ranks exit 2 silently). Any other exception keeps its traceback.
@@ -65,6 +67,14 @@ def exit_with_usage_error(prog: str, exc: BaseException | str) -> None:
     raise SystemExit(EXIT_USAGE)
 
 
+class OneLineErrors:
+    """Mixin (first base) for an ``argparse.ArgumentParser``: a usage error is one line ``<prog>: error: <message>
+    (see <prog> --help)`` on rank 0 and exit status 2, instead of the usage block."""
+
+    def error(self, message: str) -> None:  # noqa: D102 (argparse's)
+        exit_with_usage_error(self.prog, f"{message} (see {self.prog} --help)")
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``known``, or an empty string.
 
@@ -106,7 +116,7 @@ def parse_recipe_args(parser: Any, argv: Sequence[str] | None = None) -> tuple:
     options = _options(parser)
     unknown_flags = [a for a in argv if a.startswith("--") and a != "--config" and not _known_flag(parser, a)]
     if unknown_flags:  # before the dataclasses are built: their checks would hide the misspelling
-        raise UsageError(_unknown_options(unknown_flags, options))
+        raise UsageError(unknown_options(unknown_flags, parser))
     from_config = {k for k in config if k != "env"} - set(_given_on_command_line(argv, parser))
     unknown = [k for k in config if k != "env" and k not in options]
     if unknown:
@@ -138,7 +148,7 @@ def parse_recipe_args(parser: Any, argv: Sequence[str] | None = None) -> tuple:
     if cli_rest:
         flags = [a for a in cli_rest if a.startswith("-")]
         if flags:
-            raise UsageError(_unknown_options(flags, options))
+            raise UsageError(unknown_options(flags, parser))
         raise UsageError(f"unexpected argument(s) {cli_rest} (options take the form --name value; see --help)")
     return tuple(parsed)
 
@@ -173,12 +183,19 @@ def _unknown(what: str, names: Sequence[str], known: Iterable[str]) -> str:
     return f"unknown {what}s " + ", ".join(f"{n!r}{did_you_mean(n, known)}" for n in names)
 
 
-def _unknown_options(flags: Sequence[str], options: Iterable[str]) -> str:
-    """``unknown option '--learnin_rate' (did you mean '--learning_rate'?)``, compared without the dashes."""
-    names = [f.split("=", 1)[0].lstrip("-") for f in flags]
-    known = sorted(options)
+def unknown_options(flags: Sequence[str], parser: Any) -> str:
+    """``unknown option '--learnin_rate' (did you mean '--learning_rate'?)`` for the options ``parser`` lacks.
+
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = parser.add_argument("--input")
+    >>> unknown_options(["--inptu=x.jsonl"], parser)
+    "unknown option '--inptu' (did you mean '--input'?)"
+    """
+    known = sorted({o.lstrip("-") for o in parser._option_string_actions if o.startswith("--")})
     parts = []
-    for name in names:
+    for flag in flags:
+        name = flag.split("=", 1)[0].lstrip("-")
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         parts.append(f"'--{name}'" + (f" (did you mean '--{close[0]}'?)" if close else ""))
     return ("unknown option " if len(parts) == 1 else "unknown options ") + ", ".join(parts)
@@ -227,17 +244,22 @@ def run_recipe_main(
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
 
 
+#: Endings of the weight files ``from_pretrained`` (or vLLM) loads from a folder.
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json", ".pt", ".pth", ".gguf")
+
+
 def check_model_source(
     name: str | os.PathLike | None,
     option: str,
     *,
     tokenizer: bool = True,
     weights: bool = True,
+    config: bool = True,
     revision: str | None = None,
 ) -> None:
-    """Raise :class:`UsageError` naming ``option`` unless ``name`` is a folder with a saved model (``config.json``;
-    a tokenizer file with ``tokenizer``) or a Hub id whose ``config.json`` is cached or downloadable. A folder is
-    checked on disk only; a Hub id costs one small download (cached for the load that follows)."""
+    """Raise :class:`UsageError` naming ``option`` unless ``name`` is a folder with what is asked for (``config.json``,
+    weight files, a tokenizer file; a PEFT adapter folder counts as config and weights) or a Hub model id that is
+    cached or that the Hub knows. A folder is checked on disk only; a Hub id not in the cache costs one request."""
     if name is None or not os.fspath(name):
         raise UsageError(f"{option} is not set (a folder written by save_pretrained, or a Hub id)")
     raw = os.fspath(name)
@@ -246,12 +268,15 @@ def check_model_source(
         if not path.is_dir():
             raise UsageError(f"{option} {raw}: not a folder (expected a folder written by save_pretrained)")
         missing = []
-        if weights and not (path / "config.json").is_file():
+        adapter = (path / "adapter_config.json").is_file()  # a PEFT adapter: its config names the base model
+        if (config or weights) and not adapter and not (path / "config.json").is_file():
             missing.append("config.json")
+        if weights and not adapter and not any(p.name.endswith(WEIGHT_SUFFIXES) for p in path.iterdir()):
+            missing.append("weights (" + ", ".join(f"*{s}" for s in WEIGHT_SUFFIXES[:2]) + ", ...)")
         if tokenizer and not any((path / f).is_file() for f in TOKENIZER_FILES):
             missing.append("tokenizer file (" + ", ".join(TOKENIZER_FILES) + ")")
         if missing:
-            raise UsageError(f"{option} {raw}: no {' and no '.join(missing)} in this folder: not a saved model")
+            raise UsageError(f"{option} {raw}: not a saved model: this folder has no {', no '.join(missing)}")
         return
     first = Path(raw).parts[0] if Path(raw).parts else raw
     if raw.startswith(("/", "./", "../", "~")) or raw.count("/") > 1 or (os.sep != "/" and os.sep in raw):
@@ -269,8 +294,9 @@ def check_model_source(
     from huggingface_hub import constants
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
-    if isinstance(huggingface_hub.try_to_load_from_cache(raw, "config.json", revision=revision), str):
-        return
+    for filename in ("config.json", "tokenizer_config.json", "adapter_config.json"):
+        if isinstance(huggingface_hub.try_to_load_from_cache(raw, filename, revision=revision), str):
+            return
     if constants.HF_HUB_OFFLINE:
         raise UsageError(f"{option} {raw}: no such folder, and not in the Hugging Face cache (HF_HUB_OFFLINE is set)")
     try:

@@ -5,6 +5,7 @@ report (JSONL), a summary and the dataset-card section."""
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,12 +80,17 @@ def run(args: argparse.Namespace) -> int:
     from trl_dsm.configs import dataclasses_from_args
     from trl_dsm.decontamination.index import NgramIndex
     from trl_dsm.decontamination.pipeline import build_index, decontaminate_dataset, load_input, parse_extra_benchmark
+    from trl_dsm.errors import check_data_files, check_not_empty
 
     (args,) = dataclasses_from_args(args, DecontaminateArguments)
     for flag, path in (("--index", args.index), ("--benchmarks-dir", args.benchmarks_dir)):
         if path is not None and not path.is_dir():
             raise FileNotFoundError(f"{flag} {path} is not a directory")
+    for part in args.input.split(","):  # local files: an empty one is bad input, named
+        if Path(part).is_file() or (glob.has_magic(part) and glob.glob(part)):
+            check_data_files(part, "--input")
     dataset = load_input(args.input, split=args.split)  # a missing input fails before the index is built
+    check_not_empty(dataset, f"--input {args.input}")
     if args.index is not None:
         index = NgramIndex.load(args.index)
     else:

@@ -83,6 +83,7 @@ def make_parser(subparsers: argparse._SubParsersAction | None = None) -> argpars
 def run(args: argparse.Namespace) -> int:
     """``trl-dsm evaluate``: check the inputs before the model loads, evaluate, print one line per benchmark."""
     from trl_dsm.configs import dataclasses_from_args
+    from trl_dsm.errors import check_model_source
     from trl_dsm.eval.benchmarks import resolve_eval_benchmarks
     from trl_dsm.eval.evaluate import run_evaluation
 
@@ -100,8 +101,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--limit must be >= 1, got {opts.limit}")
     if opts.benchmarks_dir is not None and not opts.benchmarks_dir.is_dir():
         raise FileNotFoundError(f"--benchmarks-dir {opts.benchmarks_dir} is not a directory")
-    if opts.model.startswith((".", "/", "~")) and not Path(opts.model).expanduser().is_dir():
-        raise FileNotFoundError(f"--model {opts.model} is not a directory (a Hub id looks like org/name)")
+    check_model_source(opts.model, "--model")  # a folder without a saved model or tokenizer, an unknown Hub id
     where = {
         name: getattr(opts, name) for name in ("backend", "benchmarks_dir", "limit", "output_dir", "dtype", "device")
     }
