@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The path a `pip install trl-dsm` user takes (issue #15): build the wheel, install it NON-editable into a fresh
-# virtual environment, and from there run the CLI, one tiny recipe end to end with its model card (dry-run push),
-# `trl-dsm mine` on the shared web pages with its dataset card, and every card template by name. A file missing
-# from the wheel (a card template, say) fails here even though the editable checkout has it.
+# The path a `pip install trl-dsm` user takes: build the wheel, install it NON-editable into a fresh virtual
+# environment WITHOUT extras (the core install), and from there run the CLI, every card template by name, the tiny
+# SFT recipe with its model card (dry-run push), the tiny GRPO recipe through `accelerate launch`, `trl-dsm evaluate`
+# on its model, and `trl-dsm mine`, which must print the [mining] install line and exit 2. Then install the wheel's
+# [mining] extra and run `trl-dsm mine` on the shared web pages with its dataset card. A file missing from the wheel
+# (a card template, say) or a core module importing a mining package fails here even though the dev checkout works.
 #   .ci/wheel_smoke.sh            (PYTHON=python3.11 to choose the interpreter; WORK=DIR to keep the outputs)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,17 +28,21 @@ V="$WORK/venv/bin"
 $V/python -m pip install --quiet --upgrade pip
 $V/python -m pip install --quiet torch==2.13.0   # the CPU build; an unpinned torch would pull CUDA wheels
 $V/python -m pip install --quiet "$WHEEL"
-stamp "installed into a fresh venv"
+stamp "installed into a fresh venv, no extras"
 
 # Everything below runs from $WORK/out, so `import trl_dsm` can only find the installed wheel.
 mkdir -p "$WORK/out" && cd "$WORK/out"
 $V/python - "$WORK/venv" <<'PY'
+import importlib.util
 import sys
 from pathlib import Path
 
 import trl_dsm
+from trl_dsm._extras import EXTRAS
 from trl_dsm.hub.cards import TEMPLATES, cards_dir, template_path, template_variables
 
+installed = [m for m in (*EXTRAS["mining"], "evaluate") if importlib.util.find_spec(m) is not None]
+assert not installed, f"the core install pulled in {installed}"
 where = Path(trl_dsm.__file__).resolve()
 assert Path(sys.argv[1]).resolve() in where.parents, f"trl_dsm imported from {where}, not from the wheel"
 assert not (where.parent / ".." / "pyproject.toml").exists()
@@ -63,6 +69,32 @@ CARD=$(find "$WORK/out/push" -path '*/main/README.md' | head -1)
 test -n "$CARD" || { echo "wheel smoke: the SFT recipe's dry-run push wrote no README.md on main" >&2; exit 1; }
 grep -q "DeepSeekMath" "$CARD"
 stamp "tiny SFT recipe with its model card ($CARD)"
+
+# The tiny GRPO recipe from the SFT model, through accelerate's launcher (one CPU process), then evaluation of it.
+(cd "$ROOT" && HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $V/accelerate launch --num_processes 1 --num_machines 1 \
+  --mixed_precision no --dynamo_backend no recipes/grpo.py --config recipes/tiny/grpo.yaml \
+  --model_name_or_path "$WORK/out/sft" --output_dir "$WORK/out/grpo" --max_steps 2 --save_strategy no)
+test -s "$WORK/out/grpo/model.safetensors" || { echo "wheel smoke: the GRPO recipe saved no model" >&2; exit 1; }
+stamp "tiny GRPO recipe (accelerate launch)"
+HF_HUB_OFFLINE=1 $V/trl-dsm evaluate --model "$WORK/out/grpo" --benchmarks gsm8k --benchmarks-dir "$SHARED/benchmarks" \
+  --limit 8 --num-samples 2 --max-new-tokens 16 --backend transformers --output-dir "$WORK/out/eval"
+$V/python -c "import json, sys; r = json.load(open(sys.argv[1])); assert r, r" "$WORK/out/eval/results.json"
+stamp "trl-dsm evaluate on the GRPO model"
+
+# Mining without its extra: one line with the install command, exit status 2.
+set +e
+MSG=$($V/trl-dsm mine --config "$ROOT/recipes/mining/shared_web.yaml" --output-dir "$WORK/out/no-mining" 2>&1)
+RC=$?
+set -e
+echo "$MSG"
+test "$RC" = 2 || { echo "wheel smoke: trl-dsm mine without [mining] exited $RC, not 2" >&2; exit 1; }
+test "$(echo "$MSG" | wc -l)" = 1 && echo "$MSG" | grep -qF 'pip install "trl-dsm[mining]"' \
+  || { echo "wheel smoke: trl-dsm mine without [mining] did not print the install line" >&2; exit 1; }
+test ! -e "$WORK/out/no-mining" || { echo "wheel smoke: trl-dsm mine ran without [mining]" >&2; exit 1; }
+stamp "core install: trl-dsm mine prints the [mining] install line"
+
+$V/python -m pip install --quiet "$WHEEL[mining]"
+stamp "installed the [mining] extra"
 
 (cd "$ROOT" && HF_HUB_OFFLINE=1 $V/trl-dsm mine --config recipes/mining/shared_web.yaml \
   --output-dir "$WORK/out/mining" --overwrite)
