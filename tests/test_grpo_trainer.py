@@ -118,20 +118,42 @@ def test_batching_follows_the_world_size_and_keeps_user_values(tmp_path, monkeyp
          r"x 1 process\(es\) gives generation batches of 24 completions, not whole groups of num_generations=64: "
          r"set gradient_accumulation_steps to a multiple of 8"),
         (2, {"gradient_accumulation_steps": 2}, r"a multiple of 4"),
-        (1, {"gradient_accumulation_steps": 2, "steps_per_generation": 8},
-         r"gradient_accumulation_steps=2 with steps_per_generation=8 .* makes 4 policy updates per exploration "
-         r"stage; DeepSeekMath makes one \(§4.2\): set both to the same value \(e.g. 8\)"),
+        (1, {"steps_per_generation": 3}, r"generation_batch_size \(24\) must be divisible by num_generations \(64\)"),
         (1, {"supervision": "process", "reward_weights": [1.0]}, "remove reward_weights"),
         (1, {"supervision": "process", "multi_objective_aggregation": "normalize_then_sum"},
          "leave it at 'sum_then_normalize'"),
     ],
 )  # fmt: skip
-def test_batching_that_breaks_the_single_update_is_an_error(tmp_path, monkeypatch, world, kwargs, message):
+def test_batching_without_whole_groups_is_an_error(tmp_path, monkeypatch, world, kwargs, message):
     from trl_dsm import GRPOMathConfig
 
     monkeypatch.setattr(GRPOMathConfig, "world_size", property(lambda self: world))
     with pytest.raises(ValueError, match=message):
         GRPOMathConfig(str(tmp_path), use_cpu=True, bf16=False, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected", "updates"),
+    [
+        ({"gradient_accumulation_steps": 2, "steps_per_generation": 8}, (8, 2, 64), "4"),
+        ({"gradient_accumulation_steps": 3, "steps_per_generation": 8}, (8, 3, 64), "2.66667"),
+        ({"gradient_accumulation_steps": 4, "generation_batch_size": 128}, (16, 4, 128), "4"),
+    ],
+)
+def test_several_updates_per_stage_run_as_in_trl_with_one_warning(tmp_path, kwargs, expected, updates):
+    """TRL's several optimizer steps per generation batch are allowed; one warning names the departure from §4.2."""
+    import warnings
+
+    from trl_dsm import GRPOMathConfig
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        config = GRPOMathConfig(str(tmp_path), use_cpu=True, bf16=False, **kwargs)
+    assert (config.steps_per_generation, config.gradient_accumulation_steps, config.generation_batch_size) == expected
+    ours = [w for w in caught if "§4.2" in str(w.message)]
+    assert len(ours) == 1 and ours[0].category is UserWarning
+    assert f"makes {updates} policy updates per exploration stage" in str(ours[0].message)
+    assert ours[0].filename == __file__  # points at the line that built the config
 
 
 def test_outcome_mode_trains_and_logs_group_metrics(tiny_path, tmp_path):

@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
+import warnings
 from dataclasses import dataclass, field
 
 from trl import GRPOConfig
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,7 +69,8 @@ class GRPOMathConfig(GRPOConfig):
         metadata={
             "help": "Micro-batches accumulated into one optimizer step. None (default): as many as one generation "
             "batch of whole groups takes, so that the policy makes a single update per exploration stage (§4.2). "
-            "A value you set is kept; one that breaks the single update is an error naming the values that work."
+            "A value you set is kept; with a different steps_per_generation the policy makes several updates per "
+            "stage, as in TRL (one warning says so)."
         },
     )
 
@@ -210,8 +217,10 @@ class GRPOMathConfig(GRPOConfig):
     def _derive_batching(self, auto_stage: bool, auto_accumulation: bool) -> None:
         """One optimizer step per generation batch of whole groups (§4.2), with ``B`` completions per micro-step
         (``per_device_train_batch_size x world size``): unset fields get the fewest micro-batches that hold whole
-        groups of ``num_generations``; fields the user set are kept, and values that would make several policy
-        updates per exploration stage are an error naming the fields and the values that work."""
+        groups of ``num_generations``; fields the user set are kept. A ``gradient_accumulation_steps`` other than
+        ``steps_per_generation`` is TRL's several updates per generation batch (with its importance-sampling
+        correction): allowed, with one warning that it departs from §4.2. A generation batch that is not whole
+        groups is an error naming the values that work."""
         groups = self.num_generations or 1
         per_step = self.per_device_train_batch_size * self.world_size
         fewest = groups // math.gcd(groups, per_step)  # micro-batches per stage holding whole groups
@@ -229,10 +238,30 @@ class GRPOMathConfig(GRPOConfig):
         if auto_accumulation:
             self.gradient_accumulation_steps = self.steps_per_generation
         elif self.gradient_accumulation_steps != self.steps_per_generation:
-            raise ValueError(
+            warnings.warn(
                 f"gradient_accumulation_steps={self.gradient_accumulation_steps} with steps_per_generation="
                 f"{self.steps_per_generation} ({where}) makes "
                 f"{self.steps_per_generation / self.gradient_accumulation_steps:g} policy updates per exploration "
-                f"stage; DeepSeekMath makes one (§4.2): set both to the same value (e.g. "
-                f"{max(self.steps_per_generation, fewest)}), or leave gradient_accumulation_steps unset"
+                "stage (TRL's importance-sampling ratio corrects the later ones); DeepSeekMath makes a single one "
+                "(§4.2): set both to the same value, or leave gradient_accumulation_steps unset, to follow the paper",
+                UserWarning,
+                stacklevel=4,
             )
+
+    @classmethod
+    def from_grpo_config(cls, args: GRPOConfig) -> GRPOMathConfig:
+        """A ``GRPOMathConfig`` holding every value of a plain ``trl.GRPOConfig`` (TRL's defaults included, so the
+        run is TRL's) and the fields TRL does not have (supervision, estimator, iterative RL) at their defaults.
+
+        The generation batch is carried by ``steps_per_generation`` (TRL derived ``generation_batch_size`` from it
+        for this world size).
+        """
+        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(GRPOConfig) if f.init}
+        values["generation_batch_size"] = None
+        logger.info(
+            "GRPOMathTrainer: converted the trl.GRPOConfig to a GRPOMathConfig; every TRL value is kept (beta=%s, "
+            "loss_type=%r, num_generations=%s), the DeepSeekMath fields (supervision, advantage_estimator, "
+            "iterative RL) are at their defaults",
+            args.beta, args.loss_type, args.num_generations,
+        )  # fmt: skip
+        return cls(**values)

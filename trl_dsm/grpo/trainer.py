@@ -18,7 +18,7 @@ import torch
 from accelerate.utils import gather_object
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
-from trl import GRPOTrainer
+from trl import GRPOConfig, GRPOTrainer
 
 from trl_dsm._compat import trl_checkpointing_deprecations_ignored
 from trl_dsm.grading.compare import normalize_answer
@@ -50,7 +50,8 @@ class GRPOMathTrainer(GRPOTrainer):
 
     Args:
         model, reward_funcs, args, train_dataset, ...: as for ``trl.GRPOTrainer``; ``reward_funcs`` defaults to
-            ``[trl_dsm.rewards.math_accuracy_reward]`` and ``args`` to ``GRPOMathConfig()``.
+            ``[trl_dsm.rewards.math_accuracy_reward]`` and ``args`` to ``GRPOMathConfig()``. A plain
+            ``trl.GRPOConfig`` is converted by :meth:`GRPOMathConfig.from_grpo_config` (its values kept).
         process_reward_func: with ``args.supervision="process"``, the step scorer: called as
             ``f(prompts=..., completions=..., steps=list[list[str]], **dataset_columns)`` and returning one list of
             step rewards per completion (see :func:`trl_dsm.grpo.process.arithmetic_step_reward`, or
@@ -72,7 +73,9 @@ class GRPOMathTrainer(GRPOTrainer):
             name = model if isinstance(model, str) else model.config._name_or_path
             args = GRPOMathConfig(f"{str(name).split('/')[-1]}-GRPOMath")
         if not isinstance(args, GRPOMathConfig):
-            raise TypeError(f"args must be a GRPOMathConfig, got {type(args).__name__}")
+            if not isinstance(args, GRPOConfig):
+                raise TypeError(f"args must be a GRPOMathConfig or a trl.GRPOConfig, got {type(args).__name__}")
+            args = GRPOMathConfig.from_grpo_config(args)  # a TRL script switches by changing the trainer class only
         if reward_funcs is None:
             reward_funcs = [math_accuracy_reward]
         super().__init__(model, reward_funcs, args, *trainer_args, **trainer_kwargs)
