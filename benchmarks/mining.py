@@ -14,11 +14,16 @@
 4. precision@k of the classifier for the 22 math pages among the 523 shared web pages: positives are MATH and
    GSM8K training solutions, negatives the pages of the other domain fold (2-fold by domain, so no page is scored
    by a model that saw it); paper settings (dim 256, lr 0.1, word n-grams 3, min count 3, 3 epochs).
+5. Two-stage extraction (``--only two_stage`` runs it alone): math pages selected with the raw-HTML prefilter and
+   the fast plain text scored first, and the math-preserving extraction only above a recall threshold, against
+   the math-preserving extraction of every page; CPU per page of each stage on real pages (extract_dev and the
+   shared Common Crawl WARC pages), and the prefilter's pass rate.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import random
@@ -40,7 +45,7 @@ from trl_dsm.mining.classifier import (
     score_dataset,
     train_classifier,
 )
-from trl_dsm.mining.dedup import minhash_signatures, shingles
+from trl_dsm.mining.minhash import minhash_signatures, shingles
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the reference normalization (the baseline)
@@ -181,15 +186,136 @@ def bench_precision(docs: list[dict], positives: list[str]) -> None:
     print("non-math pages in the top 22:", [docs[i]["url"][:70] for i in order[:22] if not is_math[i]])
 
 
+def labelled_html(data: Path, crawl_pages: int) -> list[tuple[str, str, bytes, bool | None]]:
+    """``(set, name, HTML bytes, is_math)`` of the labelled pages: extract_dev's math and non-math pages, the HTML
+    responses of the shared WARC files (Common Crawl pages, unlabelled: ``None``), and ``crawl_pages`` pages of
+    benchmarks/mining_scale.py's generated crawl wrapped in HTML (its MATH solutions are the math pages)."""
+    import html
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    pages = []
+    for kind in ("math", "nonmath"):
+        for f in sorted((data / "extract_dev" / kind).glob("*.html")):
+            pages.append(("extract_dev", f.stem, f.read_bytes(), kind == "math"))
+    for path in sorted((data / "web" / "raw").glob("*.warc.gz")):
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type != "response" or record.http_headers is None:
+                    continue
+                if "html" not in (record.http_headers.get_header("Content-Type") or "").lower():
+                    continue
+                uri = record.rec_headers.get_header("WARC-Target-URI")
+                pages.append(("common_crawl", uri, record.content_stream().read(), None))
+    if crawl_pages:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from mining_scale import make_crawl
+
+        with tempfile.TemporaryDirectory() as tmp:
+            make_crawl(crawl_pages, data, Path(tmp), seed=1)
+            rows = []
+            for f in sorted(Path(tmp).glob("*.jsonl.gz")):
+                with gzip.open(f, "rt") as lines:
+                    rows += [json.loads(line) for line in lines]
+        for i, row in enumerate(rows[crawl_pages // 10 :]):  # the generated pages (the first tenth: shared pages)
+            body = "".join(f"<p>{html.escape(par)}</p>" for par in row["text"].split("\n"))
+            page = f"<html><head><title>page {i}</title></head><body><article>{body}</article></body></html>"
+            pages.append(("generated", row["url"], page.encode(), row["url"].startswith("https://math")))
+    return pages
+
+
+def bench_two_stage(data: Path, docs: list[dict], positives: list[str], repeat: int, crawl_pages: int) -> None:
+    """Two-stage extraction (§2.1 at Common Crawl scale) against one stage, on labelled HTML pages.
+
+    One stage: every page through the math-preserving extraction (``html_to_text``), scored, selected at
+    ``score >= cut``. Two stages: the raw-HTML prefilter (optional), the fast plain text (``fast_text``) scored
+    for every page, the math-preserving extraction only for pages scoring ``>= recall`` on the fast text, selected
+    at ``score >= cut`` on that text. The classifier: MATH+GSM8K solutions vs the shared web pages that are not
+    among the labelled HTML pages (paper fastText settings). CPU seconds per page of each stage by
+    ``time.process_time`` (median of ``repeat`` passes) on the extract_dev and Common Crawl pages."""
+    from trl_dsm.mining.extraction.fast import fast_text
+    from trl_dsm.mining.extraction.prefilter import looks_like_math
+    from trl_dsm.mining.html_text import html_to_text
+
+    pages = labelled_html(data, crawl_pages)
+    # negatives: the shared web pages that are not labelled HTML pages here (every known math page is one of them)
+    labelled_urls = {json.loads(f.read_text())["url"] for f in (data / "extract_dev").glob("*/*.json")}
+    negatives = [d["text"] for d in docs if d["url"] not in labelled_urls]
+    config = FastTextConfig(bucket=2_000_000, n_positives=len(positives), n_negatives=len(negatives))
+    tmp = tempfile.TemporaryDirectory()  # the model is loaded on first use: keep its file until the end
+    clf = train_classifier(positives, negatives, Path(tmp.name) / "model.bin", config)
+    real = [p for p in pages if p[0] != "generated"]
+
+    def cpu(fn, items) -> float:
+        runs = []
+        for _ in range(repeat):
+            start = time.process_time()
+            for item in items:
+                fn(item)
+            runs.append(time.process_time() - start)
+        return statistics.median(runs) / len(items)
+
+    htmls = [p[2] for p in real]
+    fast_texts = [fast_text(h)[1] for h in htmls]
+    per_page = {
+        "prefilter (looks_like_math)": cpu(looks_like_math, htmls),
+        "stage 1: fast_text": cpu(fast_text, htmls),
+        "stage 1: classifier on fast text": cpu(lambda t: clf.predict_proba([t]), fast_texts),
+        "stage 2: html_to_text": cpu(html_to_text, htmls),
+    }
+    mb = sum(len(h) for h in htmls) / len(htmls) / 1e6
+    print(
+        f"\n== two-stage extraction: {len(real)} real HTML pages ({mb * 1e3:.0f} KB average), CPU per page "
+        f"(median of {repeat})"
+    )
+    for name, seconds in per_page.items():
+        print(f"{name:36s} {seconds * 1e3:9.3f} ms  {1 / seconds:10.1f} pages/s")
+
+    fast = {p[1]: fast_text(p[2])[1] for p in pages}
+    full = {p[1]: html_to_text(p[2])[1] for p in pages}
+    passes = {p[1]: looks_like_math(p[2]) for p in pages}
+    names = [p[1] for p in pages]
+    fast_score = dict(zip(names, clf.predict_proba([fast[n] for n in names])))
+    full_score = dict(zip(names, clf.predict_proba([full[n] for n in names])))
+    for subset in ("extract_dev", "common_crawl", "generated"):
+        group = [p for p in pages if p[0] == subset]
+        if not group:
+            continue
+        labelled = [p for p in group if p[3] is not None]
+        math = sum(bool(p[3]) for p in group)
+        rate = sum(passes[p[1]] for p in group) / len(group)
+        print(f"-- {subset}: {len(group)} pages, {math} math; prefilter passes {rate:.3f}")
+        for cut in (0.5, 0.8):
+            one = {p[1] for p in group if full_score[p[1]] >= cut}
+            math_one = sum(bool(p[3]) for p in group if p[1] in one)
+            for prefilter in (False, True):
+                for recall in (0.05, 0.1, 0.2):
+                    second = [p for p in group if (passes[p[1]] or not prefilter) and fast_score[p[1]] >= recall]
+                    two = {p[1] for p in second if full_score[p[1]] >= cut}
+                    math_two = sum(bool(p[3]) for p in group if p[1] in two)
+                    share = math_two / math_one if math_one else float("nan")
+                    print(
+                        f"cut {cut} prefilter {'on ' if prefilter else 'off'} recall {recall:4.2f}: stage 2 on "
+                        f"{len(second) / len(group):.3f} of pages; selected {len(two)} (one stage {len(one)}); "
+                        f"math selected {math_two} vs {math_one}: {share:.3f}" + ("" if labelled else " (unlabelled)")
+                    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--copies", type=int, default=8, help="copies of the 523 pages to score")
+    parser.add_argument("--only", choices=["two_stage"], help="run one section only")
+    parser.add_argument("--crawl-pages", type=int, default=2000, help="generated-crawl pages in the two-stage test")
     args = parser.parse_args()
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     docs, positives = load(args.data)
+    if args.only == "two_stage":
+        bench_two_stage(args.data, docs, positives, args.repeat, args.crawl_pages)
+        print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
+        return
     texts = [d["text"] for d in docs if d["text"].strip()] * args.copies
     with tempfile.TemporaryDirectory() as tmp:
         config = FastTextConfig(bucket=2_000_000, n_positives=20_000, n_negatives=20_000)
@@ -199,6 +325,7 @@ def main() -> None:
     vocabulary = sorted({w for d in docs for w in d["text"].split() if w.isascii() and w.isalpha()})
     bench_minhash(vocabulary, n_docs=4000, n_reference=200, repeat=args.repeat)
     bench_precision(docs, positives)
+    bench_two_stage(args.data, docs, positives, args.repeat, args.crawl_pages)
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
 
 

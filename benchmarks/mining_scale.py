@@ -100,7 +100,8 @@ def dedup_quality(run: Path, pairs: list[tuple[int, int]]) -> dict:
     this loads every signature, the pipeline never does)."""
     import pyarrow.parquet as pq
 
-    from trl_dsm.mining import dedup
+    from trl_dsm.mining.lsh import near_dedup
+    from trl_dsm.mining.minhash import shingles
 
     meta = json.loads((run / "docs" / "shards.json").read_text())
     n_shards = len(meta["rows"])
@@ -108,13 +109,14 @@ def dedup_quality(run: Path, pairs: list[tuple[int, int]]) -> dict:
     texts = [
         t for s in range(n_shards) for t in pq.read_table(run / "docs" / f"shard-{s:05d}.parquet")["text"].to_pylist()
     ]
-    url_removed = np.concatenate([np.load(p) for p in sorted((run / "dedup" / "urls" / "removed").glob("*.npy"))])
+    packed = np.concatenate([np.load(p) for p in sorted((run / "dedup" / "urls" / "removed").glob("*.npy"))])
+    url_removed = np.asarray(meta["offsets"])[packed >> 32] + (packed & 0xFFFFFFFF)  # (shard, row) -> global row
     candidates = np.ones(len(sigs), dtype=bool)
     candidates[url_removed] = False
     candidates &= np.array([bool(t.strip()) for t in texts])
     rows = np.flatnonzero(candidates)
     start = time.perf_counter()
-    reference = dedup.near_dedup(sigs[rows], threshold=0.8)
+    reference = near_dedup(sigs[rows], threshold=0.8)
     datasketch_s = time.perf_counter() - start
     expected = [[int(rows[m]) for m in c] for c in reference.clusters]
     ours = [json.loads(line)["members"] for line in (run / "dedup" / "clusters.jsonl").open()]
@@ -128,7 +130,7 @@ def dedup_quality(run: Path, pairs: list[tuple[int, int]]) -> dict:
     def jaccard(a: int, b: int) -> float:
         for x in (a, b):
             if x not in shingle:
-                shingle[x] = set(dedup.shingles(texts[x]))
+                shingle[x] = set(shingles(texts[x]))
         return len(shingle[a] & shingle[b]) / len(shingle[a] | shingle[b])
 
     high = [(a, b) for a, b in pairs if candidates[a] and candidates[b] and jaccard(a, b) >= 0.9]

@@ -24,3 +24,34 @@ def normalize_text_reference(text: str, max_chars: int | None = None) -> str:
     if max_chars is not None:
         text = text[:max_chars]
     return text.lower().translate(_TABLE)
+
+
+def select_top_tokens_reference(scores, tokens, budget: int):
+    """The token-budget selection by one sort over all pages: the longest prefix of the ranking (score descending,
+    ties by row, NaN never) whose tokens add up to at most ``budget``."""
+    import numpy as np
+
+    scores = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
+    order = np.argsort(-scores, kind="stable")
+    order = order[np.isfinite(scores[order])]
+    take = int(np.searchsorted(np.cumsum(np.asarray(tokens, dtype=np.int64)[order]), budget, side="right"))
+    mask = np.zeros(len(scores), dtype=bool)
+    mask[order[:take]] = True
+    return mask
+
+
+def url_dedup_mask_reference(urls):
+    """Exact URL dedup in one pass over all rows: the first row of each normalized URL is kept (rows without a URL
+    all are)."""
+    import numpy as np
+
+    from trl_dsm.mining.urls import normalize_url
+
+    seen: set[str] = set()
+    keep = np.ones(len(urls), dtype=bool)
+    for i, url in enumerate(urls):
+        key = normalize_url(url)
+        if key and key in seen:
+            keep[i] = False
+        seen.add(key)
+    return keep

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from trl_dsm.mining import dedup, domains, minhash
+from tests.reference_mining import select_top_tokens_reference, url_dedup_mask_reference
+from trl_dsm.mining import domains, lsh, minhash, urls
 from trl_dsm.mining.classifier import (
     FastTextClassifier,
     FastTextConfig,
@@ -26,8 +27,11 @@ from trl_dsm.mining.classifier import (
     score_dataset,
     train_classifier,
 )
-from trl_dsm.mining.readers import from_hf_dataset, html_to_text, iter_wet, load_documents, url_domain
+from trl_dsm.mining.documents import url_domain
+from trl_dsm.mining.html_text import html_to_text
+from trl_dsm.mining.readers import from_hf_dataset, load_documents
 from trl_dsm.mining.select import SelectionConfig, count_tokens, select_threshold, select_top_tokens
+from trl_dsm.mining.warc import iter_wet
 
 
 # ----------------------------------------------------------------------------------------------- MinHash
@@ -58,24 +62,24 @@ def test_minhash_signatures_equal_datasketch_update_loop():
         "Ünïcode ∑ 数学 x",
     ]
     for num_perm, seed, ngram in [(128, 1, 5), (64, 7, 3), (16, 42, 1)]:
-        sigs = dedup.minhash_signatures(docs, num_perm=num_perm, seed=seed, ngram=ngram)
+        sigs = minhash.minhash_signatures(docs, num_perm=num_perm, seed=seed, ngram=ngram)
         assert sigs.dtype == np.uint32 and sigs.shape == (len(docs), num_perm)
         for i, doc in enumerate(docs):
             reference = MinHash(num_perm=num_perm, seed=seed)
-            for shingle in dedup.shingles(doc, ngram):
+            for shingle in minhash.shingles(doc, ngram):
                 reference.update(shingle)
             assert np.array_equal(reference.hashvalues, sigs[i]), (i, num_perm, seed, ngram)
     # Jaccard estimates are datasketch's
-    a, b = dedup.to_datasketch(sigs[0], seed=42), dedup.to_datasketch(sigs[1], seed=42)
+    a, b = minhash.to_datasketch(sigs[0], seed=42), minhash.to_datasketch(sigs[1], seed=42)
     ref_a, ref_b = MinHash(num_perm=16, seed=42), MinHash(num_perm=16, seed=42)
-    ref_a.update_batch(dedup.shingles(docs[0], 1))
-    ref_b.update_batch(dedup.shingles(docs[1], 1))
+    ref_a.update_batch(minhash.shingles(docs[0], 1))
+    ref_b.update_batch(minhash.shingles(docs[1], 1))
     assert a.jaccard(b) == ref_a.jaccard(ref_b)
 
 
 def test_permutations_are_datasketch_permutations():
     for num_perm, seed in [(1, 1), (128, 1), (256, 123)]:
-        assert np.array_equal(dedup.datasketch_permutations(num_perm, seed), MinHash(num_perm, seed).permutations)
+        assert np.array_equal(minhash.datasketch_permutations(num_perm, seed), MinHash(num_perm, seed).permutations)
 
 
 def test_near_dedup_clusters_planted_duplicates_deterministically():
@@ -85,12 +89,12 @@ def test_near_dedup_clusters_planted_duplicates_deterministically():
     docs.append(" ".join(words[:-3] + ["changed", "tail", "words"]))  # row 30 ~ row 4
     docs.append(base[9])  # row 31 == row 9
     docs.append(base[9].upper())  # row 32 == row 9 after lower-casing
-    sigs = dedup.minhash_signatures(docs)
-    result = dedup.near_dedup(sigs, threshold=0.8)
+    sigs = minhash.minhash_signatures(docs)
+    result = lsh.near_dedup(sigs, threshold=0.8)
     assert result.clusters == [[4, 30], [9, 31, 32]]
     assert result.keep.sum() == len(docs) - 3
     assert not result.keep[[30, 31, 32]].any()
-    again = dedup.near_dedup(sigs[::-1].copy(), threshold=0.8)  # order decides which copy is kept
+    again = lsh.near_dedup(sigs[::-1].copy(), threshold=0.8)  # order decides which copy is kept
     assert again.removed == 3
     summary, rows = result.report(urls=[f"u{i}" for i in range(len(docs))])
     assert summary["clusters"] == 2 and summary["largest_cluster"] == 3
@@ -98,11 +102,11 @@ def test_near_dedup_clusters_planted_duplicates_deterministically():
 
 
 def test_near_dedup_skips_flagged_rows_and_checks_threshold():
-    sigs = dedup.minhash_signatures(["", "", "same text here ok", "same text here ok"])
-    result = dedup.near_dedup(sigs, skip=np.array([True, True, False, False]))
+    sigs = minhash.minhash_signatures(["", "", "same text here ok", "same text here ok"])
+    result = lsh.near_dedup(sigs, skip=np.array([True, True, False, False]))
     assert result.keep.tolist() == [True, True, True, False]
     with pytest.raises(ValueError, match="threshold"):
-        dedup.near_dedup(sigs, threshold=0.0)
+        lsh.near_dedup(sigs, threshold=0.0)
 
 
 # ----------------------------------------------------------------------------------------------- URL dedup
@@ -125,15 +129,22 @@ def test_near_dedup_skips_flagged_rows_and_checks_threshold():
     ],
 )
 def test_normalize_url(url, key):
-    assert dedup.normalize_url(url) == key
+    assert urls.normalize_url(url) == key
 
 
-def test_url_dedup_keeps_first_occurrence_and_empty_urls():
-    urls = ["http://a.com/x", "https://www.a.com/x/", "", "", "https://a.com/y", "http://a.com/x#frag"]
-    keep, seen = dedup.url_dedup_mask(urls)
-    assert keep.tolist() == [True, False, True, True, True, False]
-    keep2, _ = dedup.url_dedup_mask(["https://a.com/y", "https://b.com"], seen)  # a later shard
-    assert keep2.tolist() == [False, True]
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_url_dedup_keeps_first_occurrence_and_empty_urls(tmp_path, partitions):
+    """The three URL-dedup stages over two units (shards): the first (unit, position) of each key stays."""
+    units = [["http://a.com/x", "https://www.a.com/x/", "", "", "https://a.com/y", "http://a.com/x#frag"],
+             ["https://a.com/y", "https://b.com", ""]]  # fmt: skip
+    for unit, page_urls in enumerate(units):
+        urls.write_url_keys(tmp_path, unit, [urls.normalize_url(u) for u in page_urls], partitions)
+    assert sum(urls.find_url_duplicates(tmp_path, p) for p in range(partitions)) == 3
+    assert urls.url_duplicates(tmp_path, 0, partitions).tolist() == [1, 5]
+    assert urls.url_duplicates(tmp_path, 1, partitions).tolist() == [0]  # a later unit's copy
+    assert urls.url_duplicates_total(tmp_path, partitions) == 3
+    keep = url_dedup_mask_reference(units[0] + units[1])
+    assert np.flatnonzero(~keep).tolist() == [1, 5, 6]
 
 
 # ----------------------------------------------------------------------------------------------- selection
@@ -144,6 +155,11 @@ def test_select_threshold_and_top_tokens():
     assert select_threshold(scores, 0.5).tolist() == [True, False, False, True, True, True]
     tokens = np.array([10, 5, 100, 20, 7, 3])
     # ranking: row3 (20), row0 (10, tie with row5 broken by row order), row5 (3), row4 (7), row1 (5); NaN never
+    for budget in range(0, 150):
+        assert (
+            select_top_tokens(scores, tokens, budget).tolist()
+            == select_top_tokens_reference(scores, tokens, budget).tolist()
+        )
     assert np.flatnonzero(select_top_tokens(scores, tokens, 33)).tolist() == [0, 3, 5]
     assert np.flatnonzero(select_top_tokens(scores, tokens, 32)).tolist() == [0, 3]
     assert np.flatnonzero(select_top_tokens(scores, tokens, 1000)).tolist() == [0, 1, 3, 4, 5]
@@ -321,24 +337,9 @@ def test_from_hf_dataset_maps_columns():
         from_hf_dataset(ds, text_column="text")
 
 
-def test_split_modules_keep_the_old_import_paths():
+def test_mining_exports_resolve():
     import trl_dsm.mining as mining
-    from trl_dsm.mining import documents, html_text, lsh, readers, urls, warc
 
-    for name in ("normalize_url", "url_dedup_mask", "TRACKING_PARAMS"):
-        assert getattr(dedup, name) is getattr(urls, name)
-    for name in ("minhash_signatures", "shingles", "shingle_text", "to_datasketch", "datasketch_permutations"):
-        assert getattr(dedup, name) is getattr(minhash, name)
-    for name in ("near_dedup", "NearDedupResult", "lsh_params", "band_hashes", "hash_partition", "sorted_buckets"):
-        assert getattr(dedup, name) is getattr(lsh, name)
-    assert dedup.bucket_edges is lsh.bucket_edges and dedup.clusters_from_edges is lsh.clusters_from_edges
-    for name in ("html_to_text", "math_to_tex", "decode_html"):
-        assert getattr(readers, name) is getattr(html_text, name)
-    for name in ("iter_warc", "iter_wet", "html_response"):
-        assert getattr(readers, name) is getattr(warc, name)
-    for name in ("url_domain", "doc_id", "COLUMNS"):
-        assert getattr(readers, name) is getattr(documents, name)
-    assert readers._expand is documents.expand_paths and list(readers.FEATURES) == documents.COLUMNS
     for name in mining.__all__:
         assert getattr(mining, name) is not None
 

@@ -24,12 +24,12 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.test_mining_pipeline import small_run_config
+from trl_dsm.mining.stages import RunStep as RunStepBase
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,14 +235,13 @@ def _fake_venv(tmp_path: Path, monkeypatch) -> Path:
 
 def test_slurm_scripts_activate_the_env_and_split_arrays(tmp_path, monkeypatch):
     from trl_dsm.mining.executors import ExecutorConfig, datatrove_executor
-    from trl_dsm.mining.stages import StageTask
+    from trl_dsm.mining.stages import ScoreStep
 
     record = _stand_in_slurm(tmp_path, monkeypatch)
     venv = _fake_venv(tmp_path, monkeypatch)
     config = ExecutorConfig(kind="slurm", options={"max_array_size": 2, "workers": 1})
-    work = StageTask(str(tmp_path / "run"), "score", 1)
     logs = tmp_path / "logs"
-    executor = datatrove_executor(config, [_task_step(work, range(5))], 5, str(logs), "trl-dsm-score-1")
+    executor = datatrove_executor(config, [ScoreStep(tmp_path / "run", 1, range(5))], 5, str(logs), "trl-dsm-score-1")
     executor.run()  # renders the script and submits it: 5 tasks in arrays of 2 -> 3 array jobs, then merge_stats
     subs = _submissions(record)
     assert [s["args"] for s in subs] == [
@@ -277,12 +276,6 @@ def test_slurm_scripts_activate_the_env_and_split_arrays(tmp_path, monkeypatch):
     assert "#SBATCH --dependency=afterok:3" in merge and f"source {venv}/bin/activate" in merge
     assert merge[-1] == f"merge_stats {logs}/stats -o {logs}/stats.json"
     assert json.loads((logs / "ranks_to_run.json").read_text()) == [0, 1, 2, 3, 4]
-
-
-def _task_step(work, tasks):
-    from trl_dsm.mining.steps import TaskStep
-
-    return TaskStep(work, list(tasks))
 
 
 def test_slurm_environment_defaults_and_refusal(tmp_path, monkeypatch):
@@ -338,46 +331,50 @@ def test_slurm_stand_in_run_equals_local(shared_data, local_reference, tmp_path,
     assert all(f"export PATH={bin_dir}:$PATH" in s["script"] for s in subs)
 
 
-@dataclass(frozen=True)
-class _RecordPid:
-    """A stage's work: task ``i`` writes the id of the process that ran it."""
+class _RecordPid(RunStepBase):
+    """A stage whose unit ``i`` writes the id of the process that ran it (``sleep_unit`` sleeps 60 s first)."""
 
-    folder: str
-    stage: str
+    name = "record_pid"
+    sleep_unit = -1
 
-    def __call__(self, task: int) -> None:
-        Path(self.folder, f"{self.stage}-{task}").write_text(str(os.getpid()))
+    def output(self, run, config, i):
+        return Path(self.run_dir) / f"{self.name}-{i}"
 
-
-def test_local_pool_is_forked_once_and_serves_every_stage(tmp_path):
-    """``executor: local`` with 2 workers: one pool for the whole run (its workers keep imports, kernels and models
-    between stages), ended by ``close_pools``."""
-    from trl_dsm.mining import executors
-    from trl_dsm.mining.executors import ExecutorConfig, close_pools, run_tasks
-
-    config = ExecutorConfig(kind="local", workers=2)
-    try:
-        for stage in ("prepare", "score"):
-            done = lambda t, s=stage: (tmp_path / f"{s}-{t}").is_file()  # noqa: E731
-            run_tasks(config, _RecordPid(str(tmp_path), stage), range(6), done, tmp_path / "logs", stage)
-        assert executors.local_pool(2) is executors.local_pool(2)
-    finally:
-        close_pools()
-    pids = {s: {(tmp_path / f"{s}-{t}").read_text() for t in range(6)} for s in ("prepare", "score")}
-    workers = pids["prepare"] | pids["score"]  # a pool per stage would be up to 4 processes
-    assert len(workers) <= 2 and str(os.getpid()) not in workers and not executors._POOLS
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        for i in self.units[rank::world_size]:
+            time.sleep(60 if i == self.sleep_unit else 0)
+            self.output(None, None, i).write_text(str(os.getpid()))
+        if data:
+            yield from data
 
 
-def _sleepy_task(task: int) -> None:
-    time.sleep(60 if task == 1 else 0)
+def test_local_executor_is_datatrove_local_forked_from_the_driver(tmp_path):
+    """``executor: local`` runs each stage on datatrove's ``LocalPipelineExecutor``: in the driver's process with 1
+    worker, in a pool forked from it with 2 (its workers inherit the driver's imports)."""
+    from trl_dsm.mining.executors import ExecutorConfig, run_stage
+
+    for workers in (1, 2):
+        step = _RecordPid(tmp_path / str(workers), 0, range(6))
+        Path(step.run_dir).mkdir()
+        missing = lambda s=step: [i for i in range(6) if not s.output(None, None, i).is_file()]  # noqa: E731
+        run_stage(ExecutorConfig(kind="local", workers=workers), [step], 6, missing, tmp_path / "logs", f"w{workers}")
+        pids = {step.output(None, None, i).read_text() for i in range(6)}
+        if workers == 1:
+            assert pids == {str(os.getpid())}
+        else:
+            assert len(pids) == 2 and str(os.getpid()) not in pids
+    runs = sorted((tmp_path / "logs").iterdir())
+    assert [json.loads((r / "executor.json").read_text())["workers"] for r in runs] == [1, 2]
 
 
-def test_local_pool_stage_is_bounded(tmp_path):
-    """A task that never ends: the stage fails at executor.timeout_s with the stuck worker killed, not after it."""
-    from trl_dsm.mining.executors import _POOLS, ExecutorConfig, run_tasks
+def test_local_stage_is_bounded(tmp_path):
+    """A unit that never ends: the stage fails at executor.timeout_s with the stuck worker killed, not after it."""
+    from trl_dsm.mining.executors import ExecutorConfig, run_stage
 
+    step = _RecordPid(tmp_path, 0, [0, 1])
+    step.sleep_unit = 1
     config = ExecutorConfig(kind="local", workers=2, timeout_s=2)
     start = time.monotonic()
     with pytest.raises(TimeoutError, match="executor.timeout_s=2"):
-        run_tasks(config, _sleepy_task, [0, 1], lambda task: False, tmp_path, "stage")
-    assert time.monotonic() - start < 30 and not _POOLS  # not the task's 60 s; the pool is not reused
+        run_stage(config, [step], 2, lambda: [1], tmp_path / "logs", "stage")
+    assert time.monotonic() - start < 30  # not the unit's 60 s

@@ -310,12 +310,12 @@ def test_cli_dry_run_and_push_to_local_hub(shared_data, tmp_path):
     argv = ["mine", "--config", str(config_path), "--output-dir", str(out), "--push-to-hub", "me/corpus"]
     assert main([*argv, "--dry-run", str(tmp_path / "dry")]) == 0
     # the token budget, cut in tasks from per-shard partial histograms = the in-memory ranking over all pages
-    from trl_dsm.mining.select import select_top_tokens
+    from tests.reference_mining import select_top_tokens_reference
 
     scores = _per_shard(out, "iter_1/scores/shard-*.npy")
     tokens = np.concatenate([np.load(f)["tokens"] for f in sorted((out / "prepare").glob("shard-*.npz"))])
     selected = _per_shard(out, "iter_1/selected/shard-*.npy")
-    assert selected.tolist() == select_top_tokens(scores, tokens, 20_000).tolist() and selected.any()
+    assert selected.tolist() == select_top_tokens_reference(scores, tokens, 20_000).tolist() and selected.any()
     target = tmp_path / "dry" / "datasets" / "me" / "corpus" / "main"
     uploaded = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     exported = sorted(p.relative_to(out / "export").as_posix() for p in (out / "export").rglob("*") if p.is_file())
@@ -388,3 +388,43 @@ def test_selection_does_not_depend_on_the_sharding(shared_data, tmp_path):
     assert (tmp_path / "3" / "iter_1" / "model.bin").read_bytes() == (
         tmp_path / "5" / "iter_1" / "model.bin"
     ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("no_text.jsonl", '{"url": "https://a.org/1", "body": "x"}\n', "row 0: missing column 'text'"),
+        ("empty.jsonl", "", "empty input: the file has no rows"),
+        ("blank.jsonl", "\n\n", "empty input: the file has no rows"),
+    ],
+)
+def test_cli_bad_input_is_one_line_naming_the_file(tmp_path, name, content, message):
+    """``trl-dsm mine`` on an input without a text column, or without rows: one line naming the file, exit 2."""
+    import yaml
+
+    data = tmp_path / name
+    data.write_text(content)
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text('{"text": "Let x = 2. Then x^2 = 4."}\n')
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "output_dir": str(tmp_path / "run"),
+                "iterations": 1,
+                "inputs": [{"type": "jsonl", "paths": [str(data)]}],
+                "seeds": [{"type": "jsonl", "paths": [str(seeds)]}],
+            }
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "trl_dsm.cli", "mine", "--config", str(recipe)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=dict(os.environ, TQDM_DISABLE="1"),
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"trl-dsm mine: error: {data}: {message}"), done.stderr[-2000:]

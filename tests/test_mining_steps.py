@@ -20,9 +20,9 @@ from datatrove.executor import LocalPipelineExecutor  # noqa: E402
 from datatrove.pipeline.readers import JsonlReader  # noqa: E402
 from datatrove.pipeline.writers import JsonlWriter  # noqa: E402
 
+from tests.reference_mining import select_top_tokens_reference, url_dedup_mask_reference  # noqa: E402
 from trl_dsm.mining.classifier import FastTextClassifier, FastTextConfig, train_classifier  # noqa: E402
-from trl_dsm.mining.dedup import url_dedup_mask  # noqa: E402
-from trl_dsm.mining.select import budget_cut, budget_partial, count_tokens, select_top_tokens  # noqa: E402
+from trl_dsm.mining.select import budget_cut, budget_partial, count_tokens  # noqa: E402
 from trl_dsm.mining.steps import (  # noqa: E402
     DecontaminationFilter,
     MathHtmlExtractor,
@@ -67,17 +67,15 @@ def test_datatrove_user_pipeline_with_mining_steps(shared_data, tmp_path):
     # the top-ranked pages within the budget)
     reader = JsonlReader(str(data), glob_pattern="*.jsonl.gz")
     LocalPipelineExecutor(
-        [reader, UrlNormalizer(), UrlDedupSignature(work / "url_keys", partitions=3)],
+        [reader, UrlNormalizer(), UrlDedupSignature(work / "urls", partitions=3)],
         tasks=2,
         logging_dir=str(logs / "1"),
     ).run()
-    LocalPipelineExecutor(
-        [UrlDedupFind(work / "url_keys", work / "url_dups")], tasks=3, logging_dir=str(logs / "2")
-    ).run()
+    LocalPipelineExecutor([UrlDedupFind(work / "urls")], tasks=3, logging_dir=str(logs / "2")).run()
     LocalPipelineExecutor(
         [
             JsonlReader(str(data), glob_pattern="*.jsonl.gz"),
-            UrlDedupFilter(work / "url_dups"),
+            UrlDedupFilter(work / "urls"),
             DecontaminationFilter(["gsm8k"], benchmarks_dir=str(shared_data / "benchmarks")),
             MathScoreFilter(str(model), threshold=0.5, max_chars=20_000),
             ScoreHistogram(work / "budget"),
@@ -100,7 +98,7 @@ def test_datatrove_user_pipeline_with_mining_steps(shared_data, tmp_path):
     for path in sorted((tmp_path / "out").glob("*.jsonl.gz")):
         with gzip.open(path, "rt") as f:
             out += [json.loads(line) for line in f]
-    keep, _ = url_dedup_mask([d["url"] for d in docs])
+    keep = url_dedup_mask_reference([d["url"] for d in docs])
     assert int((~keep).sum()) == 16  # the 15 planted copies and one in the shared file
     kept = [d for d, k in zip(docs, keep) if k]
     scores = dict(zip([d["id"] for d in docs], expected_scores))
@@ -121,7 +119,7 @@ def test_datatrove_user_pipeline_with_mining_steps(shared_data, tmp_path):
     for path in sorted((tmp_path / "top").glob("*.jsonl.gz")):
         with gzip.open(path, "rt") as f:
             top += [json.loads(line)["id"] for line in f]
-    in_budget = select_top_tokens(
+    in_budget = select_top_tokens_reference(
         [d["metadata"]["math_score"] for d in out], count_tokens([d["text"] for d in out]), 5_000
     )
     assert top == [d["id"] for d, keep in zip(out, in_budget) if keep] and 0 < len(top) < len(out)
@@ -167,7 +165,7 @@ def test_budget_cut_from_partials_equals_select_top_tokens(bins):
             hist_of, ranked_slice = (lambda r, p=parts: p[r][0]), (lambda r, a, b, p=parts: p[r][1][a:b])
             cut = budget_cut(hist_of, ranked_slice, len(parts), max(0, budget), bins)
             got = np.concatenate([cut.mask(scores[a:b], rank) for rank, (a, b) in enumerate(tasks)])
-            want = select_top_tokens(scores, tokens, max(0, budget))
+            want = select_top_tokens_reference(scores, tokens, max(0, budget))
             assert got.tolist() == want.tolist()
             assert (cut.pages, cut.tokens) == (int(want.sum()), int(tokens[want].sum()))
 
@@ -219,9 +217,48 @@ def test_token_budget_steps_in_a_datatrove_pipeline(tmp_path):
     for path in sorted((tmp_path / "top").glob("*.jsonl.gz")):
         with gzip.open(path, "rt") as f:
             kept += [json.loads(line)["id"] for line in f]
-    want = select_top_tokens(scores, words, 600)
+    want = select_top_tokens_reference(scores, words, 600)
     assert kept == [d["id"] for d, keep in zip(docs, want) if keep] and 0 < len(kept) < len(docs)
     assert _stats(tmp_path / "l1")["trl-dsm: trl-dsm token budget 1: score histogram"]["tokens"] == int(
         words[~np.isnan(scores)].sum()
     )
     assert _stats(tmp_path / "l2")["🔻 - FILTER: trl-dsm token budget 2: filter"]["forwarded"] == len(kept)
+
+
+@pytest.mark.parametrize("prefilter", [False, True])
+def test_two_stage_extractor_keeps_what_one_stage_keeps_above_the_recall_threshold(shared_data, tmp_path, prefilter):
+    """Two-stage extraction on the labelled extract_dev pages: a page reaches the math-preserving extraction iff it
+    passes the prefilter (when on) and its fast-text score is >= the recall threshold; what it keeps is then what
+    one stage (the math-preserving extraction of every page) keeps, restricted to those pages, with the same text."""
+    from trl_dsm.mining.extraction.fast import fast_text
+    from trl_dsm.mining.extraction.prefilter import looks_like_math
+    from trl_dsm.mining.steps import MathHtmlExtractor, TwoStageMathExtractor
+
+    pages = sorted((shared_data / "extract_dev").glob("*/*.html"))
+    web = [json.loads(line) for line in (shared_data / "web" / "web_docs.jsonl").open()]
+    with (shared_data / "benchmarks" / "math" / "train.jsonl").open() as f:
+        seeds = [(lambda r: r["problem"] + "\n" + r["solution"])(json.loads(line)) for line, _ in zip(f, range(2000))]
+    model = tmp_path / "math.bin"
+    config = FastTextConfig(dim=32, bucket=20_000, epoch=5, n_positives=2000, n_negatives=2000)
+    classifier = train_classifier(seeds, [d["text"] for d in web if d["category_hint"] != "math"], model, config)
+
+    def docs():
+        return [Document(text=p.read_text(errors="replace"), id=f"{p.parent.name}/{p.stem}") for p in pages]
+
+    cut, recall = 0.5, 0.1
+    one = list(MathScoreFilter(str(model), threshold=cut)(MathHtmlExtractor(timeout=120)(docs())))
+    two = list(
+        MathScoreFilter(str(model), threshold=cut)(
+            TwoStageMathExtractor(str(model), recall_threshold=recall, prefilter=prefilter)(docs())
+        )
+    )
+    fast = {d.id: fast_text(d.text)[1] for d in docs()}
+    fast_scores = dict(zip(fast, classifier.predict_proba(list(fast.values()))))
+    passes = {d.id: looks_like_math(d.text) or not prefilter for d in docs()}
+    reached = {i for i in fast if passes[i] and fast_scores[i] >= recall}
+    assert [d.id for d in two] == [d.id for d in one if d.id in reached]
+    assert all(d.metadata["fast_score"] == pytest.approx(float(fast_scores[d.id]), abs=1e-6) for d in two)
+    texts = {d.id: d.text for d in one}
+    assert all(d.text == texts[d.id] for d in two)
+    math_one = sum(d.id.startswith("math/") for d in one)
+    assert math_one >= 5 and len(reached) < len(fast)  # stage two skips pages, and one stage finds math pages

@@ -4,17 +4,17 @@ tests/test_mining_executors.py.
 
 usage: python tests/scripts/mining_run.py OUTPUT_DIR CONFIG_JSON [STAGE:N]
 
-With ``STAGE:N`` this driver process is SIGKILLed once N tasks of ``STAGE`` have completed (fault injection: a
-killed run must resume with nothing lost or duplicated). The hook is a :class:`StageTask` subclass defined here, in
-``__main__``: the in-process ``local`` executor calls it directly, and Ray ships it to its workers by value
-(cloudpickle), where it counts completed tasks with marker files and kills the driver by its pid (a local cluster).
+With ``STAGE:N`` this driver process is SIGKILLed once N units of ``STAGE`` have completed (fault injection: a
+killed run must resume with nothing lost or duplicated). The hook is a subclass of the stage's datatrove step
+defined here, in ``__main__``, that the driver runs in place of the stage's own: the in-process local executor
+runs it directly, and Ray ships it to its workers by value (cloudpickle), where it counts completed units with
+marker files and kills the driver by its pid (a local cluster).
 """
 
 import json
 import os
 import signal
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -24,33 +24,25 @@ from trl_dsm.mining import pipeline, stages  # noqa: E402
 from trl_dsm.mining.pipeline import MiningConfig, MiningPipeline  # noqa: E402
 
 
-@dataclass(frozen=True)
-class KillingStageTask(stages.StageTask):
-    """A stage task that SIGKILLs ``driver_pid`` once ``count`` tasks of ``kill_stage`` have completed (counted by
-    marker files in ``marks_dir``, so tasks in several worker processes count together)."""
-
-    kill_stage: str = ""
-    count: int = 1
-    driver_pid: int = 0
-    marks_dir: str = ""
-
-    def __call__(self, task: int) -> None:
-        super().__call__(task)
-        if self.stage == self.kill_stage:
-            marks = Path(self.marks_dir)
-            marks.mkdir(parents=True, exist_ok=True)
-            (marks / f"{self.stage}-{self.iteration}-{task}").touch()
-            if len(list(marks.iterdir())) >= self.count:
-                os.kill(self.driver_pid, signal.SIGKILL)
-
-
 def kill_after(stage: str, count: int, marks_dir: str) -> None:
-    """Make the pipeline hand :class:`KillingStageTask` to its executor."""
+    """Make the driver run a subclass of ``stage``'s step that SIGKILLs this process once ``count`` units of the
+    stage have completed (counted by marker files in ``marks_dir``, so units in several worker processes count
+    together)."""
+    names = [n for n in dir(stages) if n.endswith("Step") and getattr(getattr(stages, n), "name", None) == stage]
+    base = getattr(stages, names[0])
+    driver_pid = os.getpid()
 
-    def make(run_dir: str, stage_name: str, iteration: int = 0) -> KillingStageTask:
-        return KillingStageTask(run_dir, stage_name, iteration, stage, count, os.getpid(), marks_dir)
+    class KillingStep(base):
+        def process(self, run, config, i):
+            super().process(run, config, i)
+            marks = Path(marks_dir)
+            marks.mkdir(parents=True, exist_ok=True)
+            (marks / f"{stage}-{self.iteration}-{i}").touch()
+            if len(list(marks.iterdir())) >= count:
+                os.kill(driver_pid, signal.SIGKILL)
 
-    pipeline.StageTask = make
+    KillingStep.__name__ = KillingStep.__qualname__ = f"Killing{base.__name__}"
+    setattr(pipeline, names[0], KillingStep)
 
 
 if __name__ == "__main__":

@@ -13,19 +13,18 @@ _EXPORTS = {
         "trl_dsm.mining.classifier",
     ),
     **dict.fromkeys(("DecontaminationConfig", "DedupConfig", "MiningConfig", "SeedSpec"), "trl_dsm.mining.config"),
-    **dict.fromkeys(
-        ("minhash_signatures", "near_dedup", "normalize_url", "shingles", "to_datasketch", "url_dedup_mask"),
-        "trl_dsm.mining.dedup",
-    ),
+    **dict.fromkeys(("minhash_signatures", "shingles", "to_datasketch"), "trl_dsm.mining.minhash"),
+    "near_dedup": "trl_dsm.mining.lsh",
+    "normalize_url": "trl_dsm.mining.urls",
     **dict.fromkeys(
         ("DomainConfig", "IterationReport", "read_annotations", "write_annotations"), "trl_dsm.mining.domains"
     ),
     "ExecutorConfig": "trl_dsm.mining.executors",
     **dict.fromkeys(("AnnotationPending", "MiningPipeline", "MiningResult", "mine"), "trl_dsm.mining.pipeline"),
     **dict.fromkeys(
-        ("TableBuilder", "WarcBuilder", "WetBuilder", "from_hf_dataset", "html_to_text", "load_documents"),
-        "trl_dsm.mining.readers",
+        ("TableBuilder", "WarcBuilder", "WetBuilder", "from_hf_dataset", "load_documents"), "trl_dsm.mining.readers"
     ),
+    "html_to_text": "trl_dsm.mining.html_text",
     **dict.fromkeys(("SelectionConfig", "select_threshold", "select_top_tokens"), "trl_dsm.mining.select"),
 }  # fmt: skip
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

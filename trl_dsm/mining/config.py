@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from trl_dsm.configs import ConfigError, from_dict, load_yaml
 from trl_dsm.mining.classifier import FastTextConfig
@@ -81,7 +80,7 @@ class MiningConfig:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    #: ``datasets.map`` processes inside one scoring task.
+    #: ``datasets.map`` processes inside one decontamination task.
     num_proc: int | None = None
     batch_size: int = 1000
     #: Dataset card fields.
@@ -128,8 +127,3 @@ class MiningConfig:
 
 #: Config sections that may change between a run and its resumption (they do not change results).
 RESUMABLE_CHANGES = {"executor", "num_proc", "batch_size", "pretty_name", "repo_id"}
-
-
-def build(cls: type, data: Any, where: str) -> Any:
-    """``cls`` from a mapping with errors naming ``where``: :func:`trl_dsm.configs.from_dict` (kept for callers)."""
-    return from_dict(cls, data, where)

@@ -1,34 +1,36 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Where the tasks of a mining stage (§2.1) run: in this process, in a local process pool, or on datatrove's
-executors (local multiprocess, Slurm, Ray) for clusters.
+"""The datatrove executors that run the stages of a mining run (§2.1): local (this machine, in this process or a
+process pool), Slurm and Ray.
 
-The executor receives the work: a picklable callable ``work(task)`` (the pipeline passes a
-:class:`trl_dsm.mining.stages.StageTask`) and the task ids. Each task reads what it needs from the run directory
-and writes its output atomically, so tasks can repeat after a crash, and the driver checks completion by looking
-at the outputs (``is_done``). This module knows nothing of the pipeline.
+:func:`run_stage` runs one stage, a list of datatrove steps, with as many tasks as it has units to do (at most
+``executor.tasks``); the steps tell a unit done by its output, so a stage can repeat after a crash and the driver
+checks completion by looking at the outputs. This module knows nothing of the pipeline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
-KINDS = ("local", "datatrove-local", "datatrove-slurm", "datatrove-ray")
-#: Short names accepted in YAML and on the command line.
-ALIASES = {"ray": "datatrove-ray", "slurm": "datatrove-slurm"}
+KINDS = ("local", "datatrove-slurm", "datatrove-ray")
+#: Other names accepted in YAML and on the command line.
+ALIASES = {"datatrove-local": "local", "ray": "datatrove-ray", "slurm": "datatrove-slurm"}
 
 
 @dataclass
 class ExecutorConfig:
-    """``kind``: ``local`` (this process, or a process pool when ``workers`` > 1), ``datatrove-local``,
-    ``datatrove-slurm`` (or ``slurm``) or ``datatrove-ray`` (or ``ray``). ``tasks`` caps the datatrove tasks per
-    stage (default: one per shard); ``options`` go to the datatrove executor (e.g. Slurm ``partition``, ``time``,
+    """``kind``: ``local`` (or ``datatrove-local``: datatrove's ``LocalPipelineExecutor``, in this process, or a
+    forked process pool when ``workers`` > 1), ``datatrove-slurm`` (or ``slurm``) or ``datatrove-ray`` (or ``ray``).
+    ``tasks`` caps the datatrove tasks per stage (default: one per unit, e.g. shard); ``options`` go to the datatrove executor (e.g. Slurm ``partition``, ``time``,
     ``max_array_size``, ``env_command``; Ray ``cpus_per_task``, ``mem_per_cpu_gb``). Slurm's sbatch scripts
     activate the running interpreter's virtualenv or conda environment unless ``options`` say how
     (:func:`slurm_environment`)."""
@@ -37,8 +39,8 @@ class ExecutorConfig:
     workers: int = 1
     tasks: int | None = None
     options: dict = field(default_factory=dict)
-    #: Hard bound on a stage's tasks, seconds: waiting for Slurm's asynchronous jobs, and the local pool's stage (its
-    #: workers are killed when it passes).
+    #: Hard bound on a stage, seconds: waiting for Slurm's asynchronous jobs, and a local stage (its pool's workers
+    #: are killed when it passes).
     timeout_s: float = 7 * 24 * 3600
     poll_s: float = 10.0
     #: Ray: the cluster ``ray.init`` connects to (e.g. ``127.0.0.1:6379``); None: ``$RAY_ADDRESS`` when set, else a
@@ -105,9 +107,10 @@ def ray_init(config: ExecutorConfig) -> None:
 def datatrove_executor(config: ExecutorConfig, pipeline: list, tasks: int, logging_dir: str, job_name: str):
     """The datatrove executor of ``config.kind`` for ``pipeline`` (any datatrove steps) with ``tasks`` tasks."""
     options = dict(config.options)
-    if config.kind == "datatrove-local":
+    if config.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
+        options.setdefault("start_method", "fork")  # workers inherit the driver's imports and loaded kernels
         return LocalPipelineExecutor(
             pipeline=pipeline, tasks=tasks, workers=config.workers, logging_dir=logging_dir, **options
         )
@@ -126,85 +129,57 @@ def datatrove_executor(config: ExecutorConfig, pipeline: list, tasks: int, loggi
     raise ValueError(f"{config.kind!r} is not a datatrove executor")
 
 
-_POOLS: dict[tuple[int, int], object] = {}
+@contextlib.contextmanager
+def deadline(seconds: float, name: str):
+    """Raise ``TimeoutError`` in this (main) thread once ``seconds`` have passed (SIGALRM): the hard bound of a local
+    stage. Leaving datatrove's process pool by the exception terminates its workers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"{name}: tasks still running after executor.timeout_s={seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
-def local_pool(workers: int):
-    """The ``local`` executor's process pool of ``workers`` processes, forked once per driver process and reused by
-    every stage: its workers keep their imports, loaded kernels and models between stages (a pool per stage paid
-    those again at each stage). :func:`close_pools` ends it."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    key = (os.getpid(), workers)
-    if key not in _POOLS:
-        _POOLS[key] = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
-    return _POOLS[key]
-
-
-def close_pools(kill: bool = False) -> None:
-    """Shut down this process's pools (the pipeline calls it when a run ends or fails); ``kill`` terminates their
-    workers first (a stage that timed out or was interrupted must not wait for a task that may never end)."""
-    for key in [k for k in _POOLS if k[0] == os.getpid()]:
-        pool = _POOLS.pop(key)
-        if kill:
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-        pool.shutdown(wait=not kill, cancel_futures=True)
-
-
-def run_tasks(
+def run_stage(
     config: ExecutorConfig,
-    work: Callable[[int], None],
-    tasks: Sequence[int],
-    is_done: Callable[[int], bool],
+    pipeline: list,
+    units: int,
+    missing: Callable[[], list],
     logging_root: str | Path,
     name: str,
-    desc: str = "",
 ) -> None:
-    """Run ``work(task)`` for the tasks that are not ``is_done`` yet on the configured engine; wait until all are
-    done. ``logging_root`` holds datatrove's logs (one folder per attempt)."""
-    from tqdm.auto import tqdm
-
-    todo = [t for t in tasks if not is_done(t)]
-    if not todo:
+    """Run ``pipeline`` (datatrove steps that do ``units`` units of work, ``rank::world_size`` each) on the
+    configured datatrove executor with ``min(executor.tasks, units)`` tasks and wait until ``missing()`` is empty
+    (Slurm returns after submitting: its outputs are polled, at most ``timeout_s``). ``logging_root`` holds
+    datatrove's logs, one folder per attempt (datatrove skips ranks it logged complete, and what a rank means
+    differs between attempts)."""
+    if not units:
         return
+    tasks = min(config.tasks or units, units)
+    logging_dir = os.path.join(str(logging_root), f"{name}-{time.time_ns()}")
+    executor = datatrove_executor(config, pipeline, tasks, logging_dir, f"trl-dsm-{name}")
     if config.kind == "local":
-        if config.workers == 1:
-            for task in tqdm(todo, desc=desc or name, unit="task"):
-                work(task)
-        else:
-            pool = local_pool(config.workers)
-            try:
-                list(
-                    tqdm(
-                        pool.map(work, todo, timeout=config.timeout_s), total=len(todo), desc=desc or name, unit="task"
-                    )
-                )
-            except BaseException as exc:
-                close_pools(kill=True)  # a broken, timed-out or interrupted pool is not reused
-                if isinstance(exc, TimeoutError):
-                    raise TimeoutError(
-                        f"{name}: tasks still running after executor.timeout_s={config.timeout_s} s"
-                    ) from None
-                raise
+        with deadline(config.timeout_s, name):
+            executor.run()
     else:
-        from trl_dsm.mining.steps import TaskStep
-
-        n_tasks = min(config.tasks or len(todo), len(todo))
-        # A fresh logging dir per attempt: datatrove skips ranks it logged as complete, and the set of tasks
-        # (hence what a rank means) differs between attempts.
-        logging_dir = os.path.join(str(logging_root), f"{name}-{time.time_ns()}")
-        executor = datatrove_executor(config, [TaskStep(work, todo)], n_tasks, logging_dir, f"trl-dsm-{name}")
         executor.run()
-    deadline = time.monotonic() + config.timeout_s
-    while True:  # Slurm returns after submitting; the others after finishing
-        missing = [t for t in todo if not is_done(t)]
-        if not missing:
+    bound = time.monotonic() + config.timeout_s
+    while True:
+        left = missing()
+        if not left:
             return
-        if config.kind != "datatrove-slurm" or time.monotonic() > deadline:
+        if config.kind != "datatrove-slurm" or time.monotonic() > bound:
             raise RuntimeError(
-                f"{name}: {len(missing)} task(s) did not finish (first: {missing[:5]}); "
-                f"see the logs under {logging_root} and rerun to resume"
+                f"{name}: {len(left)} unit(s) did not finish (first: {left[:5]}); "
+                f"see the logs under {logging_dir} and rerun to resume"
             )
         time.sleep(config.poll_s)

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from trl_dsm.mining.config import SeedSpec
-from trl_dsm.mining.readers import COLUMNS, _expand, from_hf_dataset
+from trl_dsm.mining.documents import COLUMNS, expand_paths
+from trl_dsm.mining.readers import from_hf_dataset
 
 
 def as_documents(documents):
@@ -44,7 +45,7 @@ def load_seed_texts(spec: SeedSpec) -> list[str]:
             raise ValueError("an 'hf' seed spec needs 'path'")
         ds = load_input(spec.path, split=spec.split)
     elif spec.type in ("jsonl", "parquet"):
-        files = _expand(spec.paths if not isinstance(spec.paths, str) else [spec.paths])
+        files = expand_paths(spec.paths if not isinstance(spec.paths, str) else [spec.paths])
         ds = datasets.load_dataset("json" if spec.type == "jsonl" else "parquet", data_files=files, split="train")
     else:
         raise ValueError(f"seed type {spec.type!r} unknown; use jsonl, parquet or hf")

@@ -55,10 +55,11 @@ from trl_dsm.mining.config import (
     SeedSpec,
 )
 from trl_dsm.mining.discovery import AnnotationPending, discover
-from trl_dsm.mining.executors import close_pools, run_tasks, slurm_environment
+from trl_dsm.mining.documents import COLUMNS, expand_paths
+from trl_dsm.mining.executors import run_stage, slurm_environment
 from trl_dsm.mining.export import write_export
 from trl_dsm.mining.inputs import as_documents, load_seed_texts
-from trl_dsm.mining.readers import BUILDERS, COLUMNS, SourceSpec, _expand
+from trl_dsm.mining.readers import BUILDERS, SourceSpec, check_table_file
 from trl_dsm.mining.rundir import (
     RunDir,
     atomic_json,
@@ -67,9 +68,24 @@ from trl_dsm.mining.rundir import (
     read_files,
 )
 from trl_dsm.mining.samples import seed_sample, training_sample, write_seeds
-from trl_dsm.mining.stages import StageTask, preload, shard_bounds
+from trl_dsm.mining.stages import (
+    ClustersStep,
+    DecontaminateStep,
+    FinalStep,
+    IngestStep,
+    KeepStep,
+    LshBucketsStep,
+    LshMergeStep,
+    PrepareStep,
+    ReshardStep,
+    RunStep,
+    ScoreStep,
+    SelectStep,
+    preload,
+    shard_bounds,
+)
 from trl_dsm.mining.stages_dedup import lsh_tasks
-from trl_dsm.mining.steps import budget_cut_from_folder
+from trl_dsm.mining.steps import UrlDedupFind, budget_cut_from_folder
 
 
 __all__ = [
@@ -146,20 +162,28 @@ class MiningPipeline:
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
         return out
 
-    def _tasks(self, stage: str, k: int, tasks: Sequence[int], desc: str) -> None:
-        """Run the missing tasks of ``stage`` (iteration ``k``) on the configured executor (wall time per stage in
-        ``timings``; the driver's own work is under ``driver:*`` and ``train``)."""
-        work = StageTask(str(self.run_dir.root), stage, k)
+    def _stage(self, step: type[RunStep], k: int, units: Sequence[int], url_dedup: bool = False) -> None:
+        """Run the units of ``step`` (iteration ``k``) whose output is missing on the configured datatrove executor
+        (wall time per stage in ``timings``; the driver's own work is under ``driver:*`` and ``train``). With
+        ``url_dedup`` the stage is :class:`~trl_dsm.mining.steps.UrlDedupFind` over the URL partitions."""
+        run = self.run_dir
+        if url_dedup:
+            name = "url_dedup"
+            todo = [p for p in units if not run.url_removed(p).is_file()]
+            pipeline = [UrlDedupFind(str(run.url_folder()), todo)]
+
+            def missing() -> list[int]:
+                return [p for p in todo if not run.url_removed(p).is_file()]
+        else:
+            name = step.name
+            todo = step(run.root, k).todo(units)
+            pipeline = [step(run.root, k, todo)]
+
+            def missing() -> list[int]:
+                return step(run.root, k).todo(todo)
+
         self._timed(
-            stage,
-            run_tasks,
-            self.config.executor,
-            work,
-            tasks,
-            lambda t: work.is_done(t, self.config),
-            self.run_dir.root / "datatrove",
-            f"{stage}-{k}",
-            desc,
+            name, run_stage, self.config.executor, pipeline, len(todo), missing, run.root / "datatrove", f"{name}-{k}"
         )
 
     # -- stages
@@ -175,13 +199,15 @@ class MiningPipeline:
             for spec in self.config.inputs:
                 spec = SourceSpec.from_dict(spec)
                 if spec.type in BUILDERS:
-                    for path in _expand(spec.paths):
+                    for path in expand_paths(spec.paths):
+                        if spec.type in ("jsonl", "parquet"):
+                            check_table_file(path, spec.text_column)  # one line naming the file, before any work
                         units.append({"spec": {**asdict(spec), "paths": [path]}})
                 else:
                     units.append({"spec": asdict(spec)})
             atomic_json(run.units(), units)
         units = json.loads(run.units().read_text())
-        self._tasks("ingest", 0, range(len(units)), "reading inputs")
+        self._stage(IngestStep, 0, range(len(units)))
 
     def _reshard(self) -> None:
         """The parts, in order, cut into ``num_shards`` contiguous shards by tasks; the driver only adds up the
@@ -193,6 +219,9 @@ class MiningPipeline:
             units = json.loads(run.units().read_text())
             part_rows = [pq.ParquetFile(run.raw(u)).metadata.num_rows for u in range(len(units))]
             total = int(sum(part_rows))
+            if not total:
+                inputs = [u["spec"].get("paths") or u["spec"].get("path") or u["spec"]["type"] for u in units]
+                raise ValueError(f"empty input: no documents read from {inputs}")
             bounds = [shard_bounds(total, n, shard) for shard in range(n)]
             meta = {
                 "rows": [b - a for a, b in bounds],
@@ -202,7 +231,7 @@ class MiningPipeline:
                 "part_offsets": np.concatenate([[0], np.cumsum(part_rows, dtype=np.int64)]).tolist(),
             }
             atomic_json(run.shards_meta(), meta)
-        self._tasks("reshard", 0, range(n), "resharding")
+        self._stage(ReshardStep, 0, range(n))
 
     def _meta(self) -> dict:
         return json.loads(self.run_dir.shards_meta().read_text())
@@ -213,12 +242,12 @@ class MiningPipeline:
         run, cfg = self.run_dir, self.config
         if not run.dedup_summary().is_file():
             if cfg.dedup.url:
-                self._tasks("url_dedup", 0, range(cfg.dedup.partitions), "URL dedup")
+                self._stage(None, 0, range(cfg.dedup.partitions), url_dedup=True)
             if cfg.dedup.minhash:
-                self._tasks("lsh_buckets", 0, range(cfg.num_shards), "LSH band buckets")
-                self._tasks("lsh_merge", 0, range(lsh_tasks(cfg)), "LSH duplicate pairs")
-            self._tasks("clusters", 0, [0], "duplicate clusters")
-        self._tasks("keep", 0, range(cfg.num_shards), "keep-masks")
+                self._stage(LshBucketsStep, 0, range(cfg.num_shards))
+                self._stage(LshMergeStep, 0, range(lsh_tasks(cfg)))
+            self._stage(ClustersStep, 0, [0])
+        self._stage(KeepStep, 0, range(cfg.num_shards))
         return json.loads(run.dedup_summary().read_text())
 
     def _write_seeds(self) -> int:
@@ -234,18 +263,18 @@ class MiningPipeline:
         # 1. train
         if not run.model(k).is_file() or (cfg.classifier.quantize and not run.model(k).with_suffix(".ftz").is_file()):
             negatives, added = training_sample(
-                run, cfg, k, added_total, dedup_summary["kept"], self._tasks, self.timings
+                run, cfg, k, added_total, dedup_summary["kept"], self._stage, self.timings
             )
             positives = self._timed("driver:samples", seed_sample, run, cfg, k) + added
             self._timed("train", train_classifier, positives, negatives, run.model(k), cfg.classifier)
         # 2. score (and, for a threshold, select)
-        self._tasks("score", k, shards, f"iteration {k}: scoring")
+        self._stage(ScoreStep, k, shards)
         # 3. select by token budget: the cut merged from the shards' partial histograms, then a filter per shard
         if cfg.selection.method == "top_tokens":
             self._timed(
                 "driver:budget_cut", budget_cut_from_folder, str(run.budget(k)), int(cfg.selection.token_budget)
             )
-            self._tasks("select", k, shards, f"iteration {k}: selecting within the token budget")
+            self._stage(SelectStep, k, shards)
         counts = [json.loads(run.selection_counts(k, s).read_text()) for s in shards]
         collected = sum(c["collected"] for c in counts)
         if k == 1:
@@ -269,7 +298,7 @@ class MiningPipeline:
             overlap is not None and cfg.domains.stop_overlap is not None and overlap >= cfg.domains.stop_overlap
         )
         if k < cfg.iterations and not converged:
-            discover(run, cfg, k, added_total, report, self._tasks)
+            discover(run, cfg, k, added_total, report, self._stage)
         report.extra["converged"] = bool(converged)
         out = report.to_dict()
         atomic_json(run.report(k), out)
@@ -286,7 +315,7 @@ class MiningPipeline:
         if cfg.decontamination.enabled and sum(
             json.loads(run.final_counts(s).read_text())["documents"] for s in shards
         ):
-            self._tasks("decontaminate", k, shards, "10-gram decontamination")
+            self._stage(DecontaminateStep, k, shards)
         start = time.perf_counter()
         stats = write_export(run, cfg, k, dedup_summary, reports, self.timings)
         self.timings["driver:export"] = self.timings.get("driver:export", 0.0) + time.perf_counter() - start
@@ -294,18 +323,15 @@ class MiningPipeline:
 
     def run(self) -> MiningResult:
         """Run the missing stages (all of them on a new run), export, and return the result."""
-        try:
-            return self._run()
-        finally:
-            close_pools()
+        return self._run()
 
     def _run(self) -> MiningResult:
         cfg, run = self.config, self.run_dir
         if cfg.executor.kind == "local":
-            preload(cfg)  # before the pool forks: its workers inherit the imports and kernels
+            preload(cfg)  # before datatrove's pool forks: its workers inherit the imports and kernels
         self._ingest()
         self._reshard()
-        self._tasks("prepare", 0, range(cfg.num_shards), "signatures, URL keys and token counts")
+        self._stage(PrepareStep, 0, range(cfg.num_shards))
         dedup_summary = self._dedup()
         self._write_seeds()
         reports = []
@@ -315,7 +341,7 @@ class MiningPipeline:
             reports.append(report)
             if report["extra"].get("converged") or not run.seeds_added(k).is_file():
                 break
-        self._tasks("final", k, range(cfg.num_shards), "writing selection")
+        self._stage(FinalStep, k, range(cfg.num_shards))
         return self._export(k, dedup_summary, reports)
 
 

@@ -6,7 +6,7 @@ Every reader yields the same columns, :data:`FEATURES`: ``id``, ``url``, ``domai
 dataset scripts): ``WarcBuilder(paths=[...]).as_dataset()`` after ``download_and_prepare()``, or simply
 :func:`load_documents` with a source spec. One module per format: WARC/WET in :mod:`trl_dsm.mining.warc`
 (HTML -> text with math kept as TeX in :mod:`trl_dsm.mining.html_text`), JSONL/Parquet tables here; the record
-and file helpers in :mod:`trl_dsm.mining.documents`. Their names are re-exported here (the old import paths).
+and file helpers in :mod:`trl_dsm.mining.documents`.
 """
 
 from __future__ import annotations
@@ -21,34 +21,23 @@ import datasets
 
 from trl_dsm._jsonl import iter_jsonl
 from trl_dsm.mining.documents import COLUMNS, doc_id, expand_paths, make_record, open_input, url_domain
-from trl_dsm.mining.html_text import decode_html, html_to_text, math_to_tex
-from trl_dsm.mining.warc import html_response, iter_warc, iter_wet
+from trl_dsm.mining.warc import iter_warc, iter_wet
 
 
 __all__ = [
     "BUILDERS",
-    "COLUMNS",
     "FEATURES",
     "SourceSpec",
     "TableBuilder",
     "WarcBuilder",
     "WebDocsConfig",
     "WetBuilder",
-    "decode_html",
-    "doc_id",
+    "check_table_file",
     "from_hf_dataset",
-    "html_response",
-    "html_to_text",
     "iter_rows",
     "iter_table",
-    "iter_warc",
-    "iter_wet",
     "load_documents",
-    "math_to_tex",
-    "url_domain",
 ]
-
-_expand = expand_paths  # the name other modules import
 
 FEATURES = datasets.Features({name: datasets.Value("string") for name in COLUMNS})
 
@@ -88,12 +77,22 @@ def iter_table(
     rows = iter_rows(path)
     for i, row in enumerate(rows):
         if text_column not in row:
-            raise KeyError(f"{path}: row {i} has no column {text_column!r} (columns: {sorted(row)})")
+            raise KeyError(f"{path}: row {i}: missing column {text_column!r} (columns: {sorted(row)})")
         text = row[text_column] or ""
         url = (row.get(url_column) or "") if url_column else ""
         title = (row.get(title_column) or "") if title_column else ""
         rid = str(row[id_column]) if id_column and row.get(id_column) is not None else None
         yield make_record(url, title, text, f"table:{name}", rid)
+
+
+def check_table_file(path: str | Path, text_column: str = "text") -> None:
+    """One clear error before any work for a JSONL/Parquet input that cannot be mined: a file without rows
+    (``ValueError``), or whose first row has no ``text_column`` (``KeyError``), each naming the file."""
+    first = next(iter_rows(path), None)
+    if first is None:
+        raise ValueError(f"{path}: empty input: the file has no rows")
+    if text_column not in first:
+        raise KeyError(f"{path}: row 0: missing column {text_column!r} (columns: {sorted(first)})")
 
 
 # ----------------------------------------------------------------------------------------------- builders

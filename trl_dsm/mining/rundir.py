@@ -7,6 +7,7 @@ complete, so a killed run restarts where it stopped and the driver checks a task
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -50,6 +51,25 @@ def atomic_npy(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
     np.save(tmp, array)
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_npy_memmap(path: Path, shape: tuple[int, ...], dtype, enabled: bool = True):
+    """A ``.npy`` file of ``shape`` written through a memory map under a temporary name, renamed to ``path`` when the
+    block ends without an error (yields None and writes nothing when not ``enabled``)."""
+    if not enabled:
+        yield None
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
+    array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+    try:
+        yield array
+        array.flush()
+        del array
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_npz(path: Path, **arrays) -> None:
@@ -101,6 +121,14 @@ def read_shard(path: Path, columns: Sequence[str] | None = None):
     return datasets.Dataset(pq.read_table(path, columns=list(columns) if columns else None))
 
 
+def iter_batches(path: Path, columns: Sequence[str], batch_size: int):
+    """The ``columns`` of a parquet file as dicts of lists, ``batch_size`` rows at a time, in row order."""
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=list(columns)):
+        yield batch.to_pydict()
+
+
 def read_files(files: Sequence[Path]):
     """Parquet files concatenated into one ``Dataset``."""
     import datasets
@@ -143,13 +171,14 @@ class RunDir:
         """MinHash signatures of a shard, ``(rows, num_perm)`` uint32 (a ``.npy``: read rows by memory map)."""
         return self.root / "prepare" / f"signatures-{shard:05d}.npy"
 
-    def url_keys(self, shard: int) -> Path:
-        """Normalized URL keys of a shard's rows (parquet: key, row), row group ``p``: the keys hashing to ``p``."""
-        return self.root / "dedup" / "urls" / f"keys-{shard:05d}.parquet"
+    def url_folder(self) -> Path:
+        """``dedup/urls/``: URL keys per shard (``keys/``) and duplicates per hash partition (``removed/``), the layout
+        of :mod:`trl_dsm.mining.urls`."""
+        return self.root / "dedup" / "urls"
 
     def url_removed(self, partition: int) -> Path:
-        """Global rows removed as URL duplicates, from the keys of one partition."""
-        return self.root / "dedup" / "urls" / "removed" / f"part-{partition:05d}.npy"
+        """``dedup/urls/removed/PART.npy``: the URL duplicates found in one hash partition of the keys."""
+        return self.url_folder() / "removed" / f"{partition:05d}.npy"
 
     def lsh_buckets(self, shard: int) -> Path:
         """``(bucket hash, row)`` of a shard for every LSH band and hash range, sorted by band, range, hash, row."""

@@ -10,7 +10,8 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
-from trl_dsm.mining.config import MiningConfig, SeedSpec, build
+from trl_dsm.configs import from_dict
+from trl_dsm.mining.config import MiningConfig, SeedSpec
 from trl_dsm.mining.inputs import load_seed_texts
 from trl_dsm.mining.rundir import RunDir, atomic_json, atomic_write_bytes
 
@@ -21,7 +22,7 @@ def write_seeds(run: RunDir, config: MiningConfig, seed_texts: Sequence[str] | N
     if not path.is_file():
         texts = list(seed_texts) if seed_texts is not None else []
         for spec in config.seeds:
-            texts += load_seed_texts(build(SeedSpec, spec, "seeds[]"))
+            texts += load_seed_texts(from_dict(SeedSpec, spec, "seeds[]"))
         if not texts:
             raise ValueError("the seed corpus is empty")
         atomic_write_bytes(path, "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts).encode())
@@ -50,7 +51,7 @@ def training_sample(
     k: int,
     added_total: int,
     kept: int,
-    tasks: Callable[[str, int, Sequence[int], str], None],
+    tasks: Callable[[type, int, Sequence[int]], None],
     timings: dict[str, float],
 ) -> tuple[list[str], list[str]]:
     """Iteration ``k``'s random kept pages (negatives) and pages added to the seeds (positives): each shard's
@@ -66,7 +67,9 @@ def training_sample(
         cuts = {"negatives": min(1.0, (3 * sizes[False] + 100) / pools[False])}
         cuts["positives"] = min(1.0, (3 * sizes[True] + 100) / pools[True]) if sizes[True] else 0.0
         atomic_json(run.sample_params(k), cuts)
-    tasks("sample", k, range(cfg.num_shards), f"iteration {k}: training samples")
+    from trl_dsm.mining.stages import SampleStep
+
+    tasks(SampleStep, k, range(cfg.num_shards))
     start = time.perf_counter()
     best: dict[bool, pa.Table | None] = {False: None, True: None}
     order = [("priority", "ascending"), ("row", "ascending")]

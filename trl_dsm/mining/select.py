@@ -49,16 +49,12 @@ def select_threshold(scores: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def select_top_tokens(scores: np.ndarray, tokens: np.ndarray, budget: int) -> np.ndarray:
-    """The longest prefix of the ranking (score descending, ties by row) whose token total is <= ``budget``."""
-    scores = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
-    tokens = np.asarray(tokens, dtype=np.int64)
-    order = np.argsort(-scores, kind="stable")
-    order = order[np.isfinite(scores[order])]
-    cumulative = np.cumsum(tokens[order])
-    take = int(np.searchsorted(cumulative, budget, side="right"))
-    mask = np.zeros(len(scores), dtype=bool)
-    mask[order[:take]] = True
-    return mask
+    """The longest prefix of the ranking (score descending, ties by row) whose token total is <= ``budget``: the
+    token-budget cut of one task's partial histogram (:func:`budget_partial`, :func:`budget_cut`), the same code that
+    cuts a budget over many tasks."""
+    hist, ranked = budget_partial(scores, tokens)
+    cut = budget_cut(lambda rank: hist, lambda rank, start, stop: ranked[start:stop], 1, int(budget))
+    return cut.mask(scores, 0)
 
 
 def select(scores: np.ndarray, tokens: np.ndarray | None, config: SelectionConfig) -> np.ndarray:
@@ -81,7 +77,7 @@ RANKED_DTYPE = np.dtype([("score", "<f8"), ("position", "<i8"), ("tokens", "<i8"
 
 def score_bins(scores: np.ndarray, bins: int = BUDGET_BINS) -> np.ndarray:
     """The histogram bin of each score, ``floor(score * bins)`` clipped to ``[0, bins)`` (monotone in the score:
-    a higher bin never holds a lower score); -1 for NaN/inf (never selected, as in :func:`select_top_tokens`)."""
+    a higher bin never holds a lower score); -1 for NaN/inf (never selected)."""
     scores = np.asarray(scores, dtype=np.float64)
     out = np.full(len(scores), -1, dtype=np.int64)
     finite = np.isfinite(scores)

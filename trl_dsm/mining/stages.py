@@ -1,45 +1,44 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""The tasks of a mining run (§2.1): each reads what it needs from the run directory and writes its output
-atomically, so any executor can run it on any worker, repeat it after a crash, and tell it done by its output.
+"""The stages of a mining run (§2.1) as datatrove steps: each task of a stage runs some units (shards, hash
+partitions, input files), reading what it needs from the run directory and writing its output atomically, so any
+datatrove executor (local, Slurm, Ray) can run it on any worker, repeat it after a crash, and tell a unit done by
+its output. The driver (:mod:`trl_dsm.mining.pipeline`) runs one executor per stage. Stages and their unit ``i``:
 
-A :class:`StageTask` ``(run_dir, stage, iteration)`` is the picklable unit an executor receives; ``task(i)`` runs
-task ``i`` of the stage. Stages and what their task ``i`` is:
-
-* ``ingest``: input unit ``i`` (one file or dataset) -> ``raw/part-i.parquet``.
-* ``reshard``: shard ``i`` -> its rows of the parts, in order (``docs/shard-i.parquet``; the driver wrote the offsets
-  from the parts' row counts in ``docs/shards.json``).
-* ``prepare``: shard ``i`` -> MinHash signatures (``prepare/signatures-i.npy``), token counts and empty flags
-  (``prepare/shard-i.npz``), normalized URL keys, a row group per hash partition (``dedup/urls/keys-i.parquet``).
-* ``url_dedup``: URL partition ``i`` -> the rows whose normalized URL an earlier row has
-  (``dedup/urls/removed/part-i.npy``).
-* ``lsh_buckets``: shard ``i`` -> ``(band key, row)`` of its remaining non-empty rows, sorted per band and hash
-  partition in one file with the slices' offsets (``dedup/lsh/buckets-i.npy``, ``dedup/lsh/offsets-i.npy``).
-* ``lsh_merge``: band ``i // partitions``, partition ``i % partitions`` -> duplicate pairs from all shards'
+* :class:`IngestStep`: input unit ``i`` (one file or dataset) -> ``raw/part-i.parquet``.
+* :class:`ReshardStep`: shard ``i`` -> its rows of the parts, in order (``docs/shard-i.parquet``; the driver wrote
+  the offsets from the parts' row counts in ``docs/shards.json``).
+* :class:`PrepareStep`: shard ``i`` -> MinHash signatures (``prepare/signatures-i.npy``), token counts and empty
+  flags (``prepare/shard-i.npz``), normalized URL keys (``dedup/urls/keys/i.parquet``, a row group per partition).
+* URL dedup (:class:`trl_dsm.mining.steps.UrlDedupFind`, the datatrove users' step): partition ``i`` -> the rows
+  whose normalized URL an earlier row has (``dedup/urls/removed/i.npy``).
+* :class:`LshBucketsStep`: shard ``i`` -> ``(band key, row)`` of its remaining non-empty rows, sorted per band and
+  hash partition in one file with the slices' offsets (``dedup/lsh/buckets-i.npy``, ``dedup/lsh/offsets-i.npy``).
+* :class:`LshMergeStep`: band ``i // partitions``, partition ``i % partitions`` -> duplicate pairs from all shards'
   buckets (``dedup/edges/band-B-part-P.npy``).
-* ``clusters`` (one task): union-find over the pairs -> the removed rows (``dedup/near_removed.npy``),
+* :class:`ClustersStep` (one unit): union-find over the pairs -> the removed rows (``dedup/near_removed.npy``),
   ``dedup/clusters.jsonl``, ``dedup/summary.json``.
-* ``keep``: shard ``i`` -> its keep-mask (``dedup/keep/shard-i.npy``).
-  (The dedup tasks, ``url_dedup`` to ``keep``, live in :mod:`trl_dsm.mining.stages_dedup`.)
-* ``sample`` (per iteration): shard ``i`` -> its candidates for the classifier's random negatives (kept pages not
-  added to the seeds) and added seed pages, with their hash priorities below the driver's cut
+* :class:`KeepStep`: shard ``i`` -> its keep-mask (``dedup/keep/shard-i.npy``).
+  (The near-dedup work, ``lsh_buckets`` to ``keep``, lives in :mod:`trl_dsm.mining.stages_dedup`.)
+* :class:`SampleStep` (per iteration): shard ``i`` -> its candidates for the classifier's random negatives (kept
+  pages not added to the seeds) and added seed pages, with their hash priorities below the driver's cut
   (``iter_k/sample/shard-i.parquet``); the driver keeps the ``n_negatives`` / ``n_positives`` smallest.
-* ``score`` (per iteration): shard ``i`` -> ``iter_k/scores/shard-i.npy``; for ``threshold`` selection also the
-  selection (``iter_k/selected/shard-i.npy`` + ``.json`` counts), for ``top_tokens`` the partial histogram and
-  ranking (``iter_k/budget/{hist,ranked}/i.npy``, :func:`trl_dsm.mining.steps.write_budget_partial`).
-* ``select`` (``top_tokens``, per iteration): shard ``i`` -> its pages within the budget's cut (merged by the
-  driver from the histograms: ``iter_k/budget/cut-B.json``) -> ``iter_k/selected/shard-i.npy`` + ``.json``.
-* ``domain_counts`` (per iteration): shard ``i`` -> pages and collected pages per domain of its kept rows, split by
-  domain hash partition (``iter_k/domains/shard-i.parquet``, a row group per partition).
-* ``domain_merge``: partition ``i`` -> its domains' counts summed over shards; only the math domains (more than
-  ``math_fraction`` collected) are written (``iter_k/domains/math-i.parquet``).
-* ``prefix_counts``: shard ``i`` -> partial counts of the URL prefixes of the math domains
+* :class:`ScoreStep` (per iteration): shard ``i`` -> ``iter_k/scores/shard-i.npy``; for ``threshold`` selection
+  also the selection (``iter_k/selected/shard-i.npy`` + ``.json`` counts), for ``top_tokens`` the partial histogram
+  and ranking (``iter_k/budget/{hist,ranked}/i.npy``, :func:`trl_dsm.mining.steps.write_budget_partial`).
+* :class:`SelectStep` (``top_tokens``, per iteration): shard ``i`` -> its pages within the budget's cut (merged by
+  the driver from the histograms: ``iter_k/budget/cut-B.json``) -> ``iter_k/selected/shard-i.npy`` + ``.json``.
+* :class:`DomainCountsStep` (per iteration): shard ``i`` -> pages and collected pages per domain of its kept rows,
+  split by domain hash partition (``iter_k/domains/shard-i.parquet``, a row group per partition).
+* :class:`DomainMergeStep`: partition ``i`` -> its domains' counts summed over shards; only the math domains (more
+  than ``math_fraction`` collected) are written (``iter_k/domains/math-i.parquet``).
+* :class:`PrefixCountsStep`: shard ``i`` -> partial counts of the URL prefixes of the math domains
   (``iter_k/prefixes/shard-i.jsonl``), merged by the driver into the annotation rows.
-* ``prefix_pages``: shard ``i`` -> its rows added to the seeds so far: those of the previous iteration and its
-  uncollected rows under accepted prefixes (``iter_k/seeds_added/shard-i.npy``).
-* ``final``: shard ``i`` -> ``final/shard-i.parquet`` (the last iteration's selection with its scores) and its
-  counts (``final/shard-i.json``).
-* ``decontaminate`` (with ``decontamination.enabled``): shard ``i`` -> its final shard's clean rows and report
-  (``decontamination/shards/shard-i.{parquet,json}``; the task lives in :mod:`trl_dsm.mining.export`).
+* :class:`PrefixPagesStep`: shard ``i`` -> its rows added to the seeds so far: those of the previous iteration and
+  its uncollected rows under accepted prefixes (``iter_k/seeds_added/shard-i.npy``).
+* :class:`FinalStep`: shard ``i`` -> ``final/shard-i.parquet`` (the last iteration's selection with its scores)
+  and its counts (``final/shard-i.json``).
+* :class:`DecontaminateStep` (with ``decontamination.enabled``): shard ``i`` -> its final shard's clean rows and
+  report (``decontamination/shards/shard-i.{parquet,json}``; the work lives in :mod:`trl_dsm.mining.export`).
 
 No task holds more than one shard's documents, one partition's URL keys, band buckets or domain counts, the
 duplicate pairs (and removed rows), or the math domains; per-page state (keep, scores, selection, tokens, added
@@ -49,28 +48,31 @@ seeds) lives in per-shard files, never in one array.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
 
-from trl_dsm.mining import dedup as dedup_lib
 from trl_dsm.mining import domains as domains_lib
-from trl_dsm.mining.classifier import SCORE_COLUMN, FastTextClassifier, score_dataset
+from trl_dsm.mining.classifier import SCORE_COLUMN, FastTextClassifier
 from trl_dsm.mining.config import MiningConfig
 from trl_dsm.mining.export import decontaminate_shard
+from trl_dsm.mining.lsh import lsh_params
+from trl_dsm.mining.minhash import minhash_signatures
 from trl_dsm.mining.readers import COLUMNS, load_documents
 from trl_dsm.mining.rundir import (
     RunDir,
     atomic_json,
     atomic_jsonl,
     atomic_npy,
+    atomic_npy_memmap,
     atomic_npz,
     atomic_parquet,
     atomic_partitioned_parquet,
+    iter_batches,
     read_partition,
     read_shard,
 )
@@ -81,9 +83,9 @@ from trl_dsm.mining.stages_dedup import (
     lsh_buckets_shard,
     lsh_done,
     lsh_merge_task,
-    url_dedup_partition,
 )
 from trl_dsm.mining.steps import write_budget_partial
+from trl_dsm.mining.urls import normalize_url, url_partition, write_url_keys
 
 
 def ingest_unit(run: RunDir, config: MiningConfig, iteration: int, unit: int) -> None:
@@ -118,34 +120,31 @@ def reshard_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int)
     atomic_parquet(run.doc_shard(shard), pa.concat_tables(pieces) if pieces else schema.empty_table())
 
 
-def url_partition(key: str, partitions: int) -> int:
-    """The URL-dedup partition of a normalized URL key (stable across processes and machines)."""
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little") % partitions
-
-
 def prepare_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int) -> None:
-    """The ``prepare`` task: a shard's MinHash signatures, URL keys by hash partition, token counts and empty flags."""
-    import pyarrow as pa
-
+    """The ``prepare`` task: a shard's MinHash signatures, URL keys by hash partition, token counts and empty flags,
+    read ``batch_size`` pages at a time (memory: one batch of text; the signatures go to a memory-mapped file)."""
     d = config.dedup
-    start = run.meta()["offsets"][shard]
-    docs = read_shard(run.doc_shard(shard), ["text", "url"])
-    texts = docs["text"]
-    if d.minhash:
-        sigs = dedup_lib.minhash_signatures(texts, num_perm=d.num_perm, seed=d.seed, ngram=d.ngram)
-        atomic_npy(run.signatures(shard), sigs)
+    rows = run.meta()["rows"][shard]
+    tokenizer = config.selection.tokenizer
+    if tokenizer != "whitespace":
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+    keys: list[str] = []
+    tokens, empty = np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool)
+    with atomic_npy_memmap(run.signatures(shard), (rows, d.num_perm), np.uint32, enabled=d.minhash) as sigs:
+        start = 0
+        for batch in iter_batches(run.doc_shard(shard), ["text", "url"], config.batch_size):
+            texts, end = batch["text"], start + len(batch["text"])
+            if d.minhash:
+                sigs[start:end] = minhash_signatures(texts, num_perm=d.num_perm, seed=d.seed, ngram=d.ngram)
+            if d.url:
+                keys += [normalize_url(u) for u in batch["url"]]
+            tokens[start:end] = count_tokens(texts, tokenizer)
+            empty[start:end] = [not (t or "").strip() for t in texts]
+            start = end
     if d.url:
-        parts: list[tuple[list[str], list[int]]] = [([], []) for _ in range(d.partitions)]
-        for i, url in enumerate(docs["url"]):
-            key = dedup_lib.normalize_url(url)
-            if key:  # rows without a URL cannot be compared: all kept
-                keys, rows = parts[url_partition(key, d.partitions)]
-                keys.append(key)
-                rows.append(start + i)
-        tables = [pa.table({"key": pa.array(k, pa.string()), "row": pa.array(r, pa.int64())}) for k, r in parts]
-        atomic_partitioned_parquet(run.url_keys(shard), tables)
-    tokens = count_tokens(texts, config.selection.tokenizer)
-    empty = np.array([not (t or "").strip() for t in texts], dtype=bool)
+        write_url_keys(run.url_folder(), shard, keys, d.partitions)
     atomic_npz(run.prepared(shard), tokens=tokens, empty=empty)  # last: marks the task done
 
 
@@ -158,8 +157,8 @@ def preload(config: MiningConfig) -> None:
     from trl_dsm.mining.classifier import normalize_text
 
     d = config.dedup
-    dedup_lib.lsh_params(d.threshold, d.num_perm)  # imports datasketch (and scipy): ~1 s
-    dedup_lib.minhash_signatures(["warm up the kernels"], num_perm=d.num_perm, seed=d.seed, ngram=d.ngram)
+    lsh_params(d.threshold, d.num_perm)  # imports datasketch (and scipy): ~1 s
+    minhash_signatures(["warm up the kernels"], num_perm=d.num_perm, seed=d.seed, ngram=d.ngram)
     normalize_text("warm up")
 
 
@@ -237,13 +236,18 @@ def score_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
     (or, for ``top_tokens``, its partial histogram and ranking written)."""
     keep = shard_keep(run, shard)
     scores = np.full(len(keep), np.nan, dtype=np.float32)
-    rows = np.flatnonzero(keep)
-    if len(rows):
-        docs = read_shard(run.doc_shard(shard), ["text"]).select(rows)
+    if keep.any():  # batch_size pages at a time: memory is one batch of text
         model_path = run.model(k).with_suffix(".ftz") if config.classifier.quantize else run.model(k)
         classifier = _classifier(str(model_path), model_path.stat().st_mtime_ns, config.classifier.max_chars)
-        scored = score_dataset(docs, classifier, num_proc=config.num_proc, batch_size=config.batch_size)
-        scores[rows] = np.asarray(scored[SCORE_COLUMN], dtype=np.float32)
+        scorer = classifier.scorer("text", SCORE_COLUMN)  # the scoring function of score_dataset
+        start = 0
+        for batch in iter_batches(run.doc_shard(shard), ["text"], config.batch_size):
+            texts = batch["text"]
+            rows = np.flatnonzero(keep[start : start + len(texts)])
+            if len(rows):
+                scored = scorer({"text": [texts[r] for r in rows]})[SCORE_COLUMN]
+                scores[start + rows] = np.asarray(scored, dtype=np.float32)
+            start += len(texts)
     if config.selection.method == "threshold":
         _write_selection(run, k, shard, select_threshold(scores, config.selection.threshold))
     else:
@@ -352,51 +356,229 @@ def prefix_pages_shard(run: RunDir, config: MiningConfig, k: int, shard: int) ->
     atomic_npy(run.prefix_pages(k, shard), np.union1d(added, np.array(hits, dtype=np.int64) + start).astype(np.int64))
 
 
-@dataclass(frozen=True)
-class Stage:
-    """A stage: its task function and the file whose existence marks task ``i`` of iteration ``k`` done."""
+class RunStep(PipelineStep):
+    """One stage of a mining run as a datatrove step: task ``rank`` runs the units ``units[rank::world_size]``
+    (shards, partitions, input files) whose output is missing, reading its inputs from the run directory ``run_dir``
+    and writing its output atomically; documents passing through are forwarded untouched. A subclass names its
+    stage, its unit, the file that marks a unit done (:meth:`output`) and the work (:meth:`process`)."""
 
-    run: Callable[[RunDir, MiningConfig, int, int], None]
-    output: Callable[[RunDir, MiningConfig, int, int], Path]
+    type = "trl-dsm mining"
+    #: The stage's work on one unit: ``work(run, config, iteration, i)``.
+    work = None
+    #: What one unit of the stage is (the stats count them).
+    unit = "shard"
 
+    def __init__(self, run_dir: str | Path, iteration: int = 0, units: Sequence[int] = ()):
+        super().__init__()
+        self.run_dir, self.iteration, self.units = str(run_dir), iteration, list(units)
 
-STAGES: dict[str, Stage] = {
-    "ingest": Stage(ingest_unit, lambda run, cfg, k, i: run.raw(i)),
-    "reshard": Stage(reshard_shard, lambda run, cfg, k, i: run.doc_shard(i)),
-    "prepare": Stage(prepare_shard, lambda run, cfg, k, i: run.prepared(i)),
-    "url_dedup": Stage(url_dedup_partition, lambda run, cfg, k, i: run.url_removed(i)),
-    "lsh_buckets": Stage(lsh_buckets_shard, lambda run, cfg, k, i: lsh_done(run, i)),
-    "lsh_merge": Stage(lsh_merge_task, lambda run, cfg, k, i: run.lsh_edges(*divmod(i, cfg.dedup.partitions))),
-    "clusters": Stage(clusters_task, lambda run, cfg, k, i: run.dedup_summary()),
-    "keep": Stage(keep_shard, lambda run, cfg, k, i: run.keep(i)),
-    "sample": Stage(sample_shard, lambda run, cfg, k, i: run.sample(k, i)),
-    "score": Stage(score_shard, lambda run, cfg, k, i: run.scores(k, i)),
-    "select": Stage(select_shard, lambda run, cfg, k, i: run.selected(k, i)),
-    "domain_counts": Stage(domain_counts_shard, lambda run, cfg, k, i: run.domain_counts(k, i)),
-    "domain_merge": Stage(domain_merge_partition, lambda run, cfg, k, i: run.math_domains(k, i)),
-    "prefix_counts": Stage(prefix_counts_shard, lambda run, cfg, k, i: run.prefix_counts(k, i)),
-    "prefix_pages": Stage(prefix_pages_shard, lambda run, cfg, k, i: run.prefix_pages(k, i)),
-    "final": Stage(final_shard, lambda run, cfg, k, i: run.final(i)),
-    "decontaminate": Stage(decontaminate_shard, lambda run, cfg, k, i: run.decontaminated(i)),
-}
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file whose existence marks unit ``i`` done (written last by :meth:`process`)."""
+        raise NotImplementedError
 
+    def process(self, run: RunDir, config: MiningConfig, i: int) -> None:
+        """Run unit ``i``: the stage's ``work(run, config, iteration, i)``."""
+        self.work(run, config, self.iteration, i)
 
-@dataclass(frozen=True)
-class StageTask:
-    """The work an executor receives: ``task(i)`` runs task ``i`` of ``stage`` (picklable: three plain fields)."""
-
-    run_dir: str
-    stage: str
-    iteration: int = 0
-
-    def __post_init__(self):
-        if self.stage not in STAGES:
-            raise ValueError(f"unknown stage {self.stage!r}; known: {sorted(STAGES)}")
-
-    def __call__(self, task: int) -> None:
+    def todo(self, units: Sequence[int]) -> list[int]:
+        """The ``units`` whose output is missing (the driver's resume check)."""
         run = RunDir(self.run_dir)
-        STAGES[self.stage].run(run, run.load_config(), self.iteration, task)
+        config = run.load_config()
+        return [i for i in units if not self.output(run, config, i).is_file()]
 
-    def is_done(self, task: int, config: MiningConfig) -> bool:
-        """Whether task ``task``'s output (its completion marker) exists."""
-        return STAGES[self.stage].output(RunDir(self.run_dir), config, self.iteration, task).is_file()
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        """Run this task's units that are not done yet, then pass the documents on."""
+        run = RunDir(self.run_dir)
+        config = run.load_config()
+        for i in self.units[rank::world_size]:
+            if self.output(run, config, i).is_file():
+                self.stat_update("already_done")
+                continue
+            with self.track_time(self.unit):
+                self.process(run, config, i)
+            self.stat_update(self.unit)
+        if data:
+            yield from data
+
+
+class IngestStep(RunStep):
+    """``ingest``: input unit ``i`` (one file or dataset) read -> ``raw/part-i.parquet``."""
+
+    name = "ingest"
+    unit = "input"
+    work = staticmethod(ingest_unit)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.raw(i)
+
+
+class ReshardStep(RunStep):
+    """``reshard``: shard ``i``'s rows of the input parts, in order -> ``docs/shard-i.parquet``."""
+
+    name = "reshard"
+    work = staticmethod(reshard_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.doc_shard(i)
+
+
+class PrepareStep(RunStep):
+    """``prepare``: shard ``i``'s MinHash signatures, URL keys (:func:`trl_dsm.mining.urls.write_url_keys`), token
+    counts and empty flags."""
+
+    name = "prepare"
+    work = staticmethod(prepare_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.prepared(i)
+
+
+class LshBucketsStep(RunStep):
+    """``lsh_buckets``: shard ``i``'s ``(band key, row)`` entries, sorted per band and hash partition."""
+
+    name = "lsh_buckets"
+    work = staticmethod(lsh_buckets_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return lsh_done(run, i)
+
+
+class LshMergeStep(RunStep):
+    """``lsh_merge``: one band's and hash partition's buckets from every shard -> duplicate pairs."""
+
+    name = "lsh_merge"
+    unit = "band_partition"
+    work = staticmethod(lsh_merge_task)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.lsh_edges(*divmod(i, config.dedup.partitions))
+
+
+class ClustersStep(RunStep):
+    """``clusters``: union-find over the duplicate pairs -> removed rows, cluster report, dedup summary."""
+
+    name = "clusters"
+    unit = "run"
+    work = staticmethod(clusters_task)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.dedup_summary()
+
+
+class KeepStep(RunStep):
+    """``keep``: shard ``i``'s keep-mask after URL and near-dedup."""
+
+    name = "keep"
+    work = staticmethod(keep_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.keep(i)
+
+
+class SampleStep(RunStep):
+    """``sample``: shard ``i``'s candidates for the classifier's training samples."""
+
+    name = "sample"
+    work = staticmethod(sample_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.sample(self.iteration, i)
+
+
+class ScoreStep(RunStep):
+    """``score``: shard ``i``'s kept pages scored, then selected by threshold, or its token-budget partial written
+    (:func:`trl_dsm.mining.steps.write_budget_partial`, what :class:`~trl_dsm.mining.steps.ScoreHistogram` writes)."""
+
+    name = "score"
+    work = staticmethod(score_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.scores(self.iteration, i)
+
+
+class SelectStep(RunStep):
+    """``select`` (``top_tokens``): shard ``i``'s pages within the budget's cut (the cut of
+    :class:`~trl_dsm.mining.steps.TokenBudgetFilter`)."""
+
+    name = "select"
+    work = staticmethod(select_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.selected(self.iteration, i)
+
+
+class DomainCountsStep(RunStep):
+    """``domain_counts``: pages and collected pages per domain of shard ``i``, by domain hash partition."""
+
+    name = "domain_counts"
+    work = staticmethod(domain_counts_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.domain_counts(self.iteration, i)
+
+
+class DomainMergeStep(RunStep):
+    """``domain_merge``: one domain hash partition's counts summed over the shards; its math domains."""
+
+    name = "domain_merge"
+    unit = "partition"
+    work = staticmethod(domain_merge_partition)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.math_domains(self.iteration, i)
+
+
+class PrefixCountsStep(RunStep):
+    """``prefix_counts``: partial counts of the math domains' URL prefixes in shard ``i``."""
+
+    name = "prefix_counts"
+    work = staticmethod(prefix_counts_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.prefix_counts(self.iteration, i)
+
+
+class PrefixPagesStep(RunStep):
+    """``prefix_pages``: shard ``i``'s rows added to the seeds through the iteration."""
+
+    name = "prefix_pages"
+    work = staticmethod(prefix_pages_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.prefix_pages(self.iteration, i)
+
+
+class FinalStep(RunStep):
+    """``final``: shard ``i``'s selected pages with their scores, and their counts."""
+
+    name = "final"
+    work = staticmethod(final_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.final(i)
+
+
+class DecontaminateStep(RunStep):
+    """``decontaminate``: final shard ``i`` through the 10-gram decontamination, its report and clean rows."""
+
+    name = "decontaminate"
+    work = staticmethod(decontaminate_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.decontaminated(i)

@@ -1,9 +1,9 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""The dedup tasks of a mining run (§2.1: URL dedup and MinHash-LSH near-dedup at the scale of a crawl), in the
-shape of datatrove's multi-stage MinHash: URL keys merged per hash partition (``url_dedup``), LSH band buckets per
-shard (``lsh_buckets``) merged per band and hash partition into duplicate pairs (``lsh_merge``), union-find over
-the pairs (``clusters``: the only single task; its memory is the pairs, not the documents), keep-masks per shard
-(``keep``). :mod:`trl_dsm.mining.stages` lists them in its stage table with the other tasks.
+"""The near-dedup work of a mining run (§2.1: MinHash-LSH near-dedup at the scale of a crawl), in the shape of
+datatrove's multi-stage MinHash: LSH band buckets per shard (``lsh_buckets``) merged per band and hash partition
+into duplicate pairs (``lsh_merge``), union-find over the pairs (``clusters``), keep-masks per shard (``keep``,
+which also drops the URL duplicates that :mod:`trl_dsm.mining.urls` found). The datatrove steps that run them are
+in :mod:`trl_dsm.mining.stages`.
 """
 
 from __future__ import annotations
@@ -12,26 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from trl_dsm.mining import dedup as dedup_lib
+from trl_dsm.mining import lsh
 from trl_dsm.mining.config import MiningConfig
-from trl_dsm.mining.rundir import RunDir, atomic_json, atomic_jsonl, atomic_npy, read_partition
-
-
-def url_dedup_partition(run: RunDir, config: MiningConfig, iteration: int, partition: int) -> None:
-    """Exact URL dedup of one hash partition of the keys: the smallest row of each key stays (the first occurrence
-    in input order, as :func:`trl_dsm.mining.dedup.url_dedup_mask`)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    tables = [read_partition(run.url_keys(s), partition) for s in range(config.num_shards)]
-    table = pa.concat_tables(tables)
-    removed = np.zeros(0, dtype=np.int64)
-    if table.num_rows:
-        table = table.take(pc.sort_indices(table, sort_keys=[("key", "ascending"), ("row", "ascending")]))
-        keys = table.column("key").combine_chunks()
-        repeat = np.r_[False, pc.equal(keys.slice(1), keys.slice(0, len(keys) - 1)).to_numpy(zero_copy_only=False)]
-        removed = np.sort(table.column("row").to_numpy()[repeat])
-    atomic_npy(run.url_removed(partition), removed.astype(np.int64))
+from trl_dsm.mining.rundir import RunDir, atomic_json, atomic_jsonl, atomic_npy
+from trl_dsm.mining.urls import url_duplicates, url_duplicates_total
 
 
 def _sorted_rows_in(path: Path, lo: int, hi: int) -> np.ndarray:
@@ -41,11 +25,11 @@ def _sorted_rows_in(path: Path, lo: int, hi: int) -> np.ndarray:
     return np.asarray(rows[start:end], dtype=np.int64)
 
 
-def _url_removed_in(run: RunDir, config: MiningConfig, lo: int, hi: int) -> np.ndarray:
+def _url_removed_in(run: RunDir, config: MiningConfig, shard: int) -> np.ndarray:
+    """The shard's rows (local, sorted) removed as URL duplicates."""
     if not config.dedup.url:
         return np.zeros(0, dtype=np.int64)
-    out = [_sorted_rows_in(run.url_removed(p), lo, hi) for p in range(config.dedup.partitions)]
-    return np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
+    return url_duplicates(run.url_folder(), shard, config.dedup.partitions)
 
 
 def lsh_done(run: RunDir, shard: int) -> Path:
@@ -59,16 +43,16 @@ def lsh_buckets_shard(run: RunDir, config: MiningConfig, iteration: int, shard: 
     partitions (a file per band and partition would be shards x bands x partitions files at a crawl's scale)."""
     d = config.dedup
     meta = run.meta()
-    lo, n = meta["offsets"][shard], meta["rows"][shard]
+    lo = meta["offsets"][shard]
     keep = ~np.load(run.prepared(shard))["empty"].astype(bool)
-    keep[_url_removed_in(run, config, lo, lo + n) - lo] = False
+    keep[_url_removed_in(run, config, shard)] = False
     local = np.flatnonzero(keep)
-    bands, rows_per_band = dedup_lib.lsh_params(d.threshold, d.num_perm)
-    keys = dedup_lib.band_hashes(np.load(run.signatures(shard))[local], bands, rows_per_band)
+    bands, rows_per_band = lsh.lsh_params(d.threshold, d.num_perm)
+    keys = lsh.band_hashes(np.load(run.signatures(shard))[local], bands, rows_per_band)
     rows = local.astype(np.int64) + lo
     blocks, counts = [], []
     for band in range(bands):
-        part = dedup_lib.hash_partition(keys[:, band], d.partitions)
+        part = lsh.hash_partition(keys[:, band], d.partitions)
         order = np.lexsort((rows, keys[:, band], part))  # = sorted_buckets' order within each partition
         blocks.append(np.stack([keys[order, band], rows[order].astype(np.uint64)], axis=1))
         counts.append(np.bincount(part, minlength=d.partitions))
@@ -111,13 +95,13 @@ def lsh_merge_task(run: RunDir, config: MiningConfig, iteration: int, task: int)
             parts.append(np.asarray(np.load(run.lsh_buckets(shard), mmap_mode="r")[start:end]))
     entries = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.uint64)
     entries = entries[np.lexsort((entries[:, 1], entries[:, 0]))]
-    edges = dedup_lib.bucket_edges(entries, SignatureLookup(run, run.meta()["offsets"]), d.threshold, d.verify)
+    edges = lsh.bucket_edges(entries, SignatureLookup(run, run.meta()["offsets"]), d.threshold, d.verify)
     atomic_npy(run.lsh_edges(band, part), edges)
 
 
 def lsh_tasks(config: MiningConfig) -> int:
     """The number of ``lsh_merge`` tasks: LSH bands x hash partitions."""
-    return dedup_lib.lsh_params(config.dedup.threshold, config.dedup.num_perm)[0] * config.dedup.partitions
+    return lsh.lsh_params(config.dedup.threshold, config.dedup.num_perm)[0] * config.dedup.partitions
 
 
 def _columns_at(run: RunDir, config: MiningConfig, columns: list[str], rows: np.ndarray) -> dict[str, dict]:
@@ -142,13 +126,13 @@ def clusters_task(run: RunDir, config: MiningConfig, iteration: int, task: int, 
     d = config.dedup
     meta = run.meta()
     n = meta["total"]
-    url_removed = sum(len(np.load(run.url_removed(p), mmap_mode="r")) for p in range(d.partitions)) if d.url else 0
+    url_removed = url_duplicates_total(run.url_folder(), d.partitions) if d.url else 0
     summary = {"documents": n, "url_duplicates_removed": int(url_removed)}
     near_removed = np.zeros(0, dtype=np.int64)
     if d.minhash:
-        bands = dedup_lib.lsh_params(d.threshold, d.num_perm)[0]
+        bands = lsh.lsh_params(d.threshold, d.num_perm)[0]
         edges = [np.load(run.lsh_edges(b, p)) for b in range(bands) for p in range(d.partitions)]
-        clusters = dedup_lib.clusters_from_edges(np.concatenate(edges))
+        clusters = lsh.clusters_from_edges(np.concatenate(edges))
         near_removed = np.sort(np.array([m for c in clusters for m in c[1:]], dtype=np.int64))
         shown = np.unique(np.array([m for c in clusters for m in c[:max_members]], dtype=np.int64))
         found = _columns_at(run, config, ["url", "id"], shown)
@@ -185,7 +169,7 @@ def keep_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int) ->
     meta = run.meta()
     lo, n = meta["offsets"][shard], meta["rows"][shard]
     keep = np.ones(n, dtype=bool)
-    keep[_url_removed_in(run, config, lo, lo + n) - lo] = False
+    keep[_url_removed_in(run, config, shard)] = False
     if config.dedup.minhash:
         keep[_sorted_rows_in(run.near_removed(), lo, lo + n) - lo] = False
     atomic_npy(run.keep(shard), keep)

@@ -2,31 +2,30 @@
 """Mining (§2.1) as datatrove pipeline steps that compose with datatrove's own readers, filters and writers.
 
 * :class:`MathHtmlExtractor`: HTML main text with MathJax/KaTeX/MathML kept as TeX (``html_to_text``).
+* :class:`TwoStageMathExtractor`: a prefilter and fast plain text scored for every page, the math-preserving
+  extraction only for pages above a recall threshold.
 * :class:`MathScoreFilter`: the fastText math classifier; keeps pages scoring >= ``threshold`` (the score goes to
   ``metadata["math_score"]``).
 * :class:`UrlNormalizer`, then exact URL dedup in three datatrove stages, sharded by the hash of the normalized URL:
   :class:`UrlDedupSignature` (per task: keys by partition) -> :class:`UrlDedupFind` (one task per partition: later
   copies of a key) -> :class:`UrlDedupFilter` (per task: drops them). The first document of each key in
-  (task, position) order is kept.
+  (task, position) order is kept. ``trl-dsm mine`` runs the same code (:mod:`trl_dsm.mining.urls`) per shard.
 * :class:`DecontaminationFilter`: the 10-gram benchmark decontamination (segments or whole documents).
 * Token-budget selection ("the top-ranking pages within a token budget") in two stages with a small merge:
   :class:`ScoreHistogram` (per task: partial histogram of score bin -> tokens, and the task's ranking) ->
   :class:`TokenBudgetFilter` (per task: merges the histograms into the cut once, keeps the pages above it). The
   selection equals :func:`trl_dsm.mining.select.select_top_tokens` over all pages (ties by task, then position).
 
-Each step counts what it did with ``stat_update`` (datatrove's stats). :class:`TaskStep` is how ``trl-dsm mine``
-runs its own stage tasks on datatrove's executors (local, Slurm, Ray).
-
-(Over 400 lines: the one module a datatrove user imports the mining steps from; each step is self-contained.)
+Each step counts what it did with ``stat_update`` (datatrove's stats). ``trl-dsm mine``'s own stages are datatrove
+steps too (:mod:`trl_dsm.mining.stages`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from datatrove.data import Document, DocumentsPipeline
@@ -37,29 +36,8 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from trl_dsm.mining.classifier import SCORE_COLUMN
-from trl_dsm.mining.dedup import normalize_url
 from trl_dsm.mining.select import BUDGET_BINS, BudgetCut, budget_cut, budget_partial, count_tokens
-
-
-class TaskStep(PipelineStep):
-    """Runs ``work(task)`` for tasks ``rank, rank + world_size, ...`` of ``tasks`` (one stage of a mining run);
-    documents passing through are forwarded untouched."""
-
-    name = "trl-dsm mining tasks"
-    type = "trl-dsm"
-
-    def __init__(self, work: Callable[[int], None], tasks: Sequence[int]):
-        super().__init__()
-        self.work, self.tasks = work, list(tasks)
-
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        """Run this rank's tasks, then pass the documents through."""
-        for task in self.tasks[rank::world_size]:
-            with self.track_time():
-                self.work(task)
-            self.stat_update("tasks")
-        if data:
-            yield from data
+from trl_dsm.mining.urls import find_url_duplicates, normalize_url, url_duplicates, write_url_keys
 
 
 class MathHtmlExtractor(BaseExtractor):
@@ -123,8 +101,69 @@ class MathScoreFilter(BaseFilter):
         return self.filter_batch([doc])[0]
 
 
+class TwoStageMathExtractor(BaseFilter):
+    """Two-stage extraction of HTML pages (``doc.text``) for mining at crawl scale (§2.1). Stage one for every page:
+    the raw-HTML prefilter (``prefilter``: :func:`trl_dsm.mining.extraction.prefilter.looks_like_math`; off keeps
+    every page) and the fast plain text (:func:`trl_dsm.mining.extraction.fast.fast_text`) scored by the fastText
+    classifier (``metadata["fast_score"]``). Stage two, the math-preserving extraction
+    (:func:`trl_dsm.mining.html_text.html_to_text`), only for pages whose fast-text score is at least
+    ``recall_threshold``; set it below the selection's cut and select after it (e.g. :class:`MathScoreFilter`,
+    which scores the math-preserving text). Other pages are dropped (to ``exclusion_writer`` if given)."""
+
+    name = "trl-dsm two-stage math extraction"
+
+    def __init__(
+        self,
+        model_path: str,
+        recall_threshold: float = 0.1,
+        prefilter: bool = False,
+        max_chars: int | None = None,
+        batch_size: int = 256,
+        exclusion_writer: DiskWriter | None = None,
+    ):
+        super().__init__(exclusion_writer, batch_size=batch_size)
+        self.model_path, self.recall_threshold, self.prefilter = str(model_path), recall_threshold, prefilter
+        self.max_chars = max_chars
+        self._classifier = None
+
+    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
+        """Stage one for ``batch``, stage two for its pages at or above ``recall_threshold``."""
+        from trl_dsm.mining.classifier import FastTextClassifier
+        from trl_dsm.mining.extraction.fast import fast_text
+        from trl_dsm.mining.extraction.prefilter import looks_like_math
+        from trl_dsm.mining.html_text import html_to_text
+
+        if self._classifier is None:
+            self._classifier = FastTextClassifier(self.model_path, max_chars=self.max_chars)
+        out: list[bool | tuple[bool, str]] = [True] * len(batch)
+        candidates = []
+        for i, doc in enumerate(batch):
+            if self.prefilter and not looks_like_math(doc.text):
+                out[i] = (False, "prefilter")
+            else:
+                candidates.append((i, fast_text(doc.text)[1]))
+        scores = self._classifier.predict_proba([text for _, text in candidates]) if candidates else []
+        for (i, fast), score in zip(candidates, scores):
+            doc = batch[i]
+            doc.metadata["fast_score"] = float(score)
+            if score < self.recall_threshold:
+                doc.text = fast
+                out[i] = (False, "below_recall")
+                continue
+            with self.track_time("stage_two"):
+                doc.text = html_to_text(doc.text)[1]
+            self.stat_update("stage_two")
+            if not doc.text.strip():
+                out[i] = (False, "empty")
+        return out
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        """One page through :meth:`filter_batch`."""
+        return self.filter_batch([doc])[0]
+
+
 class UrlNormalizer(PipelineStep):
-    """``metadata["url_key"]`` = :func:`trl_dsm.mining.dedup.normalize_url` of ``metadata["url"]`` (scheme, ``www.``,
+    """``metadata["url_key"]`` = :func:`trl_dsm.mining.urls.normalize_url` of ``metadata["url"]`` (scheme, ``www.``,
     default port, fragment, tracking parameters, query order, percent-escapes, trailing slash)."""
 
     name = "trl-dsm URL normalization"
@@ -143,95 +182,52 @@ def _folder(folder: DataFolderLike | os.PathLike):
     return get_datafolder(os.fspath(folder) if isinstance(folder, os.PathLike) else folder)
 
 
-def _partition(key: str, partitions: int) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little") % partitions
-
-
 class UrlDedupSignature(PipelineStep):
-    """Stage 1 of exact URL dedup: each task writes ``(url key, task, position)`` of its documents to
-    ``output_folder/PART/TASK.parquet``, one file per hash partition (``partitions`` = the tasks of stage 2).
-    Uses ``metadata["url_key"]`` (from :class:`UrlNormalizer`) or normalizes ``metadata["url"]``; documents without
-    a URL are never duplicates. Consumes the documents."""
+    """Stage 1 of exact URL dedup: each task writes ``(url key, position)`` of its documents to
+    ``folder/keys/TASK.parquet``, a row group per hash partition (:func:`trl_dsm.mining.urls.write_url_keys`;
+    ``partitions`` = the tasks of stage 2). Uses ``metadata["url_key"]`` (from :class:`UrlNormalizer`) or normalizes
+    ``metadata["url"]``; documents without a URL are never duplicates. Consumes the documents."""
 
     name = "trl-dsm URL dedup 1: signatures"
     type = "trl-dsm"
 
-    def __init__(self, output_folder: DataFolderLike, partitions: int = 1):
+    def __init__(self, folder: DataFolderLike, partitions: int = 1):
         super().__init__()
         if partitions < 1:
             raise ValueError(f"partitions must be >= 1, got {partitions}")
-        self.output_folder, self.partitions = _folder(output_folder), partitions
+        self.folder, self.partitions = _folder(folder), partitions
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        """Write this task's URL keys, one file per hash partition; yields nothing."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        parts: list[tuple[list[str], list[int]]] = [([], []) for _ in range(self.partitions)]
-        for index, doc in enumerate(data):
+        """Write this task's URL keys; yields nothing."""
+        keys = []
+        for doc in data:
             key = doc.metadata.get("url_key")
-            key = normalize_url(doc.metadata.get("url") or "") if key is None else key
-            self.stat_update("documents")
-            if key:
-                keys, positions = parts[_partition(key, self.partitions)]
-                keys.append(key)
-                positions.append(index)
-        for p, (keys, positions) in enumerate(parts):
-            table = pa.table(
-                {
-                    "key": pa.array(keys, pa.string()),
-                    "task": pa.array([rank] * len(keys), pa.int64()),
-                    "position": pa.array(positions, pa.int64()),
-                }
-            )
-            with self.output_folder.open(f"{p:05d}/{rank:05d}.parquet", "wb") as f:
-                pq.write_table(table, f)
+            keys.append(normalize_url(doc.metadata.get("url") or "") if key is None else key)
+        self.stat_update("documents", value=len(keys))
+        self.stat_update("keys", value=write_url_keys(self.folder, rank, keys, self.partitions))
         return
         yield
 
 
 class UrlDedupFind(PipelineStep):
-    """Stage 2 of exact URL dedup, one task per partition: reads every task's keys of the partition and writes, for
-    each stage-1 task, the positions of its documents whose key an earlier document has
-    (``output_folder/TASK/PART.npy``). Memory: one partition's keys."""
+    """Stage 2 of exact URL dedup, by hash partition: every task's keys of a partition -> the ``(task, position)``
+    of documents whose key an earlier document (in task, then position order) has
+    (:func:`trl_dsm.mining.urls.find_url_duplicates`). Task ``rank`` runs partition ``rank``, or
+    ``partitions[rank::world_size]`` when given. Memory: one partition's keys."""
 
     name = "trl-dsm URL dedup 2: duplicates"
     type = "trl-dsm"
 
-    def __init__(self, input_folder: DataFolderLike, output_folder: DataFolderLike):
+    def __init__(self, folder: DataFolderLike, partitions: Sequence[int] | None = None):
         super().__init__()
-        self.input_folder, self.output_folder = _folder(input_folder), _folder(output_folder)
+        self.folder, self.partitions = _folder(folder), None if partitions is None else list(partitions)
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        """Find the duplicate keys of partition ``rank`` and write each stage-1 task's duplicate positions; yields
-        nothing."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
-        files = self.input_folder.list_files(subdirectory=f"{rank:05d}")
-        tables = []
-        for path in files:
-            with self.input_folder.open(path, "rb") as f:
-                tables.append(pq.read_table(f))
-        table = pa.concat_tables(tables) if tables else None
-        removed: dict[int, list[int]] = {}
-        if table is not None and table.num_rows:
-            order = pc.sort_indices(
-                table, sort_keys=[("key", "ascending"), ("task", "ascending"), ("position", "ascending")]
-            )
-            table = table.take(order)
-            keys = table.column("key").combine_chunks()
-            repeat = np.r_[False, pc.equal(keys.slice(1), keys.slice(0, len(keys) - 1)).to_numpy(zero_copy_only=False)]
-            tasks, positions = table.column("task").to_numpy()[repeat], table.column("position").to_numpy()[repeat]
-            for task in np.unique(tasks):
-                removed[int(task)] = np.sort(positions[tasks == task]).tolist()
-            self.stat_update("keys", value=int(len(keys)))
-            self.stat_update("duplicates", value=int(repeat.sum()))
-        tasks_seen = {int(path.rsplit("/", 1)[-1].split(".")[0]) for path in files}
-        for task in sorted(tasks_seen | set(removed)):
-            with self.output_folder.open(f"{task:05d}/{rank:05d}.npy", "wb") as f:
-                np.save(f, np.asarray(removed.get(task, []), dtype=np.int64))
+        """Find the duplicates of this task's partitions; yields nothing."""
+        for partition in [rank] if self.partitions is None else self.partitions[rank::world_size]:
+            with self.track_time():
+                self.stat_update("duplicates", value=find_url_duplicates(self.folder, partition))
+            self.stat_update("partitions")
         return
         yield
 
@@ -242,17 +238,15 @@ class UrlDedupFilter(BaseFilter):
 
     name = "trl-dsm URL dedup 3: filter"
 
-    def __init__(self, input_folder: DataFolderLike, exclusion_writer: DiskWriter | None = None):
+    def __init__(self, folder: DataFolderLike, exclusion_writer: DiskWriter | None = None):
         super().__init__(exclusion_writer)
-        self.input_folder = _folder(input_folder)
+        self.folder = _folder(folder)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         """Read this task's duplicate positions, then filter the documents."""
-        drop: set[int] = set()
-        for path in self.input_folder.list_files(subdirectory=f"{rank:05d}"):
-            with self.input_folder.open(path, "rb") as f:
-                drop.update(np.load(f).tolist())
-        self._drop, self._position = drop, 0
+        partitions = len(self.folder.list_files(subdirectory="removed", glob_pattern="*.npy"))
+        self._drop = set(url_duplicates(self.folder, rank, partitions).tolist())
+        self._position = 0
         yield from super().run(data, rank, world_size)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
