@@ -10,6 +10,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.writers import JsonlWriter
@@ -148,3 +149,49 @@ def test_datatrove_stock_warc_reader_differs_only_on_declared_charsets(warc_dir,
     ravard = next(d for d in docs.values() if d["metadata"]["url"] == differ[0])
     assert ravard["text"] == ours[ravard["id"]]["text"].encode("latin-1").decode("cp865")
     assert "Informationen über" in ours[ravard["id"]]["text"] and "Informationen ⁿber" in ravard["text"]
+
+
+def test_two_stage_warc_reading(warc_dir, shared_data, tmp_path):
+    """``extraction`` with a model: every page's fast text is scored; pages at or above the recall threshold get
+    the math-preserving extraction (the one-stage text), the others keep their fast text; with the prefilter on,
+    pages it rejects are skipped. Read through ``load_documents`` (the ingest stage's path)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    from trl_dsm.mining.classifier import FastTextConfig, train_classifier
+    from trl_dsm.mining.extraction.fast import fast_text
+    from trl_dsm.mining.extraction.prefilter import looks_like_math
+    from trl_dsm.mining.readers import load_documents
+    from trl_dsm.mining.warc import html_response
+
+    web = [json.loads(line) for line in (shared_data / "web" / "web_docs.jsonl").open()]
+    math = [d["text"] for d in web if d["category_hint"] == "math"]
+    model = tmp_path / "math.bin"
+    config = FastTextConfig(dim=16, bucket=20_000, epoch=5, n_positives=500, n_negatives=500)
+    classifier = train_classifier(math * 5, [d["text"] for d in web if d["category_hint"] != "math"], model, config)
+    files = sorted(str(p) for p in warc_dir.glob("*.warc.gz"))
+    one = {d["id"]: d for f in files for d in iter_warc(f)}
+    html = {}
+    for f in files:
+        with open(f, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                page = html_response(record)
+                if page is not None:
+                    html[page["id"]] = page["text"]
+    fast = {i: fast_text(h) for i, h in html.items()}
+    scores = dict(zip(fast, classifier.predict_proba([t for _, t in fast.values()])))
+    threshold = float(np.median(list(scores.values())))
+
+    def read(two_stage: dict) -> dict[str, dict]:
+        spec = {"type": "warc", "paths": files}
+        return {d["id"]: d for d in load_documents(spec, cache_dir=tmp_path / "cache", two_stage=two_stage)}
+
+    assert read({"model": str(model), "recall_threshold": 0.0}) == one  # every page reaches stage two
+    mixed = read({"model": str(model), "recall_threshold": threshold})
+    stage_two = {i for i in mixed if scores[i] >= threshold}
+    assert 0 < len(stage_two) < len(mixed)
+    for i, doc in mixed.items():
+        want = (one[i]["title"], one[i]["text"]) if i in stage_two else fast[i]
+        assert (doc["title"], doc["text"]) == want
+    filtered = read({"model": str(model), "recall_threshold": threshold, "prefilter": True})
+    assert set(filtered) == {i for i in mixed if looks_like_math(html[i])} and len(filtered) < len(mixed)
+    assert all(filtered[i] == mixed[i] for i in filtered)

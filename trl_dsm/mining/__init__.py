@@ -12,7 +12,9 @@ _EXPORTS = {
          "score_dataset", "train_classifier"),
         "trl_dsm.mining.classifier",
     ),
-    **dict.fromkeys(("DecontaminationConfig", "DedupConfig", "MiningConfig", "SeedSpec"), "trl_dsm.mining.config"),
+    **dict.fromkeys(
+        ("DecontaminationConfig", "DedupConfig", "ExtractionConfig", "MiningConfig", "SeedSpec"), "trl_dsm.mining.config"
+    ),
     **dict.fromkeys(("minhash_signatures", "shingles", "to_datasketch"), "trl_dsm.mining.minhash"),
     "near_dedup": "trl_dsm.mining.lsh",
     "normalize_url": "trl_dsm.mining.urls",

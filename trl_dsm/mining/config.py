@@ -55,6 +55,23 @@ class DedupConfig:
 
 
 @dataclass
+class ExtractionConfig:
+    """Two-stage extraction of WARC inputs (§2.1 at Common Crawl scale). With ``model`` (a fastText math classifier,
+    e.g. ``iter_1/model.bin`` of a run on a sample of the crawl), stage one for every page is the raw-HTML
+    ``prefilter`` (off keeps every page) and the fast plain text scored by ``model``; the math-preserving extraction
+    runs only on pages scoring >= ``recall_threshold`` (set it below the selection's cut), the others keep their
+    fast text. Without ``model``, every page gets the math-preserving extraction."""
+
+    model: str | None = None
+    recall_threshold: float = 0.1
+    prefilter: bool = False
+
+    def __post_init__(self):
+        if not 0.0 <= self.recall_threshold <= 1.0:
+            raise ValueError(f"recall_threshold must be in [0, 1], got {self.recall_threshold}")
+
+
+@dataclass
 class DecontaminationConfig:
     """Optional last step: :func:`trl_dsm.decontamination.pipeline.decontaminate_dataset` on the selection."""
 
@@ -78,6 +95,7 @@ class MiningConfig:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     domains: DomainConfig = field(default_factory=DomainConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    extraction: ExtractionConfig = field(default_factory=ExtractionConfig)
     decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     #: ``datasets.map`` processes inside one decontamination task.

@@ -108,6 +108,8 @@ class WebDocsConfig(datasets.BuilderConfig):
     id_column: str | None = "id"
     title_column: str | None = "title"
     min_text_chars: int = 1
+    #: WARC: two-stage extraction settings (:func:`trl_dsm.mining.warc.iter_warc`); None: one stage.
+    two_stage: dict | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -137,7 +139,7 @@ class WarcBuilder(_WebBuilder):
     """HTML pages of WARC files, converted to main text with math kept as TeX."""
 
     def _iter(self, path: str) -> Iterator[dict]:
-        return iter_warc(path, self.config.min_text_chars)
+        return iter_warc(path, self.config.min_text_chars, self.config.two_stage)
 
 
 class WetBuilder(_WebBuilder):
@@ -231,8 +233,14 @@ class SourceSpec:
         return out
 
 
-def load_documents(spec: dict | SourceSpec, cache_dir: str | Path | None = None, num_proc: int | None = None):
-    """A ``datasets.Dataset`` with :data:`COLUMNS` from one source spec."""
+def load_documents(
+    spec: dict | SourceSpec,
+    cache_dir: str | Path | None = None,
+    num_proc: int | None = None,
+    two_stage: dict | None = None,
+):
+    """A ``datasets.Dataset`` with :data:`COLUMNS` from one source spec; ``two_stage`` (WARC inputs): the
+    two-stage extraction settings of :func:`trl_dsm.mining.warc.iter_warc`."""
     spec = SourceSpec.from_dict(spec)
     if spec.type == "hf":
         from trl_dsm.decontamination.pipeline import load_input
@@ -260,6 +268,7 @@ def load_documents(spec: dict | SourceSpec, cache_dir: str | Path | None = None,
         id_column=spec.id_column,
         title_column=spec.title_column,
         min_text_chars=spec.min_text_chars,
+        two_stage=two_stage if spec.type == "warc" and two_stage and two_stage.get("model") else None,
         # The cache is keyed by the config: include the files' sizes and mtimes so edited inputs are re-read.
         extra={"files": [[f, Path(f).stat().st_size, Path(f).stat().st_mtime] for f in expand_paths(spec.paths)]},
     )

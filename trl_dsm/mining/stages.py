@@ -50,6 +50,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -59,10 +60,11 @@ from datatrove.pipeline.base import PipelineStep
 from trl_dsm.mining import domains as domains_lib
 from trl_dsm.mining.classifier import SCORE_COLUMN, FastTextClassifier
 from trl_dsm.mining.config import MiningConfig
+from trl_dsm.mining.documents import COLUMNS
 from trl_dsm.mining.export import decontaminate_shard
 from trl_dsm.mining.lsh import lsh_params
 from trl_dsm.mining.minhash import minhash_signatures
-from trl_dsm.mining.readers import COLUMNS, load_documents
+from trl_dsm.mining.readers import load_documents
 from trl_dsm.mining.rundir import (
     RunDir,
     atomic_json,
@@ -91,7 +93,9 @@ from trl_dsm.mining.urls import normalize_url, url_partition, write_url_keys
 def ingest_unit(run: RunDir, config: MiningConfig, iteration: int, unit: int) -> None:
     """The ``ingest`` task: input unit ``unit`` read (:func:`load_documents`) -> ``raw/part-U.parquet``."""
     units = json.loads(run.units().read_text())
-    dataset = load_documents(dict(units[unit]["spec"]), cache_dir=run.root / "cache")
+    dataset = load_documents(
+        dict(units[unit]["spec"]), cache_dir=run.root / "cache", two_stage=asdict(config.extraction)
+    )
     atomic_parquet(run.raw(unit), dataset.select_columns(COLUMNS))
 
 

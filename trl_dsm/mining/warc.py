@@ -61,17 +61,37 @@ def html_response(record: ArcWarcRecord) -> dict | None:
     }
 
 
-def iter_warc(path: str | Path, min_text_chars: int = 1) -> Iterator[dict]:
+def iter_warc(path: str | Path, min_text_chars: int = 1, two_stage: dict | None = None) -> Iterator[dict]:
     """HTML responses of a WARC file (gzipped or not) as documents, main text with math as TeX; non-HTML pages
-    and pages with fewer than ``min_text_chars`` characters of text are skipped."""
+    and pages with fewer than ``min_text_chars`` characters of text are skipped.
+
+    ``two_stage`` (``{"model": path, "recall_threshold": t, "prefilter": bool}``, the ``extraction`` section of a
+    mining config): stage one for every page, the raw-HTML prefilter (when on, pages it rejects are skipped) and
+    the fast plain text scored by the fastText ``model``; stage two, the math-preserving extraction, only for pages
+    scoring >= ``recall_threshold``. The other pages keep their fast plain text (they still count as pages of
+    their domain and as random pages for the classifier)."""
     from warcio.archiveiterator import ArchiveIterator
 
+    classifier = None
+    if two_stage and two_stage.get("model"):
+        from trl_dsm.mining.classifier import FastTextClassifier
+        from trl_dsm.mining.extraction.fast import fast_text
+        from trl_dsm.mining.extraction.prefilter import looks_like_math
+
+        classifier = FastTextClassifier(two_stage["model"])
     with open_input(path) as fh:
         for rec in ArchiveIterator(fh):
             page = html_response(rec)
             if page is None:
                 continue
-            title, text = html_to_text(page["text"], url=page["url"])
+            if classifier is None:
+                title, text = html_to_text(page["text"], url=page["url"])
+            elif two_stage.get("prefilter") and not looks_like_math(page["text"]):
+                continue
+            else:
+                title, text = fast_text(page["text"])
+                if classifier.predict_proba([text])[0] >= two_stage["recall_threshold"]:
+                    title, text = html_to_text(page["text"], url=page["url"])
             if len(text.strip()) >= min_text_chars:
                 yield make_record(page["url"], title, text, f"warc:{Path(path).name}", page["id"])
 
