@@ -14,7 +14,17 @@ import importlib.util
 
 #: Import names of each extra's packages (``[project.optional-dependencies]`` in ``pyproject.toml``).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "mining": ("datatrove", "trafilatura", "lxml_html_clean", "warcio", "fasttext", "datasketch", "orjson"),
+    "mining": (
+        "datatrove",
+        "trafilatura",
+        "lxml_html_clean",
+        "resiliparse",
+        "selectolax",
+        "warcio",
+        "fasttext",
+        "datasketch",
+        "orjson",
+    ),
 }
 
 #: The extra each ``trl-dsm`` command needs beyond the core install.
