@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Corpus mining at scale (§2.1, issue #16): the whole ``trl-dsm mine`` pipeline on a synthetic crawl.
+"""Corpus mining at scale (§2.1): the whole ``trl-dsm mine`` pipeline on a synthetic crawl.
 
     python benchmarks/mining_scale.py [--sizes 20000 100000 400000] [--workers 1 2] [--data ../shared/data]
                                       [--autogroup-nice -20]
