@@ -4,6 +4,8 @@ colocated, bf16, on a ~0.5B model built here from a config (Qwen2.5-0.5B's shape
 
     python benchmarks/gpu_check.py                      # one GPU with vLLM installed; ~5-8 min
     python benchmarks/gpu_check.py --smoke              # CPU, tiny model, transformers generation: the code path
+    python benchmarks/gpu_check.py --iterative          # one GPU, DeepSpeed installed: iterative RL under ZeRO-3
+    python benchmarks/gpu_check.py --iterative --smoke  # the same on CPU (gloo), tiny model
 
 Each arm runs in its own process (vLLM and the CUDA allocator start clean, peak memory is per arm) for
 ``--steps`` optimizer steps after one warm-up step, with the same prompts, group size, lengths and reward
@@ -12,6 +14,13 @@ writes until ``--completion-length``, so every arm generates the same number of 
 seconds per step (TRL's ``step_time``), completion tokens per second of training, peak GPU memory allocated by
 torch (vLLM's weights and KV cache included in colocate mode), and each arm's ratio to TRL's GRPOTrainer (the
 anchor). Not part of CI (no GPU there). The whole run is bounded by ``--timeout`` (default 10 minutes).
+
+``--iterative`` checks iterative RL's reward-model side instead (§4.1.4): one GRPO step with process supervision by
+a learned PRM (the same model, read as a Math-Shepherd step-tag PRM) under DeepSpeed ZeRO-3, then one reward-model
+update — Math-Shepherd labels from policy rollouts (transformers generation with the ZeRO-3 weights gathered, as
+TRL's ``ds3_gather_for_generation``) and one optimizer step of the PRM's own ZeRO-3 engine. Prints the step and
+update times, the PRM loss, the share of the PRM's parameter elements this rank holds, its optimizer state and
+peak GPU memory. One rank holds every partition (world size 1); the share is 0.5 on 2 ranks (tests/test_sharded.py).
 """
 
 from __future__ import annotations
@@ -94,7 +103,9 @@ def run_arm(arm: str, model: str, out: Path, args: argparse.Namespace) -> dict:
     else:
         common.update(bf16=True, use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=args.vllm_memory,
                       vllm_enable_sleep_mode=False)  # fmt: skip
-    if arm == "trl":
+    if arm == "iterative":
+        trainer = iterative_trainer(model, out, data, common, args)
+    elif arm == "trl":
         trainer = GRPOTrainer(model, math_accuracy_reward, GRPOConfig(str(out), **common), train_dataset=data)
     else:
         config = GRPOMathConfig(str(out), supervision=arm, **common)
@@ -102,11 +113,28 @@ def run_arm(arm: str, model: str, out: Path, args: argparse.Namespace) -> dict:
                                   process_reward_func=arithmetic_step_reward if arm == "process" else None)  # fmt: skip
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+    update_times: list[float] = []
+    if arm == "iterative":
+        update = trainer.iterative.update
+
+        def timed_update() -> None:
+            start = time.perf_counter()
+            update()
+            update_times.append(time.perf_counter() - start)
+
+        trainer.iterative.update = timed_update
     trainer.train()
     logs = [e for e in trainer.state.log_history if "step_time" in e]
     timed = logs[1:] or logs  # the first step warms up (CUDA graphs off, allocator, compilation)
     step_time = sum(e["step_time"] for e in timed) / len(timed)
     tokens = sum(e["completions/mean_length"] * args.batch_size for e in timed) / len(timed)
+    extra = {}
+    if arm == "iterative":
+        it = trainer.iterative
+        rm_logs = [e for e in trainer.state.log_history if "reward_model/loss" in e]
+        extra = dict(engine=it.engine, rm_updates=it.updates, rm_update_s=sum(update_times),
+                     rm_loss=rm_logs[-1]["reward_model/loss"] if rm_logs else float("nan"),
+                     rm_records=len(it.history), **it.memory)  # fmt: skip
     return {
         "arm": arm,
         "steps": len(timed),
@@ -115,10 +143,36 @@ def run_arm(arm: str, model: str, out: Path, args: argparse.Namespace) -> dict:
         "tokens_per_s": tokens / step_time,
         "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan"),
         "reward": sum(e.get("reward", 0.0) for e in timed) / len(timed),
+        **extra,
     }
 
 
-def main() -> None:
+def iterative_trainer(model: str, out: Path, data, common: dict, args: argparse.Namespace):
+    """GRPO with a learned PRM (the model itself, read Math-Shepherd style) and one reward-model update after its
+    step, under DeepSpeed ZeRO-3 (a config given to the trainer: one process, no launcher)."""
+    from trl_dsm import GRPOMathConfig, GRPOMathTrainer
+
+    zero3 = {
+        "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0 if args.smoke else "auto"},
+        "bf16": {"enabled": "auto"},
+        "train_micro_batch_size_per_gpu": "auto",
+        "train_batch_size": "auto",
+        "gradient_accumulation_steps": "auto",
+        "gradient_clipping": "auto",
+    }
+    settings = dict(common, max_steps=1, use_vllm=False, deepspeed=zero3)
+    if args.smoke:  # DeepSpeed on CPU: not `use_cpu` (accelerate turns DeepSpeed off), gloo for the process group
+        settings.update(use_cpu=False, ddp_backend="gloo")
+    config = GRPOMathConfig(
+        str(out), supervision="process", process_reward_model=model, prm_step_tag="\n", prm_good_token="+",
+        prm_bad_token="-", iteration_steps=1, reward_model_update_steps=1, reward_model_batch_size=8,
+        reward_model_samples_per_iteration=args.batch_size, math_shepherd_rollouts=2, **settings,
+    )  # fmt: skip
+    return GRPOMathTrainer(model, args=config, train_dataset=data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """gpu_check's options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=4, help="timed optimizer steps per arm (after 1 warm-up)")
     parser.add_argument("--generations", type=int, default=16, help="group size G")
@@ -128,12 +182,29 @@ def main() -> None:
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--timeout", type=float, default=600.0, help="hard bound on the whole check, seconds")
     parser.add_argument("--smoke", action="store_true", help="CPU, tiny model, no vLLM: checks the code path only")
+    parser.add_argument(
+        "--iterative", action="store_true",
+        help="iterative RL instead of the arms: one GRPO step with a learned PRM and one reward-model update, "
+        "under DeepSpeed ZeRO-3 (needs deepspeed; no vLLM)",
+    )  # fmt: skip
     parser.add_argument("--work-dir", default=None)
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--_arm", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with the smoke sizes and the iterative mode's arm applied."""
+    args = build_parser().parse_args(argv)
     if args.smoke:
         args.steps, args.generations, args.batch_size, args.completion_length = 1, 4, 8, 16
+    if args.iterative:
+        args.arms, args.steps = "iterative", 1
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="trl-dsm-gpu-check-"))
 
     if args._arm:  # child process: one arm, results as the last line of stdout
@@ -148,8 +219,13 @@ def main() -> None:
             raise SystemExit("gpu_check: no CUDA device (use --smoke to check the code path on CPU)")
         import importlib.util
 
-        if importlib.util.find_spec("vllm") is None:
+        if not args.iterative and importlib.util.find_spec("vllm") is None:
             raise SystemExit("gpu_check: vLLM is not installed (pip install 'trl-dsm[vllm]')")
+    if args.iterative:
+        import importlib.util
+
+        if importlib.util.find_spec("deepspeed") is None:
+            raise SystemExit("gpu_check: --iterative runs under ZeRO-3 and needs DeepSpeed (pip install deepspeed)")
     if not (work / "model" / "config.json").is_file():
         build_model(work / "model", TINY if args.smoke else QWEN25_05B)
     # Colocate mode initializes torch.distributed (vLLM's external launcher) even for one process.
@@ -158,8 +234,8 @@ def main() -> None:
     child = [sys.executable, __file__, "--work-dir", str(work)]
     for name in ("steps", "generations", "batch_size", "completion_length", "vllm_memory"):
         child += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-    if args.smoke:
-        child.append("--smoke")
+    child += ["--smoke"] if args.smoke else []
+    child += ["--iterative"] if args.iterative else []
     results = []
     for arm in args.arms.split(","):
         left = deadline - time.monotonic()
@@ -172,6 +248,16 @@ def main() -> None:
             raise SystemExit(f"gpu_check: arm {arm!r} failed (exit {proc.returncode})")
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
 
+    if args.iterative:
+        r = results[0]
+        print(f"\niterative RL under DeepSpeed ZeRO-3 ({r['engine']}): step {r['step_time_s']:.2f} s, reward-model "
+              f"update {r['rm_update_s']:.2f} s ({r['rm_updates']} optimizer step, {r['rm_records']} labelled "
+              f"records, loss {r['rm_loss']:.4f}); PRM elements held {r['param_elements_per_rank']:.0f} "
+              f"({r['param_share_per_rank']:.3f} of the model), optimizer state "
+              f"{r['optimizer_state_elements_per_rank']:.0f} elements; peak {r['peak_mem_gib']:.2f} GiB")  # fmt: skip
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
+        return
     anchor = next((r for r in results if r["arm"] == "trl"), results[0])
     print(f"\n{'arm':<10} {'s/step':>8} {'tok/s':>9} {'peak GiB':>9} {'x step time':>12} {'x tok/s':>8} {'reward':>7}")
     for r in results:

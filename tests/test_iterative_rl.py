@@ -82,9 +82,10 @@ def test_prm_relabelling_rolls_out_from_the_policys_own_text(tiny_path, tmp_path
     calls = []
 
     def recording_rollout(
-        model, tokenizer, max_new_tokens=256, temperature=1.0, batch_size=16, add_special_tokens=True
+        model, tokenizer, max_new_tokens=256, temperature=1.0, batch_size=16, add_special_tokens=True, synced=False
     ):
-        calls.append({"temperature": temperature, "add_special_tokens": add_special_tokens, "prefixes": []})
+        calls.append({"temperature": temperature, "add_special_tokens": add_special_tokens, "prefixes": [],
+                      "synced": synced})  # fmt: skip
 
         def rollout(prefixes, k):
             calls[-1]["prefixes"] += prefixes
@@ -107,6 +108,7 @@ def test_prm_relabelling_rolls_out_from_the_policys_own_text(tiny_path, tmp_path
     rendered = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
     prefixes = [p for call in calls for p in call["prefixes"]]
     assert calls and all(c["temperature"] == 0.7 and c["add_special_tokens"] is False for c in calls)
+    assert not any(c["synced"] for c in calls)  # one process: no collective generate calls
     assert prefixes and all(any(p.startswith(r) and len(p) > len(r) for r in rendered) for p in prefixes)
     assert trainer.iterative.history and {r["prompt"] for r in trainer.iterative.history} <= set(QUESTIONS)
 
@@ -174,7 +176,7 @@ def test_orm_is_retrained_in_the_training_loop(tiny_path, tmp_path, monkeypatch)
     policy solves nothing, so the grader is replaced by a fixed verdict (every other completion correct)."""
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForSequenceClassification
 
-    import trl_dsm.grpo.reward_models as reward_models
+    import trl_dsm.grading.compare as compare
     from trl_dsm import GRPOMathTrainer
     from trl_dsm.rewards import math_accuracy_reward
 
@@ -184,7 +186,7 @@ def test_orm_is_retrained_in_the_training_loop(tiny_path, tmp_path, monkeypatch)
         graded.append(list(completions))
         return [type("R", (), {"correct": i % 2 == 0})() for i in range(len(completions))]
 
-    monkeypatch.setattr(reward_models, "grade_batch", alternate)
+    monkeypatch.setattr(compare, "grade_batch", alternate)  # the labelling grades each rank's share with it
     tokenizer = AutoTokenizer.from_pretrained(tiny_path)
     config = Qwen2Config.from_pretrained(tiny_path, num_labels=1, pad_token_id=tokenizer.pad_token_id)
     orm = Qwen2ForSequenceClassification(config)

@@ -26,13 +26,21 @@ from trl_dsm.grpo.process import ProcessRewardModel
 # Labels
 # --------------------------------------------------------------------------------------------------------
 def orm_preference_pairs(
-    prompts: Sequence[str], completions: Sequence[str], golds: Sequence[str], max_pairs_per_prompt: int = 4
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    golds: Sequence[str],
+    max_pairs_per_prompt: int = 4,
+    correct: Sequence[bool] | None = None,
 ) -> list[dict[str, str]]:
     """``{"prompt", "chosen", "rejected"}`` pairs for TRL's ``RewardTrainer``: each correct completion of a prompt
-    paired with an incorrect one (correctness from the trl-dsm grader), at most ``max_pairs_per_prompt`` each."""
+    paired with an incorrect one (correctness from the trl-dsm grader, or the verdicts given as ``correct``, e.g.
+    graded on several ranks), at most ``max_pairs_per_prompt`` each."""
     if not len(prompts) == len(completions) == len(golds):
         raise ValueError(f"got {len(prompts)} prompts, {len(completions)} completions and {len(golds)} golds")
-    correct = [r.correct for r in grade_batch(list(completions), list(golds))]
+    if correct is None:
+        correct = [r.correct for r in grade_batch(list(completions), list(golds))]
+    elif len(correct) != len(completions):
+        raise ValueError(f"got {len(correct)} verdicts for {len(completions)} completions")
     by_prompt: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for prompt, completion, ok in zip(prompts, completions, correct):
         by_prompt[prompt][0 if ok else 1].append(completion)
@@ -172,23 +180,42 @@ def hf_rollout(
     temperature: float = 1.0,
     batch_size: int = 16,
     add_special_tokens: bool = True,
+    synced: bool = False,
 ):
     """A ``rollout`` function for :func:`math_shepherd_labels` from a ``transformers`` causal LM. Set
     ``add_special_tokens=False`` when the prefixes already hold them (a prompt rendered by a chat template, or
-    decoded from the policy's own prompt ids)."""
+    decoded from the policy's own prompt ids).
+
+    ``synced=True`` is for a model sharded across the ranks of ``torch.distributed`` (ZeRO-3, FSDP), whose every
+    forward is a collective: every rank must call the rollout (with its own prefixes, possibly none), and each makes
+    as many ``generate`` calls as the rank with the most batches (extra calls on a one-token input, discarded),
+    with ``synced_gpus=True`` so that a rank whose sequences end first keeps joining the others' forwards."""
 
     @torch.no_grad()
     def rollout(prefixes: list[str], k: int) -> list[list[str]]:
         out: list[list[str]] = []
-        for start in range(0, len(prefixes), batch_size):
-            batch = tokenizer(prefixes[start : start + batch_size], return_tensors="pt", padding=True,
-                              padding_side="left", add_special_tokens=add_special_tokens).to(model.device)  # fmt: skip
+        calls = -(-len(prefixes) // batch_size)
+        extra: dict = {}
+        if synced and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+            most = torch.tensor([calls], device=model.device)
+            torch.distributed.all_reduce(most, op=torch.distributed.ReduceOp.MAX)
+            calls, extra = int(most.item()), {"synced_gpus": True}
+        filler = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        for call in range(calls):
+            chunk = prefixes[call * batch_size : (call + 1) * batch_size]
+            if chunk:
+                batch = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left",
+                                  add_special_tokens=add_special_tokens).to(model.device)  # fmt: skip
+            else:  # this rank has no prefixes left: join the others' collective forwards, keep nothing
+                ids = torch.tensor([[filler]], device=model.device)
+                batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
             generated = model.generate(
                 **batch, do_sample=True, temperature=temperature, max_new_tokens=max_new_tokens,
-                num_return_sequences=k, pad_token_id=tokenizer.pad_token_id,
+                num_return_sequences=k, pad_token_id=tokenizer.pad_token_id, **extra,
             )  # fmt: skip
-            texts = tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-            out += [texts[i * k : (i + 1) * k] for i in range(len(texts) // k)]
+            if chunk:
+                texts = tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+                out += [texts[i * k : (i + 1) * k] for i in range(len(texts) // k)]
         return out
 
     return rollout
