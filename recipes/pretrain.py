@@ -71,7 +71,7 @@ def main(script_args: PretrainScriptArguments, training_args: PretrainConfig, mo
     """Tokenize and pack the mixture, build (or load) the model, train with the multi-step schedule and publish."""
     sources = coerce_sources(script_args.datasets)
     if script_args.tokenizer_name_or_path:
-        check_model_source(script_args.tokenizer_name_or_path, "tokenizer_name_or_path", weights=False)
+        check_model_source(script_args.tokenizer_name_or_path, "tokenizer_name_or_path", config=False, weights=False)
     if script_args.from_scratch and script_args.model_config:
         if not str(script_args.model_config).endswith(".json"):
             check_model_source(script_args.model_config, "model_config", tokenizer=False)

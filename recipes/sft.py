@@ -59,6 +59,10 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
     """Apply the chat template, format and tokenize the solutions (prompts masked), train TRL's ``SFTTrainer``
     and publish with the instruct card."""
     check_model_source(model_args.model_name_or_path, "model_name_or_path", revision=model_args.model_revision)
+    rows = load_sft_rows(script_args)  # bad data fails before the tokenizer and model load
+    if script_args.max_train_samples is not None:
+        rows = rows.select(range(min(script_args.max_train_samples, len(rows))))
+    check_not_empty(rows, f"training data {script_args.data_files or script_args.dataset_name}")
     training_args.model_init_kwargs = {
         "revision": model_args.model_revision,
         "dtype": model_args.dtype,
@@ -70,10 +74,6 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
     training_args.chat_template_path = None  # applied above, before tokenization
     if training_args.completion_only_loss is None:
         training_args.completion_only_loss = True  # our tokenized data carries the completion mask
-    rows = load_sft_rows(script_args)
-    if script_args.max_train_samples is not None:
-        rows = rows.select(range(min(script_args.max_train_samples, len(rows))))
-    check_not_empty(rows, f"training data {script_args.data_files or script_args.dataset_name}")
     with training_args.main_process_first(desc="formatting and tokenizing SFT data"):
         train_dataset = build_sft_dataset(
             rows,

@@ -8,12 +8,12 @@ The API (standard library only at import; ``trl`` and ``huggingface_hub`` are im
   ``trl-dsm <cmd>: error: <message>`` and returns 2 for it; :class:`trl_dsm.configs.ConfigError` is one.
 - :func:`error_line` — ``"<prog>: error: <message>"`` in one line (a multi-line message is folded).
 - :func:`is_main_process` — false on the ranks other than 0 of ``accelerate launch``/``torchrun``/``deepspeed``.
-- :func:`exit_with_usage_error` — print :func:`error_line` on rank 0 only and exit with status 2.
+- :func:`exit_with_usage_error` — print :func:`error_line` once (rank 0) and exit with status 2.
 - :class:`OneLineErrors` — a mixin making an ``argparse`` parser's usage errors one line (the ``trl-dsm`` parsers).
 - :func:`unknown_options` — ``unknown option '--inptu' (did you mean '--input'?)`` against a parser's options.
 - :func:`run_recipe_main` — the ``__main__`` body of a recipe: parse its ``TrlParser`` (``--config`` YAML and
   command line; the errors are rewritten to name the file, key and value), run ``main`` and turn bad input into one
-  line on rank 0 and exit status 2 (the other ranks exit 2 silently). Any other exception keeps its traceback.
+  line on rank 0 and exit status 2 (the launcher stops the other ranks). Any other exception keeps its traceback.
 - Checks that raise :class:`UsageError`: :func:`check_model_source` (a model folder or Hub id, before anything
   loads), :func:`check_not_empty` (a dataset or list with no rows, naming where it came from).
 
@@ -60,10 +60,25 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0").strip() in ("", "0")
 
 
+#: Seconds a rank other than 0 waits before it reports bad input itself: when rank 0 fails the same way (the usual
+#: case: every rank parses the same config) it exits first, and the launcher stops the other ranks silently.
+PEER_GRACE_S = 20.0
+
+
 def exit_with_usage_error(prog: str, exc: BaseException | str) -> None:
-    """Print :func:`error_line` to stderr on rank 0 only, then ``SystemExit(2)`` on every rank."""
-    if is_main_process():
-        print(error_line(prog, exc), file=sys.stderr, flush=True)
+    """Print :func:`error_line` to stderr and exit with status 2 (``SystemExit``).
+
+    Under a distributed launcher only rank 0 prints. Another rank first waits :data:`PEER_GRACE_S` seconds: if rank 0
+    hit the same error, it exits meanwhile and the launcher stops this rank (so rank 0 is never killed before its
+    line is out, and the line appears once); if this rank is still running, the error is its own (a file missing on
+    one node), and it prints the line prefixed with its rank."""
+    if not is_main_process():
+        import time
+
+        time.sleep(PEER_GRACE_S)
+        print(f"[rank {os.environ.get('RANK')}] {error_line(prog, exc)}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_USAGE)
+    print(error_line(prog, exc), file=sys.stderr, flush=True)
     raise SystemExit(EXIT_USAGE)
 
 
