@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
+import signal
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -195,9 +199,11 @@ def test_seeds_summary_markdown(tmp_path):
 def test_cli_rejects_bad_overrides():
     from trl_dsm.demo.cli import _parse_overrides
 
-    with pytest.raises(SystemExit, match="FIELD one of"):  # it has its own flag, --web-docs
+    with pytest.raises(ValueError, match="FIELD one of"):  # it has its own flag, --web-docs
         _parse_overrides(["web_docs=5"])
-    with pytest.raises(SystemExit, match="grpo_warmup_steps: a non-negative integer"):
+    with pytest.raises(ValueError, match="FIELD one of"):  # and this one --keep-intermediates
+        _parse_overrides(["keep_intermediates=true"])
+    with pytest.raises(ValueError, match="grpo_warmup_steps: a non-negative integer"):
         _parse_overrides(["grpo_warmup_steps=-5"])
 
     assert _parse_overrides(["grpo_steps=40", 'arms=["outcome"]', "beta=0"]) == {
@@ -205,19 +211,152 @@ def test_cli_rejects_bad_overrides():
         "arms": ("outcome",),
         "beta": 0,
     }
-    with pytest.raises(SystemExit, match="FIELD=VALUE with FIELD one of"):
+    with pytest.raises(ValueError, match="FIELD=VALUE with FIELD one of"):
         _parse_overrides(["no_such_field=1"])
-    with pytest.raises(SystemExit, match="not a valid value"):
+    with pytest.raises(ValueError, match="not a valid value"):
         _parse_overrides(["grpo_steps=forty"])
-    with pytest.raises(SystemExit, match="grpo_steps: '1.5' is not of type int"):
+    with pytest.raises(ValueError, match="grpo_steps: '1.5' is not of type int"):
         _parse_overrides(["grpo_steps=1.5"])
-    with pytest.raises(SystemExit, match="threads: 'true' is not of type int"):
+    with pytest.raises(ValueError, match="threads: 'true' is not of type int"):
         _parse_overrides(["threads=true"])
     assert _parse_overrides(["grpo_lr=1"]) == {"grpo_lr": 1}  # an int is a valid float
-    with pytest.raises(SystemExit, match=r"DemoConfig.arms: a non-empty selection"):
+    with pytest.raises(ValueError, match=r"DemoConfig.arms: a non-empty selection"):
         _parse_overrides(['arms=["outcom"]'])
-    with pytest.raises(SystemExit, match=r"DemoConfig.sft_scheduler: one of"):
+    with pytest.raises(ValueError, match=r"DemoConfig.sft_scheduler: one of"):
         _parse_overrides(["sft_scheduler=cosin"])
+
+
+def _trl_dsm(*argv: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``trl-dsm ARGV`` through the installed entry point (``python -m trl_dsm.cli`` where it is not on PATH)."""
+    exe = shutil.which("trl-dsm")
+    cmd = [exe] if exe else [sys.executable, "-m", "trl_dsm.cli"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([*cmd, *argv], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def test_demo_usage_errors_are_one_line_with_exit_status_2_and_write_nothing(tmp_path):
+    done = _trl_dsm("demo", "--set", "bogus=1", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    assert err.startswith("trl-dsm demo: error: --set 'bogus=1': expected FIELD=VALUE with FIELD one of ["), err
+    assert list(tmp_path.iterdir()) == []  # not even the default output directory
+
+    out = tmp_path / "new-run"
+    done = _trl_dsm("demo", "--quick", "--resume-from", str(tmp_path / "nowhere"), "--output-dir", str(out),
+                    cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"trl-dsm demo: error: resume_from={tmp_path / 'nowhere'}: no results.json (or results.partial.json) and "
+        "sft-model/ there"
+    )
+    assert not out.exists()
+
+
+def test_the_output_directory_holds_one_runs_results(tmp_path):
+    from trl_dsm.demo.outputs import check_seeds_dir, prepare_output_dir, remove_intermediates
+
+    out = tmp_path / "demo"
+    assert prepare_output_dir(out) is None and out.is_dir()  # created
+    # an earlier --quick run's files (an interrupted run: no results.json) are removed, with a message
+    (out / "report.md").write_text("Smoke test")
+    (out / "results.partial.json").write_text(json.dumps({"config": {"smoke_test": True, "seed": 3}}))
+    for name in ("mining/iter_1", "sft-model", "grpo-outcome"):
+        (out / name).mkdir(parents=True)
+    (out / "mining" / "iter_1" / "model.bin").write_bytes(b"x" * 1000)
+    assert prepare_output_dir(out) == (
+        f"{out} holds the results of an unfinished --quick run (seed 3): removing them before this run writes there"
+    )
+    assert list(out.iterdir()) == []
+    # a directory with anything else in it is refused, and left as it was
+    (out / "notes.txt").write_text("mine")
+    (out / "report.md").write_text("a report")
+    with pytest.raises(ValueError, match=r"holds files that are not a trl-dsm demo run's \(notes.txt\)"):
+        prepare_output_dir(out)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.md"]
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        prepare_output_dir(out / "notes.txt")
+    # at the end: the stages' working directories go, results and models stay
+    run = tmp_path / "run"
+    for name in ("mining/iter_1", "pretrain", "sft", "sft-continued", "grpo-process", "sft-model", "pretrained-model"):
+        (run / name).mkdir(parents=True)
+    (run / "mining" / "iter_1" / "model.bin").write_bytes(b"x" * 1000)
+    (run / "results.partial.json").write_text("{}")
+    (run / "results.json").write_text("{}")
+    assert remove_intermediates(run, finished=False) == 1000
+    assert sorted(p.name for p in run.iterdir()) == ["pretrained-model", "results.json", "results.partial.json",
+                                                     "sft-model"]  # fmt: skip
+    assert remove_intermediates(run, finished=True) == 2
+    assert sorted(p.name for p in run.iterdir()) == ["pretrained-model", "results.json", "sft-model"]
+    # several seeds: only those seeds' directories and the summary may be there; the old summary goes
+    seeds = tmp_path / "seeds"
+    (seeds / "seed-0").mkdir(parents=True)
+    (seeds / "seeds_summary.md").write_text("old")
+    check_seeds_dir(seeds, [0, 1])
+    assert [p.name for p in seeds.iterdir()] == ["seed-0"]
+    (seeds / "seed-2").mkdir()
+    with pytest.raises(ValueError, match=r"holds files that are not this run's \(seed-2\)"):
+        check_seeds_dir(seeds, [0, 1])
+
+
+def test_an_earlier_run_is_not_its_own_output_directory(tmp_path):
+    from trl_dsm.demo.run import DemoConfig, check_earlier_runs
+
+    cfg = DemoConfig.quick(output_dir=str(tmp_path), resume_from=str(tmp_path))
+    with pytest.raises(ValueError, match="resume_from=.* is the output directory; give another --output-dir"):
+        check_earlier_runs(cfg)
+
+
+def test_one_expected_time_in_the_help_the_banner_and_the_docs():
+    from trl_dsm.cli import build_parser
+    from trl_dsm.demo.timing import EXPECTED_TOTAL_SECONDS, LOADED_FACTOR, expected_time_text
+
+    text = expected_time_text()
+    assert text == (
+        f"about {EXPECTED_TOTAL_SECONDS['default'] / 60:.0f} minutes on 2 idle CPU cores, up to "
+        f"{LOADED_FACTOR * EXPECTED_TOTAL_SECONDS['default'] / 60:.0f} beside two other CPU-bound jobs"
+    )
+    parser = build_parser()
+    demo = parser._subparsers._group_actions[0].choices["demo"]
+    assert text in " ".join(demo.format_help().split())
+    docs = " ".join((Path(__file__).resolve().parents[1] / "docs" / "demo.md").read_text().split())
+    assert text in docs
+    with pytest.raises(ValueError, match="kind is one of quick"):
+        expected_time_text("fast")
+
+
+def test_thread_settings(monkeypatch):
+    from trl_dsm.demo import threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 16)
+    assert threads.resolve_threads(0) == threads.DEFAULT_THREADS == 2
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 1)
+    assert threads.resolve_threads(0) == 1 and threads.resolve_threads(3) == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads.resolve_threads(0) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "two")
+    with pytest.raises(ValueError, match="OMP_NUM_THREADS: a positive integer, got 'two'"):
+        threads.resolve_threads(0)
+    # the wait policy reaches the OpenMP runtime only when set before torch loads: in a fresh process
+    code = (
+        "import os; from trl_dsm.demo.threads import configure_process; print(configure_process()); import torch; "
+        "print(os.environ['OMP_WAIT_POLICY'], os.environ['TOKENIZERS_PARALLELISM'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "TOKENIZERS_PARALLELISM")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.split("\n")[:2] == [
+        "{'OMP_WAIT_POLICY': 'PASSIVE', 'TOKENIZERS_PARALLELISM': 'false'}",
+        "PASSIVE false",
+    ], done.stderr
+    env["OMP_WAIT_POLICY"] = "ACTIVE"  # the user's setting stays
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.startswith("{'OMP_WAIT_POLICY': 'ACTIVE'"), done.stderr
+    # after torch has loaded, a policy set now would not take effect: none is claimed
+    code = "import torch; from trl_dsm.demo.threads import configure_process, describe; print(describe(2, configure_process()))"
+    env.pop("OMP_WAIT_POLICY")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.strip() == "2 torch threads, OMP_WAIT_POLICY the OpenMP default (spinning)", done.stderr
 
 
 def test_demo_config_rejects_bad_values_before_any_stage():
@@ -288,6 +427,83 @@ def test_quick_demo_end_to_end(tmp_path, shared_data):
     for png in ("reward_curve.png", "accuracy_by_stage.png", "pass_maj_at_k.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert "| stage | greedy |" in done.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_demo_with_one_line_and_no_report(tmp_path):
+    """Ctrl-C (SIGINT to the demo's process group, as a terminal sends it) while a stage runs: exit status 130, one
+    line on stderr after the progress bars, no traceback, no report, the finished stages' records kept."""
+    out = tmp_path / "demo"
+    exe = shutil.which("trl-dsm")
+    cmd = [exe] if exe else [sys.executable, "-m", "trl_dsm.cli"]
+    proc = subprocess.Popen(
+        [*cmd, "demo", "--quick", "--output-dir", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    try:
+        for line in proc.stdout:
+            if line.startswith("[trl-dsm demo] eval sft ..."):  # mining, pretraining and SFT are done
+                time.sleep(1.0)
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1] == (
+        f"trl-dsm demo: interrupted; no report written, the finished stages' records are in {out}/ "
+        "(results.partial.json)"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["pretrained-model", "results.partial.json", "sft-model"]
+    assert "sft" in json.loads((out / "results.partial.json").read_text())["timings"]
+
+
+def _plotted_results(smoke_test: bool, steps: int = 2) -> dict:
+    ev = {}
+    for stage in ("pretrained", "sft", "sft_continued", "grpo_outcome", "grpo_process"):
+        ev[stage] = {"greedy": 0.25, "pass@1": 0.25, "pass@2": 0.5, "pass@4": 0.75, "maj@1": 0.25, "maj@2": 0.25,
+                     "maj@4": 0.5}  # fmt: skip
+    curve = [(s, 0.5, 0.5) for s in range(1, steps + 1)]
+    return {"config": {"smoke_test": smoke_test, "n_heldout": 40}, "eval": ev,
+            "reward_curves": {"outcome": curve, "process": curve}}  # fmt: skip
+
+
+def test_pass_maj_plot_shows_every_stage_apart_in_percent():
+    from trl_dsm.demo.plots import SMOKE_STAMP, pass_maj_figure
+
+    fig = pass_maj_figure(_plotted_results(smoke_test=True))
+    stages = ["pretrained", "sft", "sft_continued", "grpo_outcome", "grpo_process"]
+    for ax, kind in zip(fig.axes, ("pass", "maj")):
+        lines = ax.get_lines()
+        assert [line.get_label() for line in lines] == stages  # every stage, the pretrained model too
+        styles = {(line.get_color(), line.get_marker(), line.get_linestyle()) for line in lines}
+        assert len(styles) == len(stages)  # colour, marker and line style differ
+        xs = [tuple(line.get_xdata()) for line in lines]
+        assert len(set(xs)) == len(stages)  # equal numbers, series set apart along k
+        expected = [25.0, 50.0, 75.0] if kind == "pass" else [25.0, 25.0, 50.0]
+        assert all(list(line.get_ydata()) == expected for line in lines)  # percent, as in report.md
+    assert "%" in fig.axes[0].get_ylabel()
+    assert [t.get_text() for t in fig.texts] == [SMOKE_STAMP]
+    assert not pass_maj_figure(_plotted_results(smoke_test=False)).texts
+
+
+def test_reward_plot_legend_says_what_each_curve_is():
+    from trl_dsm.demo.plots import accuracy_figure, reward_figure
+
+    short = reward_figure(_plotted_results(smoke_test=False, steps=2))
+    assert [t.get_text() for t in short.axes[0].get_legend().get_texts()] == [
+        "grpo_outcome: each step", "grpo_process: each step"
+    ]  # fmt: skip
+    long = reward_figure(_plotted_results(smoke_test=False, steps=150))
+    assert [t.get_text() for t in long.axes[0].get_legend().get_texts()] == [
+        "grpo_outcome: trailing mean over 15 steps (faint: each step)",
+        "grpo_process: trailing mean over 15 steps (faint: each step)",
+    ]
+    assert reward_figure({"eval": {}, "reward_curves": {}}) is None
+    bars = accuracy_figure(_plotted_results(smoke_test=False)).axes[0].patches
+    assert [b.get_height() for b in bars] == [25.0] * 5  # percent
 
 
 def test_web_docs_errors_name_file_and_line(tmp_path):

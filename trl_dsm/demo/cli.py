@@ -6,11 +6,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trl_dsm.configs import repeatable
-from trl_dsm.demo.run import DemoConfig
+from trl_dsm.demo.config import DemoConfig
+from trl_dsm.demo.timing import expected_time_text
+
+
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 
 
 @dataclass
@@ -19,12 +25,25 @@ class DemoArguments:
 
     output_dir: str = field(
         default=DemoConfig.output_dir,
-        metadata={"help": "where report.md, results.json, the plots and the models go (DemoConfig.output_dir)"},
+        metadata={
+            "help": "where report.md, results.json, the plots and the models go, a few MB (DemoConfig.output_dir); "
+            "an earlier demo run's files there are replaced, a directory holding other files is refused"
+        },
+    )
+    keep_intermediates: bool = field(
+        default=False,
+        metadata={
+            "help": "keep the stages' working directories in --output-dir (the mining run: about 100 MB per mining "
+            "iteration, the trainers' directories), removed at the end otherwise"
+        },
     )
     seeds: str = field(default="0", metadata={"help": "comma-separated seeds; several seeds add seeds_summary.md"})
     quick: bool = field(
         default=False,
-        metadata={"help": "a tiny run of about a minute (for tests and a first look; numbers mean nothing)"},
+        metadata={
+            "help": f"a tiny run, {expected_time_text('quick')}: every stage at toy sizes (for tests and a first "
+            "look; the numbers mean nothing)"
+        },
     )
     study: bool = field(
         default=False,
@@ -64,13 +83,15 @@ def make_parser(subparsers: argparse._SubParsersAction | None = None) -> argpars
         subparsers,
         "demo",
         [DemoArguments],
-        help="the whole DeepSeekMath recipe in miniature, offline, on one CPU (about 11 minutes; --quick: 1)",
+        help=f"the whole DeepSeekMath recipe in miniature, offline, on one CPU ({expected_time_text()})",
         description=(
             "Mine a small math corpus with the fastText pipeline and decontaminate it, pretrain a tiny Llama from "
             "scratch, SFT it on chain-of-thought solutions, run GRPO with outcome and with process supervision (--study: "
             "also RFT, Online RFT, a learned step reward model and iterative GRPO, with scarce demonstrations) beside "
             "SFT continued as a control, and evaluate greedy accuracy, pass@k and maj@k on held-out problems. Writes "
-            "report.md, results.json and PNG plots to --output-dir. Nothing is downloaded."
+            f"report.md, results.json, PNG plots and the models to --output-dir (a few MB). Time: {expected_time_text()}; "
+            f"--quick: {expected_time_text('quick')}. Nothing is downloaded. Exit status: 0 done, 2 bad input, 130 "
+            "interrupted (Ctrl-C: the finished stages' records stay in results.partial.json, no report is written)."
         ),
     )
     p.set_defaults(func=_run)
@@ -78,7 +99,9 @@ def make_parser(subparsers: argparse._SubParsersAction | None = None) -> argpars
 
 
 #: DemoConfig fields set by their own flags (--output-dir, --seeds, --web-docs) or not from the command line.
-_OWN_FLAGS = ("output_dir", "seed", "web_docs", "extra", "smoke_test", "study_run", "resume_from")
+_OWN_FLAGS = (
+    "output_dir", "seed", "web_docs", "extra", "smoke_test", "study_run", "resume_from", "keep_intermediates",
+)  # fmt: skip
 
 
 def _parse_overrides(items: list[str]) -> dict:
@@ -89,33 +112,56 @@ def _parse_overrides(items: list[str]) -> dict:
         name, sep, raw = item.partition("=")
         if not sep or name not in fields or name in _OWN_FLAGS:
             valid = sorted(set(fields) - set(_OWN_FLAGS))
-            raise SystemExit(f"trl-dsm demo: --set {item!r}: expected FIELD=VALUE with FIELD one of {valid}")
+            raise ValueError(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {valid}")
         default = getattr(DemoConfig(), name)
         try:
             value = json.loads(raw) if not isinstance(default, str) else raw
         except json.JSONDecodeError:
-            raise SystemExit(f"trl-dsm demo: --set {name}: {raw!r} is not a valid value") from None
+            raise ValueError(f"--set {name}: {raw!r} is not a valid value") from None
         if isinstance(default, tuple):
             value = tuple(value) if isinstance(value, list) else (value,)
         expected = (int, float) if isinstance(default, float) else type(default)
         if default is not None and (
             not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool)
         ):
-            raise SystemExit(f"trl-dsm demo: --set {name}: {raw!r} is not of type {type(default).__name__}")
+            raise ValueError(f"--set {name}: {raw!r} is not of type {type(default).__name__}")
         out[name] = value
     try:
         DemoConfig(**out)  # the field checks of DemoConfig, before any stage runs
     except ValueError as exc:
-        raise SystemExit(f"trl-dsm demo: --set: {exc}") from None
+        raise ValueError(f"--set: {exc}") from None
     return out
 
 
 def _run(args: argparse.Namespace) -> int:
+    """``trl-dsm demo``: 0 when every run finished, 130 when Ctrl-C stopped it (one line on stderr)."""
+    from trl_dsm.demo.threads import configure_process
+
+    configure_process()  # the OpenMP wait policy must be in the environment before torch loads
+    (opts,) = _arguments(args)
+    try:
+        return _run_demo(opts)
+    except KeyboardInterrupt:
+        out = Path(opts.output_dir)
+        print(
+            f"trl-dsm demo: interrupted; no report written, the finished stages' records are in {out}/ "
+            "(results.partial.json)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_INTERRUPTED
+
+
+def _arguments(args: argparse.Namespace) -> tuple[DemoArguments]:
     from trl_dsm.configs import dataclasses_from_args
+
+    return dataclasses_from_args(args, DemoArguments)
+
+
+def _run_demo(args: DemoArguments) -> int:
+    from trl_dsm.demo.outputs import check_seeds_dir, prepare_output_dir
     from trl_dsm.demo.report import merge_results, write_report, write_seeds_summary
     from trl_dsm.demo.run import config_for, run_demo
-
-    (args,) = dataclasses_from_args(args, DemoArguments)
 
     if args.merge:
         parts = []
@@ -129,7 +175,11 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ValueError(f"--merge: {exc}") from None
         out = Path(args.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        if any(Path(d.strip()).resolve() == out.resolve() for d in str(args.merge).split(",")):
+            raise ValueError(f"--merge: --output-dir {out} is one of the merged runs; give another directory")
+        cleared = prepare_output_dir(out)
+        if cleared:
+            print(f"[trl-dsm demo] {cleared}", flush=True)
         (out / "results.json").write_text(json.dumps(merged, indent=2))
         write_report(merged, out)
         return 0
@@ -141,14 +191,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.web_docs and not Path(args.web_docs).is_file():
         raise FileNotFoundError(f"--web-docs {args.web_docs} does not exist")
     overrides = _parse_overrides(args.set)
-    all_results = []
+    configs = []
     for seed in seeds:
         out = Path(args.output_dir) if len(seeds) == 1 else Path(args.output_dir) / f"seed-{seed}"
-        cfg = config_for(
+        configs.append(config_for(
             args.quick, args.study, output_dir=str(out), seed=seed, web_docs=args.web_docs,
-            resume_from=args.resume_from, **overrides,
-        )  # fmt: skip
-        all_results.append(run_demo(cfg))
+            resume_from=args.resume_from, keep_intermediates=args.keep_intermediates, **overrides,
+        ))  # fmt: skip
+    if len(seeds) > 1:  # each seed's run checks and empties its own directory; here, only what lies beside them
+        check_seeds_dir(Path(args.output_dir), seeds)
+    all_results = [run_demo(cfg) for cfg in configs]
     if len(seeds) > 1:
         write_seeds_summary(all_results, Path(args.output_dir))
     return 0

@@ -41,14 +41,17 @@ GEN_BATCH = 512
 
 @dataclass
 class DemoConfig:
-    """Sizes and hyperparameters of the miniature run; the defaults take about 11 minutes on 2 CPU cores
-    (628 s measured for one seed alone, docs/demo.md; the issue's budget is 15)."""
+    """Sizes and hyperparameters of the miniature run; the time the defaults take is
+    :func:`trl_dsm.demo.timing.expected_time_text` (measured, docs/demo.md)."""
 
     output_dir: str = "trl-dsm-demo"
     seed: int = 0
     smoke_test: bool = False  # set by DemoConfig.quick(): toy sizes whose numbers mean nothing (the report says so)
     study_run: bool = False  # set by DemoConfig.study(): the §5.2 comparisons in the scarce-demonstration regime
     web_docs: str | None = None  # JSONL of real pages (url, text) mixed into the generated crawl
+    # keep the stages' working directories (the mining run, the trainers' directories) in output_dir; removed at the
+    # end of the run otherwise (trl_dsm.demo.outputs)
+    keep_intermediates: bool = False
     # an earlier run's output directory (same data and model settings): its tokenizer, SFT model and pretrained / SFT
     # evaluations are reused, mining, pretraining and SFT skipped; runs the selected arms (e.g. several processes
     # side by side, each with its own arms, merged by trl_dsm.demo.report.merge_results)
@@ -125,7 +128,8 @@ class DemoConfig:
     # evaluation
     eval_samples: int = 8
     eval_temperature: float = 0.7  # DeepSeekMath's sampling temperature for maj@k
-    threads: int = 0  # torch threads (0: torch default, all cores); use 1 per run when runs share the machine
+    # torch threads; 0: $OMP_NUM_THREADS when set, else trl_dsm.demo.threads.DEFAULT_THREADS (at most the CPU count)
+    threads: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

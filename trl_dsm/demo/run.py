@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 # the stages and arms, re-exported: ``trl_dsm.demo.run`` is the demo's entry point
 from trl_dsm.demo.arms import PRM_BAD, PRM_GOOD, PRM_STEP_TAG, grpo, rft, train_prm
 from trl_dsm.demo.config import ARM_STAGES, ARMS, GEN_BATCH, PRM_ARMS, PRM_FIELDS, DemoConfig
+from trl_dsm.demo.outputs import PARTIAL, disk_usage, megabytes, prepare_output_dir, remove_intermediates
 from trl_dsm.demo.stages import (
     _count_steps,
     _json_safe,
@@ -47,6 +47,14 @@ from trl_dsm.demo.stages import (
     sft,
     sft_continued,
 )
+from trl_dsm.demo.threads import configure_process, describe, resolve_threads
+from trl_dsm.demo.timing import (
+    BASE_STAGES,
+    EXPECTED_SECONDS,
+    EXPECTED_TOTAL_SECONDS,
+    expected_seconds,
+    expected_time_text,
+)
 
 
 logger = logging.getLogger(__name__)
@@ -54,29 +62,37 @@ logger = logging.getLogger(__name__)
 
 # -- the whole run ------------------------------------------------------------------------------------------------------
 def run_demo(cfg: DemoConfig) -> dict:
-    """Run the five stages; write ``results.json``, ``report.md`` and plots to ``cfg.output_dir``."""
+    """Run the five stages; write ``results.json``, ``report.md``, plots and models to ``cfg.output_dir``.
+
+    An earlier run named by ``resume_from`` or ``base_from`` is checked before anything is written; an output
+    directory holding an earlier demo run's files is emptied first, one holding other files refused
+    (:func:`~trl_dsm.demo.outputs.prepare_output_dir`). The stages' working directories (the mining run, the
+    trainers' directories) are removed when the run ends, finished or not, unless ``cfg.keep_intermediates``."""
+    configured = configure_process()  # before torch loads, where the caller has not imported it yet
     import torch
 
     from trl_dsm.demo.report import write_report
 
     out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    check_earlier_runs(cfg)
+    threads = resolve_threads(cfg.threads)
+    torch.set_num_threads(threads)
     timings: dict[str, float] = {}
     results: dict[str, Any] = {"config": asdict(cfg)}
-
-    start = time.perf_counter()
     total, expected = expected_seconds(cfg)
-    if total:
-        print(f"[trl-dsm demo] {cfg.kind} configuration: about {total / 60:.0f} minutes (measured on the 2-core dev "
-              "machine, docs/demo.md)", flush=True)  # fmt: skip
+    cleared = prepare_output_dir(out)
+    if cleared:
+        print(f"[trl-dsm demo] {cleared}", flush=True)
+    when = f"; {expected_time_text(cfg.kind)} (docs/demo.md)" if total or cfg.kind == "quick" else ""
+    print(f"[trl-dsm demo] {cfg.kind} configuration{when}; {describe(threads, configured)}; writing to {out}/",
+          flush=True)  # fmt: skip
+    start = time.perf_counter()
 
     def stage(name: str, fn, *args):
         tic = time.perf_counter()
         logger.info("stage %s", name)
         # every finished stage's record is on disk, so a run stopped midway keeps what it measured
-        (out / "results.partial.json").write_text(json.dumps(_json_safe({**results, "timings": timings}), indent=2))
+        (out / PARTIAL).write_text(json.dumps(_json_safe({**results, "timings": timings}), indent=2))
         print(f"[trl-dsm demo] {name} ... (elapsed {tic - start:.0f} s)", flush=True)
         value = fn(*args)
         timings[name] = round(time.perf_counter() - tic, 1)
@@ -86,6 +102,26 @@ def run_demo(cfg: DemoConfig) -> dict:
               flush=True)  # fmt: skip
         return value
 
+    finished = False
+    try:
+        _run_stages(cfg, out, results, stage)
+        results["timings"] = timings
+        results["total_seconds"] = round(sum(timings.values()), 1)
+        (out / "results.json").write_text(json.dumps(_json_safe(results), indent=2))
+        write_report(results, out)
+        finished = True
+    finally:
+        if not cfg.keep_intermediates:
+            freed = remove_intermediates(out, finished)
+            if finished:
+                print(f"[trl-dsm demo] {out}/ holds {megabytes(disk_usage(out))} (report, results, plots, models); "
+                      f"removed the stages' working directories ({megabytes(freed)}; --keep-intermediates keeps "
+                      "them)", flush=True)  # fmt: skip
+    return results
+
+
+def _run_stages(cfg: DemoConfig, out: Path, results: dict, stage) -> None:
+    """The stages of one run, each through ``stage(name, fn, *args)``; records go into ``results``."""
     splits = make_problem_splits(cfg)
     results["splits"] = {
         name: {"problems": len(problems), "by_operations": _count_steps(problems)} for name, problems in splits.items()
@@ -137,15 +173,23 @@ def run_demo(cfg: DemoConfig) -> dict:
             )
         results["eval"][name] = stage(f"eval {name}", evaluate, cfg, rl_model, tokenizer, splits["heldout"])
         del rl_model
-    results["timings"] = timings
-    results["total_seconds"] = round(sum(timings.values()), 1)
-    (out / "results.json").write_text(json.dumps(_json_safe(results), indent=2))
-    write_report(results, out)
-    return results
+
+
+def check_earlier_runs(cfg: DemoConfig) -> None:
+    """The checks of ``cfg.resume_from`` and ``cfg.base_from`` (:func:`_earlier_run`), and that neither is the output
+    directory (its files are removed before a run); reads only, so a bad one fails before anything is written."""
+    for name, model_dir, stage, free, what in (
+        ("resume_from", "sft-model", "sft", _RESUMABLE, "configuration"),
+        ("base_from", "pretrained-model", "pretrained", _BASE_FREE, "data, model or pretraining configuration"),
+    ):
+        if getattr(cfg, name):
+            if Path(getattr(cfg, name)).resolve() == Path(cfg.output_dir).resolve():
+                raise ValueError(f"{name}={getattr(cfg, name)} is the output directory; give another --output-dir")
+            _earlier_run(cfg, name, model_dir, stage, free, what)
 
 
 #: Fields that may differ between a run and the earlier run it resumes from (``DemoConfig.resume_from``).
-_RESUMABLE = ("output_dir", "resume_from", "arms", "sft_control", "threads", *PRM_FIELDS)
+_RESUMABLE = ("output_dir", "resume_from", "arms", "sft_control", "threads", "keep_intermediates", *PRM_FIELDS)
 
 
 def _earlier_run(cfg: DemoConfig, field: str, model_dir: str, stage: str, free: tuple[str, ...], what: str) -> dict:
@@ -191,10 +235,6 @@ _BASE_FREE = (
 )  # fmt: skip
 
 
-#: The stages a run with ``base_from`` skips (their records are the base run's).
-_BASE_STAGES = ("mining + decontamination", "tokenizer", "pretraining", "eval pretrained")
-
-
 def _base(cfg: DemoConfig, results: dict) -> tuple[Any, Any]:
     """The tokenizer and pretrained model of the run at ``cfg.base_from``, its mining, pretraining and pretrained
     evaluation records copied into ``results``; refused when the data, tokenizer, model or pretraining settings
@@ -209,45 +249,10 @@ def _base(cfg: DemoConfig, results: dict) -> tuple[Any, Any]:
         if key in earlier:
             results[key] = earlier[key]
     results["eval"] = {"pretrained": earlier["eval"]["pretrained"]}
-    timings = {k: v for k, v in earlier.get("timings", {}).items() if k in _BASE_STAGES}
+    timings = {k: v for k, v in earlier.get("timings", {}).items() if k in BASE_STAGES}
     results["base"] = {"from": str(prev), "seed": earlier["config"]["seed"], "timings": timings}
     path = prev / "pretrained-model"
     return AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
-
-
-#: Seconds on the 2-core dev machine for the progress lines (docs/demo.md), for the unmodified default and study
-#: configurations only. Default: measured alone with 2 torch threads. Study: seed 0 of three seeds run side by side
-#: with 1 thread each beside other users' jobs (load 4 to 10), from mining to GRPO process measured (the shared base's
-#: stages in its own run) through RFT measured; the learned-PRM stages (1024 PRM samples, 300 PRM steps): seed 1's
-#: run of them (three seeds side by side, 1 thread each).
-EXPECTED_SECONDS: dict[str, dict[str, float]] = {
-    "default": {},
-    "study": {
-        "mining + decontamination": 11, "tokenizer": 1, "pretraining": 1521, "eval pretrained": 290, "sft": 551,
-        "eval sft": 138, "sft continued": 222, "eval sft continued": 139, "grpo outcome": 744, "eval grpo_outcome": 93,
-        "grpo process": 1186, "eval grpo_process": 298, "online rft": 831, "eval online_rft": 68, "rft": 178,
-        "eval rft": 51, "step reward model": 674, "grpo process prm": 463, "eval grpo_process_prm": 52,
-        "grpo iterative": 928, "eval grpo_iterative": 62,
-    },
-}  # fmt: skip
-EXPECTED_TOTAL_SECONDS: dict[str, float] = {"default": 628.0, "study": float(sum(EXPECTED_SECONDS["study"].values()))}
-
-
-def expected_seconds(cfg: DemoConfig) -> tuple[float, dict[str, float]]:
-    """(total, per stage) measured seconds for ``cfg`` when it is the default or the study configuration, with any
-    seed, output directory, web pages, thread count or shared base (``base_from``: the base's stages left out);
-    (0, {}) otherwise."""
-    if cfg.smoke_test:
-        return 0.0, {}
-    reference = DemoConfig.study() if cfg.study_run else DemoConfig()
-    same = replace(cfg, output_dir=reference.output_dir, seed=0, web_docs=None, threads=0, base_from=None)
-    if same != reference:
-        return 0.0, {}
-    total, stages = EXPECTED_TOTAL_SECONDS[cfg.kind], dict(EXPECTED_SECONDS[cfg.kind])
-    if cfg.base_from:
-        for name in _BASE_STAGES:
-            total -= stages.pop(name, 0.0)
-    return total, stages
 
 
 def config_for(quick: bool, study: bool = False, **overrides) -> DemoConfig:
@@ -261,11 +266,11 @@ def config_for(quick: bool, study: bool = False, **overrides) -> DemoConfig:
 
 __all__ = [
     "ARMS", "ARM_STAGES", "EXPECTED_SECONDS", "EXPECTED_TOTAL_SECONDS", "GEN_BATCH", "PRM_ARMS", "PRM_BAD", "PRM_GOOD",
-    "PRM_STEP_TAG", "DemoConfig", "build_tokenizer", "config_for", "evaluate", "expected_seconds", "grpo",
+    "PRM_STEP_TAG", "DemoConfig", "build_tokenizer", "check_earlier_runs", "config_for", "evaluate",
+    "expected_seconds", "expected_time_text", "grpo",
     "make_problem_splits", "mine_corpus", "pretrain", "rft", "run_demo", "sft", "sft_continued", "train_prm",
 ]  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     run_demo(DemoConfig())
