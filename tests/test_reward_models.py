@@ -191,3 +191,55 @@ def test_orm_pairs_train_with_trl_reward_trainer(tmp_path):
                             train_dataset=Dataset.from_list(pairs))  # fmt: skip
     trainer.train()
     assert trainer.state.global_step == 2
+
+
+def test_synced_rollout_makes_as_many_generate_calls_as_the_busiest_rank(monkeypatch):
+    """Under ZeRO-3/FSDP every forward is a collective: a rank with fewer prefixes (or none) joins the other ranks'
+    generate calls on a one-token filler input and keeps nothing from them; every call has ``synced_gpus=True``.
+    Here the other rank reports 4 batches while this one has 3 prefixes (2 batches of 2)."""
+    from trl_dsm.grpo.reward_models import hf_rollout
+
+    tokenizer = build_tiny_tokenizer(["What is 1 + 2?\n1 + 2 = 3\nThe answer is 3."])
+    model = build_tiny_model(tokenizer).eval()
+    calls = []
+    generate = model.generate
+
+    def recording(**kwargs):
+        calls.append((tuple(kwargs["input_ids"].shape), kwargs.get("synced_gpus")))
+        return generate(**{k: v for k, v in kwargs.items() if k != "synced_gpus"})
+
+    monkeypatch.setattr(model, "generate", recording)
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
+    monkeypatch.setattr(torch.distributed, "all_reduce", lambda t, op=None: t.fill_(max(int(t.item()), 4)))
+    rollout = hf_rollout(model, tokenizer, max_new_tokens=3, batch_size=2, synced=True)
+    out = rollout(["What is 1 + 2?", "1 + 2 =", "The answer"], 2)
+    assert len(out) == 3 and all(len(c) == 2 for c in out)
+    assert [shape[0] for shape, _ in calls] == [2, 1, 1, 1]  # input rows: 2 + 1 prefixes, then 2 fillers
+    assert [shape[1] for shape, _ in calls[2:]] == [1, 1]  # the fillers: one token
+    assert all(synced for _, synced in calls)
+    calls.clear()
+    assert rollout([], 2) == [] and len(calls) == 4  # nothing to label here: still 4 calls
+    calls.clear()
+    unsynced = hf_rollout(model, tokenizer, max_new_tokens=3, batch_size=2)
+    assert len(unsynced(["What is 1 + 2?"], 2)) == 1  # one process: no all_reduce, no filler
+    assert len(calls) == 1 and calls[0][0][0] == 1 and calls[0][1] is None
+
+
+def test_iterative_labelling_shares_are_contiguous_and_cover_every_sample():
+    """Each rank labels a contiguous share; in rank order the shares are the samples (gathered records keep it)."""
+    from types import SimpleNamespace
+
+    from trl_dsm.grpo.iterative import IterativeRewardModel
+
+    def shares(n: int, world: int) -> list[list[int]]:
+        out = []
+        for rank in range(world):
+            accelerator = SimpleNamespace(num_processes=world, process_index=rank)
+            this = SimpleNamespace(trainer=SimpleNamespace(accelerator=accelerator))
+            out.append(IterativeRewardModel._share(this, list(range(n))))
+        return out
+
+    assert shares(7, 2) == [[0, 1, 2, 3], [4, 5, 6]]
+    assert shares(1, 2) == [[0], []]
+    assert shares(8, 3) == [[0, 1, 2], [3, 4, 5], [6, 7]]

@@ -212,11 +212,12 @@ def test_saved_model_reloads_with_the_trained_logits(engine, stage, runs):
 
 
 # -- iterative RL -----------------------------------------------------------------------------------------------------
-#: Reward-model and policy losses of a sharded engine against DDP's (measured: FSDP2 bit for bit; ZeRO-3 reward-model
-#: losses within 1.0e-7 relative, policy losses within 1.4e-7 absolute). GRPO's loss at importance ratio 1 is a mean
-#: of zero-mean advantages: values of 1e-8 to 1e-6 are float cancellation, hence the absolute floor for the policy.
+#: Reward-model and policy losses of a sharded engine against DDP's. Measured: FSDP2 bit for bit; ZeRO-3 reward-model
+#: losses within 4.5e-7 relative, policy losses within 9.5e-7 absolute (6.6e-5 relative on the PRM run's step-4 loss
+#: of 0.0144: process advantages normalize PRM scores that differ little within a group, which magnifies the
+#: reward model's last-bit differences; values of 1e-8 to 1e-6 are float cancellation of zero-mean advantages).
 RM_TOLERANCE = dict(rel=1e-4, abs=1e-9)
-POLICY_TOLERANCE = dict(rel=1e-4, abs=1e-6)
+POLICY_TOLERANCE = dict(rel=1e-4, abs=2e-6)
 KINDS = ("prm", "orm")
 
 
@@ -251,7 +252,7 @@ def test_iterative_rl_equals_ddp(engine, iterative_runs):
             a, b = ddp[rank][kind]["straight"], sharded[rank][kind]["straight"]
             assert b["distributed_type"] == ENGINES[engine] and b["engine"] == engine
             assert [u["step"] for u in b["updates"]] == [u["step"] for u in a["updates"]] == [2, 4]
-            assert [u["samples"] for u in b["updates"]] == [8, 8]  # every rank labels its share of the 8 samples
+            assert [u["samples"] for u in b["updates"]] == [7, 7]  # labelled in uneven shares: 4 and 3 samples
             assert [u["records"] for u in b["updates"]] == [u["records"] for u in a["updates"]], kind
             assert b["history"] == a["history"]
             if kind == "prm":  # labels of both values, so equal labels say the rollouts were equal

@@ -6,6 +6,7 @@
 For a PRM (process supervision, Math-Shepherd labels) and for an outcome reward model (grader-labelled pairs):
 GRPO for 4 steps with ``iteration_steps=2`` (a reward-model update of 2 optimizer steps at steps 2 and 4) and a
 checkpoint at step 3, inside the second iteration; then a fresh trainer resumes that checkpoint and trains step 4.
+Each update labels the newest 7 of the iteration's 8 samples: uneven shares (4 and 3) on the 2 ranks.
 Both reward models start from the same weights on every engine (built from ``MODEL_DIR``'s, seeded). Records, per
 rank, each update's labelled records, its reward-model losses and this rank's share of the reward model's elements
 after each of its optimizer steps, the policy's logged losses, and whether the reference equals the policy at the
@@ -98,7 +99,7 @@ def main() -> None:
             output_dir=str(output_dir), per_device_train_batch_size=2, num_generations=4, max_completion_length=8,
             max_steps=STEPS, logging_steps=1, report_to="none", use_cpu=True, bf16=False, seed=0,
             learning_rate=1e-3, save_strategy="steps", save_steps=SAVE_AT, iteration_steps=ITERATION,
-            reward_model_update_steps=2, reward_model_batch_size=4, reward_model_samples_per_iteration=8,
+            reward_model_update_steps=2, reward_model_batch_size=4, reward_model_samples_per_iteration=7,
             reward_model_learning_rate=1e-2, math_shepherd_rollouts=2,
             supervision="process" if kind == "prm" else "outcome",
         )  # fmt: skip

@@ -92,6 +92,12 @@ class IterativeRewardModel(TrainerCallback):
             self.model = module
         else:
             if self.engine == "fsdp":
+                version = getattr(accelerator.state.fsdp_plugin, "fsdp_version", 1)
+                if version != 2:
+                    raise ValueError(
+                        f"reward_model_update_steps under FSDP needs fsdp_version: 2 in the accelerate config (got "
+                        f"{version}): the reward model is sharded with FSDP2 (recipes/accelerate_configs/fsdp.yaml)"
+                    )
                 # Sharded like the policy, block by block (accelerate's FSDP2 preparation; TRL prepares reward models
                 # in evaluation mode, which leaves them whole on every rank).
                 from accelerate.utils.fsdp_utils import fsdp2_prepare_model
