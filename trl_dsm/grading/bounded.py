@@ -12,9 +12,13 @@ Each job gets a **CPU-time** budget, counted in the worker (:mod:`trl_dsm.gradin
 interrupts Python work shortly before it, and the kernel ends the worker at it (``SIGPROF``) when C code holds
 the interpreter. CPU time, not wall time, so that a grade does not depend on how busy the machine is: a GRPO
 run tokenizing and loading data on every core must not turn slow-but-correct comparisons into silent 0 rewards.
-A **wall-clock backstop** :data:`WALL_BACKSTOP_FACTOR` times the pair's bound catches a worker that is
-descheduled or stuck without using CPU; the parent kills it with ``SIGKILL``. A timed-out job reports which
-limit fired (``limit="cpu"`` or ``"wall"``). A killed or crashed worker is replaced by a fresh one and costs
+A **wall-clock backstop** :data:`WALL_BACKSTOP_FACTOR` times the pair's bound catches a worker that is stuck
+without using CPU (stopped, swapping); the parent kills it with ``SIGKILL``. A worker that is only slow (a busy
+machine gives it a small share of a core) is not stuck: at the backstop the parent reads the worker's CPU time
+(Linux ``/proc``) and, while the worker got at least :data:`MIN_CPU_SHARE` of a core since the last look, waits
+another backstop, up to the hard wall-clock limit :data:`WALL_LIMIT_FACTOR` times the bound, by which a worker
+with that share has spent its CPU budget. A timed-out job reports which limit fired (``limit="cpu"`` or
+``"wall"``). A killed or crashed worker is replaced by a fresh one and costs
 the job a ``False`` grade, never the run.
 """
 
@@ -41,11 +45,35 @@ DEFAULT_WORKER_MEMORY_BYTES = 4 * 1024**3
 #: The wall-clock backstop of a pair is this many times its CPU-time bound: large enough that a worker which gets
 #: a tenth of a core still finishes any job its CPU budget allows, small enough that a stopped worker is noticed.
 WALL_BACKSTOP_FACTOR = 10.0
+#: Share of a core below which a worker counts as stuck at a backstop (above it, it is slow and gets another one).
+MIN_CPU_SHARE = 0.01
+#: The hard wall-clock limit of a job is this many times its backstop (by then a worker with MIN_CPU_SHARE of a core
+#: has spent a CPU budget of the job's bound).
+WALL_LIMIT_FACTOR = 10.0
 
 
 def wall_backstop(timeout: float) -> float:
-    """Wall-clock seconds after which a job with a CPU-time bound of ``timeout`` seconds is killed."""
+    """Wall-clock seconds after which a job with a CPU-time bound of ``timeout`` seconds is killed when its worker
+    used (almost) no CPU time meanwhile."""
     return WALL_BACKSTOP_FACTOR * timeout
+
+
+def wall_limit(timeout: float) -> float:
+    """The hard wall-clock limit of a job with a CPU-time bound of ``timeout`` seconds, however busy its worker."""
+    return WALL_LIMIT_FACTOR * wall_backstop(timeout)
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc/<pid>/stat``); None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -232,7 +260,7 @@ class WorkerPool:
     def run(self, jobs: Sequence[SymbolicJob], max_parallel: int | None = None) -> list[JobResult]:
         """Run ``jobs`` on up to ``max_parallel`` workers; each job is bounded by its own CPU ``timeout`` in the
         worker and by its wall-clock backstop (``wall``) from dispatch, time spent waiting for a free worker
-        included."""
+        included; a worker still using CPU at its backstop gets more, up to :data:`WALL_LIMIT_FACTOR` backstops."""
         results: list[JobResult | None] = [None] * len(jobs)
         if not jobs:
             return []
@@ -254,6 +282,8 @@ class WorkerPool:
         pending = list(range(len(jobs)))[::-1]
         running: dict[int, tuple[_Worker, int, float]] = {}  # inbox fd -> (worker, job index, wall deadline)
         dispatched: dict[int, float] = {}  # job index -> dispatch time
+        hard_deadline: dict[int, float] = {}  # job index -> the wall-clock limit (a slow worker's last backstop)
+        last_look: dict[int, tuple[float, float | None]] = {}  # job index -> (time, worker CPU seconds) at a backstop
 
         def dispatch(worker: _Worker) -> bool:
             """Send the next pending job to ``worker``; False if the worker's pipe is broken."""
@@ -276,7 +306,18 @@ class WorkerPool:
                 return False
             dispatched[index] = time.monotonic()
             running[worker.inbox.fileno()] = (worker, index, dispatched[index] + wall)
+            hard_deadline[index] = dispatched[index] + wall + (WALL_LIMIT_FACTOR - 1) * job.wall
+            last_look[index] = (dispatched[index], process_cpu_seconds(worker.proc.pid))
             return True
+
+        def still_busy(worker: _Worker, index: int, now: float) -> bool:
+            """At a backstop: did the worker get at least MIN_CPU_SHARE of a core since the last look?"""
+            then, cpu_then = last_look[index]
+            cpu_now = process_cpu_seconds(worker.proc.pid)
+            last_look[index] = (now, cpu_now)
+            if cpu_then is None or cpu_now is None:
+                return False
+            return cpu_now - cpu_then >= MIN_CPU_SHARE * (now - then)
 
         def took(index: int) -> float:
             return time.monotonic() - dispatched[index] + waited
@@ -341,10 +382,12 @@ class WorkerPool:
                 now = time.monotonic()
                 for fd, (worker, index, deadline) in list(running.items()):
                     if deadline <= now:
+                        if now < hard_deadline[index] and still_busy(worker, index, now):  # slow, not stuck
+                            running[fd] = (worker, index, min(now + jobs[index].wall, hard_deadline[index]))
+                            continue
                         running.pop(fd)
-                        results[index] = JobResult(
-                            False, "timeout", "killed at the wall-clock backstop", took(index), limit="wall"
-                        )
+                        detail = "killed at the wall-clock " + ("limit" if now >= hard_deadline[index] else "backstop")
+                        results[index] = JobResult(False, "timeout", detail, took(index), limit="wall")
                         self._discard(worker)
                         feed(replacement())
             return [r if r is not None else JobResult(False, "error", "not run") for r in results]
