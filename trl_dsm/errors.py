@@ -15,7 +15,8 @@ The API (standard library only at import; ``trl`` and ``huggingface_hub`` are im
   command line; the errors are rewritten to name the file, key and value), run ``main`` and turn bad input into one
   line on rank 0 and exit status 2 (the launcher stops the other ranks). Any other exception keeps its traceback.
 - Checks that raise :class:`UsageError`: :func:`check_model_source` (a model folder or Hub id, before anything
-  loads), :func:`check_not_empty` (a dataset or list with no rows, naming where it came from).
+  loads), :func:`check_data_files` (an empty local data file, before ``datasets`` reads it: its JSON builder fails
+  on one with ``StopIteration``), :func:`check_not_empty` (a dataset or list with no rows, naming its source).
 
 Exit statuses (``trl_dsm.configs.EXIT_*``, README "Command line"): 0 success, 1 a negative result, 2 bad input or
 usage, 3 ``mine`` waiting for an annotation file.
@@ -86,7 +87,8 @@ class OneLineErrors:
     """Mixin (first base) for an ``argparse.ArgumentParser``: a usage error is one line ``<prog>: error: <message>
     (see <prog> --help)`` on rank 0 and exit status 2, instead of the usage block."""
 
-    def error(self, message: str) -> None:  # noqa: D102 (argparse's)
+    def error(self, message: str) -> None:
+        """argparse's hook for a usage error: the one line, then exit status 2."""
         exit_with_usage_error(self.prog, f"{message} (see {self.prog} --help)")
 
 
