@@ -25,7 +25,7 @@ from trl_dsm.grading.compare import normalize_answer
 from trl_dsm.grading.extract import extract_answer
 from trl_dsm.grpo.config import GRPOMathConfig
 from trl_dsm.grpo.estimators import AdvantageInputs, get_advantage_estimator
-from trl_dsm.grpo.iterative import IterativeRewardModel
+from trl_dsm.grpo.iterative import IterativeRewardModel, full_state_dict, load_full_state_dict
 from trl_dsm.grpo.process import ProcessRewardModel
 from trl_dsm.grpo.progress import use_concise_progress
 from trl_dsm.grpo.steps import split_completion
@@ -104,22 +104,8 @@ class GRPOMathTrainer(GRPOTrainer):
         self.iterative = IterativeRewardModel(self) if args.reward_model_update_steps else None
         self._resumed_from: Path | None = None
         if args.iteration_steps:
-            self._check_reference_checkpoints(args)
             self.add_callback(_RestoreReference(self))
         use_concise_progress(self)  # tqdm bar + one short line per log, not TRL's ~40-key dict every step
-
-    def _check_reference_checkpoints(self, args: GRPOMathConfig) -> None:
-        """Under ZeRO-3 and FSDP the reference is sharded and is not written to checkpoints: every checkpoint must
-        then fall on an iteration boundary, where the reference is the policy."""
-        plugin = getattr(self.accelerator.state, "deepspeed_plugin", None)
-        sharded = (plugin is not None and plugin.zero_stage == 3) or getattr(self, "is_fsdp_enabled", False)
-        strategy = str(getattr(args.save_strategy, "value", args.save_strategy))
-        if sharded and strategy == "steps" and args.save_steps % args.iteration_steps:
-            raise ValueError(
-                f"save_steps={args.save_steps} with iteration_steps={args.iteration_steps} under a sharded engine "
-                "would checkpoint inside an iteration, whose reference model a checkpoint does not hold there: set "
-                f"save_steps to a multiple of {args.iteration_steps}"
-            )
 
     def _load_process_reward_model(self, args: GRPOMathConfig) -> ProcessRewardModel:
         if not args.process_reward_model:
@@ -254,11 +240,14 @@ class GRPOMathTrainer(GRPOTrainer):
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-        if self.iterative is not None and self.args.should_save:
+        if self.iterative is not None:  # every rank: a sharded reward model saves its shards collectively
             self.iterative.save(folder)
-        if self._reference_lags() and self.args.should_save:
-            # Mid-iteration the reference is the policy of the last reset, which the checkpoint does not hold.
-            torch.save(self.accelerator.unwrap_model(self.ref_model).state_dict(), folder / REFERENCE_FILE)
+        if self._reference_lags():
+            # Mid-iteration the reference is the policy of the last reset, which the checkpoint does not hold
+            # (gathered from its shards under ZeRO-3 and FSDP: a collective).
+            state = full_state_dict(self.ref_model, self.accelerator)
+            if self.args.should_save:
+                torch.save(state, folder / REFERENCE_FILE)
 
     def _reference_lags(self) -> bool:
         """Whether the reference differs from the policy now: iterative RL between two resets."""
@@ -296,8 +285,7 @@ class GRPOMathTrainer(GRPOTrainer):
                 f"(iteration_steps={self.args.iteration_steps}) and the checkpoint holds no reference model; resume "
                 "from a checkpoint at an iteration boundary"
             )
-        reference = self.accelerator.unwrap_model(self.ref_model)
-        reference.load_state_dict(torch.load(saved, map_location=next(reference.parameters()).device))
+        load_full_state_dict(self.ref_model, saved, self.accelerator)
 
     # -- pass@G and maj@G --------------------------------------------------------------------------------------
     def _log_group_metrics(self, mode, completions, rewards_per_func, group_size) -> list[bool] | None:
