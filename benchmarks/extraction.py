@@ -148,25 +148,38 @@ def run_local(fn, pages: list[dict]) -> list[tuple[str, float]]:
     return results
 
 
+# Runs inside OpenWebMath's environment: its text_extraction package on each page, with the most likely value of
+# each randomized option of its Common Crawl config (configs/randomized_all.yaml), as extract_from_warc.py calls it.
 _OWM_RUNNER = r"""
 import json, sys, time
-sys.path.insert(0, sys.argv[1])
-from extract import extract_from_html  # OpenWebMath's text_extraction module
 import yaml
-config = yaml.safe_load(open(sys.argv[1] + "/configs/randomized_all.yaml"))
-paths = json.load(open(sys.argv[2]))
+src, paths_file, out_file = sys.argv[1:4]
+sys.path.insert(0, src + "/text_extraction")
+from text_extract.extract import extract_text
+
+def mode(value):
+    if isinstance(value, dict):
+        return {k: mode(v) for k, v in value.items()}
+    if isinstance(value, list) and value and all(isinstance(x, list) and len(x) == 2 for x in value):
+        return max(value, key=lambda x: x[0])[1]
+    return value
+
+config = mode(yaml.safe_load(open(src + "/extract_from_cc/configs/randomized_all.yaml")))
+paths = json.load(open(paths_file))
 out = []
 for i, path in enumerate([paths[0]] + paths):
-    html = open(path, "rb").read().decode("utf-8", "replace")
+    raw = open(path, "rb").read()
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+    html = bytes_to_str(raw, detect_encoding(raw))
     t0 = time.process_time()
     try:
-        res = extract_from_html(html, config) or ("", {})
-        text = res[0] if isinstance(res, tuple) else res
+        res = extract_text(html, config, fast=True)
+        text = res[0] if res else ""
     except Exception:
         text = ""
     if i:
         out.append([text or "", time.process_time() - t0])
-json.dump(out, open(sys.argv[3], "w"))
+json.dump(out, open(out_file, "w"))
 """
 
 
@@ -179,11 +192,9 @@ def run_owm(python: str, src: str, pages: list[dict], tmp: Path) -> list[tuple[s
         paths.append(str(p))
     (tmp / "paths.json").write_text(json.dumps(paths))
     (tmp / "runner.py").write_text(_OWM_RUNNER)
-    text_dir = str(Path(src) / "text_extraction")
     subprocess.run(
-        [python, str(tmp / "runner.py"), text_dir, str(tmp / "paths.json"), str(tmp / "out.json")],
+        [python, str(tmp / "runner.py"), src, str(tmp / "paths.json"), str(tmp / "out.json")],
         check=True,
-        cwd=text_dir,
         timeout=3600,
     )
     return [tuple(x) for x in json.loads((tmp / "out.json").read_text())]

@@ -116,5 +116,5 @@ def html_to_text(html_content: str | bytes, url: str | None = None, charset: str
     from trl_dsm.mining.extraction.extract import MAX_CHARS, extract_main_text
 
     if isinstance(html_content, bytes):
-        html_content = decode_html(html_content[: 4 * MAX_CHARS], charset)
+        html_content = decode_html(html_content[:MAX_CHARS], charset)
     return extract_main_text(html_content)

@@ -55,6 +55,7 @@ PROSE_CHARS = 250
 LINK_DENSITY = 0.5
 LINK_BLOCK_MAX_CHARS = 3000
 DESCEND_SHARE = 0.85
+CHECK_EVERY = 8  # CPU budget checks, in blocks measured (a block can be a whole deep subtree)
 DESCEND_REST_CHARS = 400
 
 
@@ -114,7 +115,7 @@ def remove_boilerplate(tree, check=None) -> None:
         check()
     total = max(text_size(body), 1)
     for i, node in enumerate(tree.css("body [class], body [id]")):
-        if check is not None and i % 256 == 255:
+        if check is not None and i % CHECK_EVERY == 0:
             check()
         attrs = node.attrs
         name = (attrs.get("class") or "") + " " + (attrs.get("id") or "")
@@ -126,7 +127,7 @@ def remove_boilerplate(tree, check=None) -> None:
         node.remove()
     blocks = tree.css("body ul, body ol, body dl, body table, body div, body section, body p, body header")
     for i, node in enumerate(reversed(blocks)):
-        if check is not None and i % 128 == 127:
+        if check is not None and i % CHECK_EVERY == 0:
             check()
         size = text_size(node)
         if size == 0 or size > LINK_BLOCK_MAX_CHARS:
@@ -149,7 +150,7 @@ def _contains(outer, inner) -> bool:
     return False
 
 
-def content_root(tree):
+def content_root(tree, check=None):
     """Step 5 of the module docstring: the node whose text is the page's main content."""
     body = tree.body
     if body is None:
@@ -162,6 +163,8 @@ def content_root(tree):
     if len(mains) == 1 and text_size(mains[0]) >= 0.5 * total:
         root = mains[0]
     while True:
+        if check is not None:
+            check()
         size = text_size(root)
         best, best_size = None, 0
         for child in root.iter(include_text=False):

@@ -5,25 +5,24 @@
 (:mod:`~trl_dsm.mining.extraction.math`), removes boilerplate and picks the main content
 (:mod:`~trl_dsm.mining.extraction.content`), and writes its text (:mod:`~trl_dsm.mining.extraction.text`).
 
-The bound: a page longer than ``MAX_CHARS`` characters is cut to that length before parsing (its text is then
-that of the page's beginning); the work after parsing checks the process CPU time it has used, and a page that
-passes ``cpu_limit`` seconds (``CPU_LIMIT_S`` by default) raises :class:`ExtractionTimeout`, a ``TimeoutError``
-that the datatrove extractor step counts as ``timeout`` and skips, so the run goes on. Parsing itself is linear
-in the (capped) input.
+The bound (:mod:`~trl_dsm.mining.extraction.bound`): a page longer than ``MAX_CHARS`` characters is cut to that
+length before parsing; a page nested deeper than ``MAX_NESTING`` is refused before parsing, and the work after
+parsing checks the CPU time it has used: both raise :class:`ExtractionTimeout`, a ``TimeoutError`` that the
+datatrove extractor step counts as ``timeout`` and skips, so the run goes on.
 """
 
 from __future__ import annotations
 
 import re
-import time
 
+from trl_dsm.mining.extraction.bound import CPU_LIMIT_S, MAX_CHARS, ExtractionTimeout, budget, check_nesting
 from trl_dsm.mining.extraction.content import content_root, remove_boilerplate
 from trl_dsm.mining.extraction.math import rewrite_math
 from trl_dsm.mining.extraction.text import subtree_text, tidy
 
 
-MAX_CHARS = 3_000_000
-CPU_LIMIT_S = 1.5
+__all__ = ["CPU_LIMIT_S", "MAX_CHARS", "ExtractionTimeout", "extract_main_text", "page_title", "tidy_math"]
+
 # A formula that only defines macros renders as nothing (MathJax preambles written into the page).
 _MACRO_DEFS = re.compile(
     r"(?:\\\(|\$\$?|\\\[)\s*(?:\\(?:re)?newcommand|\\DeclareMathOperator|\\def\\)[^\n]*?(?:\\\)|\$\$?|\\\])"
@@ -31,23 +30,6 @@ _MACRO_DEFS = re.compile(
 # Forum markup for math typed as text: [itex]..[/itex] inline, [tex]/[latex]/[math]..[/..] display.
 _BBCODE_MATH = re.compile(r"\[(itex|tex|latex|math)\](.+?)\[/\1\]", re.IGNORECASE | re.DOTALL)
 _ASCIIMATH = re.compile(r"asciimath|ASCIIMathML|math/asciimath", re.IGNORECASE)
-
-
-class ExtractionTimeout(TimeoutError):
-    """A page's extraction used more than its CPU budget (``cpu_limit`` seconds); the page yields no text."""
-
-
-def _budget(cpu_limit: float):
-    """A ``check()`` raising :class:`ExtractionTimeout` once the process has used ``cpu_limit`` more seconds of
-    CPU than at this call."""
-    deadline = time.process_time() + cpu_limit
-
-    def check() -> None:
-        used = time.process_time()
-        if used > deadline:
-            raise ExtractionTimeout(f"page extraction passed its CPU budget of {cpu_limit:g} s")
-
-    return check
 
 
 def page_title(tree) -> str:
@@ -71,10 +53,11 @@ def extract_main_text(html: str, cpu_limit: float = CPU_LIMIT_S) -> tuple[str, s
     """
     from selectolax.lexbor import LexborHTMLParser
 
-    check = _budget(cpu_limit)
+    check = budget(cpu_limit)
     html = html[:MAX_CHARS]
     if not html.strip():
         return "", ""
+    check_nesting(html)
     tree = LexborHTMLParser(html)
     title = page_title(tree)
     check()
@@ -82,7 +65,7 @@ def extract_main_text(html: str, cpu_limit: float = CPU_LIMIT_S) -> tuple[str, s
     check()
     remove_boilerplate(tree, check)
     check()
-    root = content_root(tree)
+    root = content_root(tree, check)
     text = subtree_text(root, check)
     check()
     return title, tidy_math(text)

@@ -3,14 +3,17 @@
 scores every candidate page with fastText before the careful extraction of the pages it keeps).
 
 :func:`fast_text` is resiliparse's C extractor (main content, no link lists, alt texts kept) on the page decoded by
-resiliparse's encoding detection; formulas keep whatever text their markup has. Pages over ``MAX_BYTES`` are cut
-to that many bytes before parsing, which bounds the time of a page.
+resiliparse's encoding detection; formulas keep whatever text their markup has. Its bound is stage two's
+(:mod:`~trl_dsm.mining.extraction.bound`): the first ``MAX_CHARS`` characters are parsed, and a page nested
+deeper than ``MAX_NESTING`` raises :class:`~trl_dsm.mining.extraction.bound.ExtractionTimeout`.
 """
 
 from __future__ import annotations
 
+from trl_dsm.mining.extraction.bound import MAX_CHARS, check_nesting
 
-MAX_BYTES = 4_000_000
+
+MAX_BYTES = 4 * MAX_CHARS
 
 
 def fast_text(html: bytes | str) -> tuple[str, str]:
@@ -25,10 +28,10 @@ def fast_text(html: bytes | str) -> tuple[str, str]:
 
     if isinstance(html, bytes):
         html = bytes_to_str(html[:MAX_BYTES], detect_encoding(html[:MAX_BYTES]))
-    else:
-        html = html[:MAX_BYTES]
+    html = html[:MAX_CHARS]
     if not html.strip():
         return "", ""
+    check_nesting(html)
     tree = HTMLTree.parse(html)
     title = (tree.title or "").strip()
     text = extract_plain_text(tree, main_content=True, alt_texts=True, links=False, list_bullets=True)

@@ -9,6 +9,8 @@ words. It is tuned to pass nearly every math page; pages it passes still go thro
 
 from __future__ import annotations
 
+import re
+
 
 # Markup that a page holds only to show formulas: MathJax/KaTeX/MathML sources and the TeX-image services.
 MARKUP = (
@@ -71,11 +73,15 @@ WORDS = (
     b"fraction",
 )
 MIN_WORDS = 3
+WORDS_BYTES = 65_536  # math words are looked for in the page's first 64 KiB (title, description, first text)
+# Every MARKUP string contains one of these: six scans rule markup out on most pages.
+_ANCHORS = (b"math", b"latex", b"x-tex", b"katex", b"mimetex", b"cht=tx")
+_TEX = re.compile(rb"\\(?:" + b"|".join(re.escape(t[1:]) for t in TEX) + rb")")
 
 
 def looks_like_math(html: bytes | str) -> bool:
     """Whether a raw HTML page may hold mathematics: math markup, a TeX command with its brace, or at least
-    ``MIN_WORDS`` different math words (the page is lower-cased first).
+    ``MIN_WORDS`` different math words in its first ``WORDS_BYTES`` bytes (the page is lower-cased first).
 
     >>> looks_like_math(b'<p>Roots: <script type="math/tex">x^2</script></p>')
     True
@@ -83,11 +89,14 @@ def looks_like_math(html: bytes | str) -> bool:
     False
     """
     page = html.lower() if isinstance(html, bytes) else html.lower().encode("utf-8", "ignore")
-    if any(m in page for m in MARKUP) or any(t in page for t in TEX):
+    if any(a in page for a in _ANCHORS) and any(m in page for m in MARKUP):
         return True
+    if b"\\" in page and _TEX.search(page) is not None:
+        return True
+    head = page[:WORDS_BYTES]
     found = 0
     for w in WORDS:
-        if w in page:
+        if w in head:
             found += 1
             if found >= MIN_WORDS:
                 return True
