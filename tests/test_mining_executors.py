@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = [sys.executable, str(ROOT / "tests" / "scripts" / "mining_run.py")]
 #: Two datatrove tasks per stage, two at a time, 1 GB reserved each (datatrove's default is 2 GB per CPU).
 RAY_EXECUTOR = {"kind": "ray", "workers": 2, "tasks": 2, "options": {"mem_per_cpu_gb": 1}}
-RUN_TIMEOUT_S = 420
+RUN_TIMEOUT_S = 900
 
 
 def _free_port() -> int:

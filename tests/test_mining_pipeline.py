@@ -233,18 +233,18 @@ def test_killed_run_resumes_with_nothing_lost_or_duplicated(shared_data, tmp_pat
     script = [sys.executable, str(ROOT / "tests" / "scripts" / "mining_run.py")]
     env = dict(os.environ, TQDM_DISABLE="1")
     killed = subprocess.run(
-        [*script, str(tmp_path / "a"), json.dumps(config), "score:2"], env=env, capture_output=True, timeout=300
+        [*script, str(tmp_path / "a"), json.dumps(config), "score:2"], env=env, capture_output=True, timeout=900
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
     scores_dir = tmp_path / "a" / "iter_1" / "scores"
     assert len(list(scores_dir.glob("shard-*.npy"))) == 2  # killed half-way through iteration 1's scoring
     assert not (tmp_path / "a" / "export").exists()
     resumed = subprocess.run(
-        [*script, str(tmp_path / "a"), json.dumps(config)], env=env, capture_output=True, timeout=300
+        [*script, str(tmp_path / "a"), json.dumps(config)], env=env, capture_output=True, timeout=900
     )
     assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
     fresh = subprocess.run(
-        [*script, str(tmp_path / "b"), json.dumps(config)], env=env, capture_output=True, timeout=300
+        [*script, str(tmp_path / "b"), json.dumps(config)], env=env, capture_output=True, timeout=900
     )
     assert fresh.returncode == 0, fresh.stderr.decode()[-2000:]
 

@@ -25,7 +25,7 @@ class MineArguments:
 
     output_dir: str | None = field(default=None, metadata={"help": "override the recipe's output_dir"})
     overwrite: bool = field(default=False, metadata={"help": "delete an existing run in output_dir and start over"})
-    executor: Literal["local", "datatrove-local", "datatrove-slurm", "datatrove-ray", "ray", "slurm"] | None = field(
+    executor: Literal["local", "datatrove-slurm", "datatrove-ray", "datatrove-local", "ray", "slurm"] | None = field(
         default=None, metadata={"help": "override executor.kind"}
     )
     workers: int | None = field(default=None, metadata={"help": "override executor.workers"})

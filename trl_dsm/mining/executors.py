@@ -104,14 +104,44 @@ def ray_init(config: ExecutorConfig) -> None:
     ray.init(address=address, log_to_driver=False)
 
 
+def local_executor(**kwargs):
+    """datatrove's ``LocalPipelineExecutor`` (``kwargs`` are its arguments) whose one-worker ``run`` goes through
+    the ranks in this process without starting datatrove's ``multiprocess`` manager: that server process would
+    outlive a killed driver, an orphan holding the driver's stdout and stderr. More workers: datatrove's ``run``."""
+    from copy import deepcopy
+
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.utils.stats import PipelineStats
+
+    class InProcessExecutor(LocalPipelineExecutor):
+        def run(self):
+            if self.workers != 1:
+                return super().run()
+            self._launched = True
+            self.save_executor_as_json()
+            pipeline, stats = self.pipeline, []
+            for rank in self.get_incomplete_ranks(
+                range(self.local_rank_offset, self.local_rank_offset + self.local_tasks)
+            ):
+                self.pipeline = deepcopy(pipeline)  # as datatrove: each rank gets fresh steps
+                try:
+                    stats.append(self._run_for_rank(rank))
+                finally:
+                    self.pipeline = pipeline
+            merged = sum(stats, start=PipelineStats())
+            with self.logging_dir.open("stats.json", "wt") as f:
+                merged.save_to_disk(f)
+            return merged
+
+    return InProcessExecutor(**kwargs)
+
+
 def datatrove_executor(config: ExecutorConfig, pipeline: list, tasks: int, logging_dir: str, job_name: str):
     """The datatrove executor of ``config.kind`` for ``pipeline`` (any datatrove steps) with ``tasks`` tasks."""
     options = dict(config.options)
     if config.kind == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
         options.setdefault("start_method", "fork")  # workers inherit the driver's imports and loaded kernels
-        return LocalPipelineExecutor(
+        return local_executor(
             pipeline=pipeline, tasks=tasks, workers=config.workers, logging_dir=logging_dir, **options
         )
     if config.kind == "datatrove-slurm":
