@@ -14,8 +14,9 @@
    question-and-answer and forum pages are kept.
 4. Link lists: small blocks whose text is mostly link text.
 5. The root of what is left: the page's single ``main`` (or ``role=main``) when it holds most of the text; then
-   descend while one child holds nearly all of it. Question-and-answer and forum pages keep every answer and
-   comment because they sit side by side under that root.
+   descend while one child holds nearly all of it (and the rest is short). The page's first ``h1`` is kept when it
+   lies above the root. Question-and-answer and forum pages keep every answer and comment because they sit side
+   by side under that root.
 """
 
 from __future__ import annotations
@@ -177,3 +178,12 @@ def content_root(tree, check=None):
         if best_size < DESCEND_SHARE * size or rest > DESCEND_REST_CHARS:
             return root
         root = best
+
+
+def main_heading(tree, root) -> str:
+    """The text of the page's first ``h1`` when it lies outside ``root`` (the content root is often the article
+    body below its heading); empty otherwise."""
+    h1 = tree.css_first("h1")
+    if h1 is None or h1.mem_id == root.mem_id or _contains(root, h1):
+        return ""
+    return " ".join((h1.text(deep=True) or "").split())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from trl_dsm.mining.extraction.bound import CPU_LIMIT_S, MAX_CHARS, ExtractionTimeout, budget, check_nesting
-from trl_dsm.mining.extraction.content import content_root, remove_boilerplate
+from trl_dsm.mining.extraction.content import content_root, main_heading, remove_boilerplate
 from trl_dsm.mining.extraction.math import rewrite_math
 from trl_dsm.mining.extraction.text import subtree_text, tidy
 
@@ -29,6 +29,8 @@ _MACRO_DEFS = re.compile(
 )
 # Forum markup for math typed as text: [itex]..[/itex] inline, [tex]/[latex]/[math]..[/..] display.
 _BBCODE_MATH = re.compile(r"\[(itex|tex|latex|math)\](.+?)\[/\1\]", re.IGNORECASE | re.DOTALL)
+# A formula is written with a space either side; none before the punctuation that follows it.
+_SPACE_BEFORE_PUNCT = re.compile(r"\$ (?=[.,;:!?)])")
 _ASCIIMATH = re.compile(r"asciimath|ASCIIMathML|math/asciimath", re.IGNORECASE)
 
 
@@ -67,13 +69,16 @@ def extract_main_text(html: str, cpu_limit: float = CPU_LIMIT_S) -> tuple[str, s
     check()
     root = content_root(tree, check)
     text = subtree_text(root, check)
+    heading = main_heading(tree, root)
+    if heading and not text.startswith(heading):
+        text = heading + "\n\n" + text
     check()
     return title, tidy_math(text)
 
 
 def tidy_math(text: str) -> str:
     r"""Drop formulas that only define macros; write forum math markup (``[itex]``, ``[tex]``, ``[latex]``,
-    ``[math]``) as ``$``/``$$`` TeX.
+    ``[math]``) as ``$``/``$$`` TeX; no space between a formula and the punctuation after it.
 
     >>> print(tidy_math("\\( \\newcommand{\\R}{\\mathbb R} \\)\nLet [itex]x>0[/itex]."))
     Let $x>0$.
@@ -82,7 +87,7 @@ def tidy_math(text: str) -> str:
         text = tidy(_MACRO_DEFS.sub("", text))
     if "[/" in text:
         text = _BBCODE_MATH.sub(_bbcode_tex, text)
-    return text
+    return _SPACE_BEFORE_PUNCT.sub("$", text)
 
 
 def _bbcode_tex(match: re.Match) -> str:

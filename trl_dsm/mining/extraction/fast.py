@@ -3,7 +3,7 @@
 scores every candidate page with fastText before the careful extraction of the pages it keeps).
 
 :func:`fast_text` is resiliparse's C extractor (main content, no link lists, alt texts kept) on the page decoded by
-resiliparse's encoding detection; formulas keep whatever text their markup has. Its bound is stage two's
+the declared charset (else detection, :func:`~trl_dsm.mining.html_text.decode_html`); formulas keep whatever text their markup has. Its bound is stage two's
 (:mod:`~trl_dsm.mining.extraction.bound`): the first ``MAX_CHARS`` characters are parsed, and a page nested
 deeper than ``MAX_NESTING`` raises :class:`~trl_dsm.mining.extraction.bound.ExtractionTimeout`.
 """
@@ -13,9 +13,6 @@ from __future__ import annotations
 from trl_dsm.mining.extraction.bound import MAX_CHARS, check_nesting
 
 
-MAX_BYTES = 4 * MAX_CHARS
-
-
 def fast_text(html: bytes | str) -> tuple[str, str]:
     """``(title, text)`` of a page by resiliparse's main-content extraction; empty strings for an empty page.
 
@@ -23,11 +20,12 @@ def fast_text(html: bytes | str) -> tuple[str, str]:
     ('T', 'Hello world.')
     """
     from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
     from resiliparse.parse.html import HTMLTree
 
+    from trl_dsm.mining.html_text import decode_html
+
     if isinstance(html, bytes):
-        html = bytes_to_str(html[:MAX_BYTES], detect_encoding(html[:MAX_BYTES]))
+        html = decode_html(html[:MAX_CHARS])
     html = html[:MAX_CHARS]
     if not html.strip():
         return "", ""
