@@ -158,3 +158,15 @@ def test_the_wrapped_trl_internals_are_checked_at_import():
     with pytest.raises(ImportError, match=r"_calculate_rewards takes \('inputs', 'prompts', 'completions'\)"):
         check_trl_grpo_trainer(type("Changed", (GRPOTrainer,), {"_calculate_rewards": changed}))
     assert set(TRL_WRAPPED_METHODS) == {"_calculate_rewards", "_generate_and_score_completions"}
+
+
+def test_a_trl_that_cannot_compute_the_loss_here_is_refused_at_construction(tiny_path, tmp_path, monkeypatch):
+    """TRL 1.15 computes log-probabilities only through its Triton kernel, None without Triton (CPU-only PyTorch):
+    the trainer refuses at construction, naming the versions that work, instead of TRL's AttributeError mid-step."""
+    from trl.trainer import utils
+
+    from trl_dsm import GRPOMathConfig, GRPOMathTrainer
+
+    monkeypatch.setattr(utils, "_ChunkedLogProbFunction", None, raising=False)
+    with pytest.raises(RuntimeError, match=r"Triton is not installed .*use TRL 1.13, 1.14 or 1.16"):
+        GRPOMathTrainer(tiny_path, args=GRPOMathConfig(**tiny_grpo_kwargs(tmp_path)))

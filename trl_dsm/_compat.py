@@ -47,3 +47,17 @@ def trl_checkpointing_deprecations_ignored() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=TRL_CHECKPOINTING_DEPRECATIONS, category=FutureWarning)
         yield
+
+
+def check_trl_can_train() -> None:
+    """Raise a RuntimeError when the installed TRL cannot compute GRPO's loss here: TRL 1.15 scores completions only
+    through its Triton fused LM head (``trl.trainer.utils._ChunkedLogProbFunction``), which is None without Triton
+    (CPU-only PyTorch), and its own ``GRPOTrainer`` then fails at the first step with an AttributeError."""
+    import trl
+    from trl.trainer import utils
+
+    if getattr(utils, "_ChunkedLogProbFunction", False) is None:
+        raise RuntimeError(
+            f"trl {trl.__version__} computes GRPO log-probabilities only with its Triton kernel, and Triton is not "
+            "installed (CPU-only PyTorch): use TRL 1.13, 1.14 or 1.16 here, or a CUDA PyTorch"
+        )

@@ -20,7 +20,7 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 from trl import GRPOConfig, GRPOTrainer
 
-from trl_dsm._compat import check_trl_grpo_trainer, trl_checkpointing_deprecations_ignored
+from trl_dsm._compat import check_trl_can_train, check_trl_grpo_trainer, trl_checkpointing_deprecations_ignored
 from trl_dsm.grading.compare import normalize_answer
 from trl_dsm.grading.extract import extract_answer
 from trl_dsm.grpo.config import GRPOMathConfig
@@ -80,6 +80,7 @@ class GRPOMathTrainer(GRPOTrainer):
             args = GRPOMathConfig.from_grpo_config(args)  # a TRL script switches by changing the trainer class only
         if reward_funcs is None:
             reward_funcs = [math_accuracy_reward]
+        check_trl_can_train()
         super().__init__(model, reward_funcs, args, *trainer_args, **trainer_kwargs)
         if args.advantage_estimator == "online_rft" and args.accuracy_reward_name not in self.reward_func_names:
             raise ValueError(
