@@ -427,6 +427,13 @@ def test_quick_demo_end_to_end(tmp_path, shared_data):
     for png in ("reward_curve.png", "accuracy_by_stage.png", "pass_maj_at_k.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert "| stage | greedy |" in done.stdout
+    # what stays: the results and the models; the stages' working directories (the mining run) are gone
+    assert sorted(p.name for p in out.iterdir()) == [
+        "accuracy_by_stage.png", "pass_maj_at_k.png", "pretrained-model", "report.md", "results.json",
+        "reward_curve.png", "sft-model",
+    ]  # fmt: skip
+    assert "quick configuration; about a minute" in done.stdout
+    assert "removed the stages' working directories" in done.stdout
 
 
 @pytest.mark.slow

@@ -89,7 +89,8 @@ def make_parser(subparsers: argparse._SubParsersAction | None = None) -> argpars
             "scratch, SFT it on chain-of-thought solutions, run GRPO with outcome and with process supervision (--study: "
             "also RFT, Online RFT, a learned step reward model and iterative GRPO, with scarce demonstrations) beside "
             "SFT continued as a control, and evaluate greedy accuracy, pass@k and maj@k on held-out problems. Writes "
-            f"report.md, results.json, PNG plots and the models to --output-dir (a few MB). Time: {expected_time_text()}; "
+            f"report.md, results.json, PNG plots and the models to --output-dir (./{DemoConfig.output_dir} by default; a few "
+            f"MB at the end, the stages' working directories removed). Time: {expected_time_text()}; "
             f"--quick: {expected_time_text('quick')}. Nothing is downloaded. Exit status: 0 done, 2 bad input, 130 "
             "interrupted (Ctrl-C: the finished stages' records stay in results.partial.json, no report is written)."
         ),
