@@ -11,7 +11,10 @@ control stages) and ``--gen-calls`` sampling calls (64 prompts, 48 new tokens: a
 ``python3 -c 'while True: pass'`` processes started before and killed after each batch of measurements. Settings and
 burner counts are interleaved round by round; the script prints the median seconds per step and per call of each
 (setting, burners) pair, the load average while it ran, and the ratio to the anchor: 2 threads with the default wait
-policy and no burner, measured in the same run.
+policy and no burner, measured in the same run. A measurement still running after ``--cap`` seconds is stopped and
+shown as ``> cap``. The burners run in the script's own session, as jobs a user starts beside the demo would; where
+the kernel shares the CPU between sessions first (``/proc/sys/kernel/sched_autogroup_enabled``), other users' jobs
+still take their share, so read the load column.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ def _worker(threads: int, steps: int, gen_calls: int) -> dict:
     return out
 
 
-def _measure(threads: int, policy: str | None, steps: int, gen_calls: int, cap: float, nice: int = 0) -> dict:
+def _measure(threads: int, policy: str | None, steps: int, gen_calls: int, cap: float) -> dict:
     """One measurement in a fresh process; a process still running after ``cap`` seconds is stopped and its
     times recorded as infinite (shown as ``> cap``)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
@@ -84,8 +87,7 @@ def _measure(threads: int, policy: str | None, steps: int, gen_calls: int, cap: 
         env["OMP_WAIT_POLICY"] = policy
     cmd = [sys.executable, __file__, "--worker", str(threads), "--steps", str(steps), "--gen-calls", str(gen_calls)]
     try:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=cap, check=True,
-                              preexec_fn=(lambda: os.nice(nice)) if nice else None)  # fmt: skip
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=cap, check=True)
     except subprocess.TimeoutExpired:
         return {"train_step": float("inf"), "gen_call": float("inf")}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -101,11 +103,6 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--gen-calls", type=int, default=3)
     parser.add_argument("--burners", default="0,2", help="comma-separated numbers of CPU-bound jobs beside")
-    parser.add_argument(
-        "--nice", type=int, default=0,
-        help="nice value of the measured process: -20 (root) gives it nearly all of the CPU beside other users' jobs, "
-        "a stand-in for an idle machine on a shared one (use with --burners 0)",
-    )  # fmt: skip
     parser.add_argument("--cap", type=float, default=400.0, help="seconds after which a measurement is stopped")
     parser.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -125,7 +122,7 @@ def main() -> None:
                 order = SETTINGS if r % 2 == 0 else SETTINGS[::-1]
                 for label, threads, policy in order:
                     loads[b].append(_load())
-                    result = _measure(threads, policy, args.steps, args.gen_calls, args.cap, args.nice)
+                    result = _measure(threads, policy, args.steps, args.gen_calls, args.cap)
                     for key, value in result.items():
                         times.setdefault((label, b), {}).setdefault(key, []).append(value)
                     print(f"round {r + 1}, {b} burners, {label}: "
@@ -138,7 +135,7 @@ def main() -> None:
 
     anchor = times.get(ANCHOR)
     print(f"\nmedian of {args.rounds} rounds; anchor: {ANCHOR[0]}, {ANCHOR[1]} burners (same run); cores: "
-          f"{os.cpu_count()}; nice {args.nice}")  # fmt: skip
+          f"{os.cpu_count()}")  # fmt: skip
     print("| setting | burners | load (1 min) | train step s | x anchor | sampling call s | x anchor |")
     print("|---|---|---|---|---|---|---|")
     for b in counts:
