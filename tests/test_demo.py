@@ -313,7 +313,7 @@ def test_one_expected_time_in_the_help_the_banner_and_the_docs():
 
     text = expected_time_text()
     assert text == (
-        f"about {EXPECTED_TOTAL_SECONDS['default'] / 60:.0f} minutes on 2 idle CPU cores, up to "
+        f"about {EXPECTED_TOTAL_SECONDS['default'] / 60:.0f} minutes on 2 idle CPU cores, about "
         f"{LOADED_FACTOR * EXPECTED_TOTAL_SECONDS['default'] / 60:.0f} beside two other CPU-bound jobs"
     )
     parser = build_parser()
