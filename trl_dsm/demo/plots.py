@@ -101,7 +101,7 @@ def accuracy_figure(results: dict) -> Any:
 
 def pass_maj_figure(results: dict) -> Any:
     """Pass@K (left) and Maj@K (right) in percent against k, one series per stage with its own style. Series are
-    set a little apart along k (each stage by a fixed fraction of k), so stages with equal numbers stay visible."""
+    set a little apart along k (each stage by its own constant fraction of k), so stages with equal numbers stay visible."""
     plt = _pyplot()
     ev = results["eval"]
     stages = [s for s in STAGES if s in ev]
