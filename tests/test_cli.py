@@ -396,3 +396,18 @@ def test_the_three_old_coercers_use_the_loader(tmp_path):
     assert str(error.value) == "datasets[1].weight must be of type float, got 'heavy'"
     with pytest.raises(ConfigError, match=r"^datasets\[0\]: source 'a': weight must be a positive number, got -1$"):
         coerce_sources([{"path": "a", "weight": -1}])
+
+
+def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, tmp_path, capsys):
+    """Ctrl-C in any command: one line naming it on stderr, status 130 (128 + SIGINT), no traceback."""
+    import trl_dsm.cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trl_dsm.cli, "_run_grade", interrupted)
+    parser = trl_dsm.cli.build_parser()  # the grade subcommand binds _run_grade at build time: rebuild after patching
+    monkeypatch.setattr(trl_dsm.cli, "build_parser", lambda: parser)
+    assert trl_dsm.cli.main(["grade", "42", "42"]) == 130
+    err = capsys.readouterr().err
+    assert err == "trl-dsm grade: interrupted\n"

@@ -253,8 +253,11 @@ def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> arg
     return subparsers.choices.get(command, parser) if command else parser
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run ``trl-dsm``; returns the exit status (0 success, 1 negative result, 2 bad input or usage)."""
+    """Run ``trl-dsm``; returns the exit status (0 success, 1 negative result, 2 bad input or usage, 130 Ctrl-C)."""
     from trl_dsm._extras import MissingExtraError, require_command_extras
     from trl_dsm.configs import EXIT_USAGE, error_line
 
@@ -281,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(error_line(args.command, exc), file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT (the demo reports its own first)
+        print(f"trl-dsm {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
