@@ -370,7 +370,7 @@ def test_grade_result_fields_ok():
     assert result.gold_answer == "1000"
     assert result.status == "ok"
     assert result.method == "numeric"
-    assert 0.0 <= result.seconds < 2.0
+    assert 0.0 <= result.seconds < 60.0  # wall time on a possibly busy machine: a 'did not hang' check only
 
 
 def test_grade_result_fields_symbolic_wrong():

@@ -280,7 +280,7 @@ def test_fork_bomb_and_process_creation(pool):
         "import os\nos.execv('/bin/sh', ['sh', '-c', 'echo hi'])",
         "import os\nstatus = os.system('echo hi')\nassert status == 0, status",  # fork fails: -1, no exception
     ]
-    for r in pool.map(programs, timeout=3):
+    for r in pool.map(programs, timeout=10):  # each fails at once; the margin is for a busy machine
         assert r.status == "error", r
         assert "hi" not in r.stdout and "child" not in r.stdout
     assert _no_sandbox_processes(pool)
@@ -305,7 +305,7 @@ def test_infinite_loops_time_out(pool):
     elapsed = time.monotonic() - tic
     assert [r.status for r in results] == ["timeout"] * 4
     assert all(r.exit_code is None for r in results)
-    assert elapsed < 10  # two servers, four one-second programs; not a speed assertion, a "did not hang" one
+    assert elapsed < 60  # two servers, four one-second programs (one sleeps 100 s): a "did not hang" check
 
 
 def test_cannot_kill_parent_or_caller(pool):
