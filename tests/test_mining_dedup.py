@@ -49,7 +49,8 @@ def planted_crawl(n_base: int = 300, seed: int = 0) -> tuple[list[str], list[tup
 
 
 def staged_clusters(signatures: np.ndarray, shards: int, partitions: int, threshold: float = 0.8, verify=True):
-    """The pipeline's stages on in-memory arrays: per-shard sorted bucket files, merged per (band, partition)."""
+    """The pipeline's stages on in-memory arrays: per-shard sorted bucket files, merged per (band, partition), star
+    forests per (band, partition) merged 3 at a time down to one (the ``forests`` rounds)."""
     bands, rows = lsh_lib.lsh_params(threshold, signatures.shape[1])
     bounds = np.linspace(0, len(signatures), shards + 1).astype(int)
     files: dict[tuple[int, int], list[np.ndarray]] = {}
@@ -68,7 +69,10 @@ def staged_clusters(signatures: np.ndarray, shards: int, partitions: int, thresh
         entries = np.concatenate(parts)
         entries = entries[np.lexsort((entries[:, 1], entries[:, 0]))]
         edges.append(lsh_lib.bucket_edges(entries, lambda r: signatures[r], threshold, verify))
-    return lsh_lib.clusters_from_edges(np.concatenate(edges))
+    for r, tasks in enumerate(lsh_lib.forest_rounds(len(edges), 3)):
+        groups = [lsh_lib.forest_group(len(files), 3, r, t) for t in range(tasks)]
+        edges = [lsh_lib.star_forest(np.concatenate([edges[i] for i in g])) for g in groups]
+    return lsh_lib.clusters_from_edges(edges[0])
 
 
 def test_lsh_params_are_datasketchs():
@@ -159,6 +163,9 @@ def test_url_dedup_by_partition_equals_one_pass(tmp_path):
         )
         assert len(list((out / "dedup" / "urls" / "removed").glob("*.npy"))) == partitions
         assert len(list((out / "dedup" / "edges").glob("band-*-part-*.npy"))) == 9 * partitions
+        rounds = [9, 1] if partitions == 1 else [36, 3, 1]  # forests: one per (band, partition), then 16 at a time
+        forests = sorted(f.name for f in (out / "dedup" / "forests").glob("*.npy"))
+        assert forests == [f"round-{r:02d}-task-{t:05d}.npy" for r, n in enumerate(rounds) for t in range(n)]
     assert results[1] == results[4]
     summary, clusters_text, keep = results[1]
     url_keep = url_dedup_mask_reference([d["url"] for d in docs])

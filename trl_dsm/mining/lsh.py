@@ -3,9 +3,11 @@
 
 * :func:`near_dedup` feeds signatures to ``datasketch.MinHashLSH``, verifies candidate pairs by estimated Jaccard,
   forms clusters with union-find and keeps the lowest row of each cluster (deterministic).
-* :func:`band_hashes`, :func:`bucket_edges` and :func:`clusters_from_edges` are the same near-dedup in stages with
-  bounded memory (band buckets per shard, merged per band and hash range, pairs, union-find over the pairs); the
-  mining pipeline runs them as tasks (:mod:`trl_dsm.mining.stages`) and finds the same clusters.
+* :func:`band_hashes`, :func:`bucket_edges`, :func:`star_forest` and :func:`clusters_from_edges` are the same
+  near-dedup in stages with bounded memory (band buckets per shard, merged per band and hash range into pairs, the
+  components of each range's pairs as a star forest, forests merged ``fan_in`` at a time by :func:`forest_rounds`,
+  clusters of the last forest); the mining pipeline runs them as tasks (:mod:`trl_dsm.mining.stages`) and finds the
+  same clusters.
 """
 
 from __future__ import annotations
@@ -107,8 +109,10 @@ def near_dedup(
 #
 # The multi-stage near-dedup of §2.1 at crawl scale: (1) each task hashes the bands of its shard's signatures and
 # writes ``(bucket hash, row)`` sorted per band and hash range; (2) one task per band and range merges what all
-# shards wrote and turns each bucket into duplicate pairs; (3) union-find over the pairs (O(duplicates), not
-# O(documents)) gives the clusters, each represented by its smallest row. The components equal those of
+# shards wrote and turns each bucket into duplicate pairs; (3) union-find over one band and range's pairs gives
+# its components as a star forest (:func:`star_forest`), and rounds of tasks merge ``fan_in`` forests each
+# (:func:`forest_rounds`) down to one forest, whose components are the clusters, each represented by its smallest
+# row: no task reads more than one range's pairs or ``fan_in`` forests. The components equal those of
 # :func:`near_dedup` (datasketch's LSH with the same bands): a pair is a candidate iff it shares a band bucket,
 # and a verified pair is skipped only when its rows are already connected.
 
@@ -202,12 +206,10 @@ def bucket_edges(buckets: np.ndarray, signatures, threshold: float, verify: bool
     return np.concatenate(edges).astype(np.int64) if edges else np.zeros((0, 2), dtype=np.int64)
 
 
-def clusters_from_edges(edges: np.ndarray) -> list[list[int]]:
-    """Connected components of duplicate pairs, each sorted (its smallest row, the one kept, first), sorted by
-    that row. Memory is O(rows that have a duplicate)."""
-    if not len(edges):
-        return []
-    nodes, inverse = np.unique(np.asarray(edges, dtype=np.int64).ravel(), return_inverse=True)
+def _components(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(nodes, roots)``: the sorted rows of ``edges`` and, for each, the index in ``nodes`` of its component's
+    smallest row (union-find; memory O(rows in ``edges``))."""
+    nodes, inverse = np.unique(np.asarray(edges, dtype=np.int64).reshape(-1, 2).ravel(), return_inverse=True)
     parent = np.arange(len(nodes))
 
     def find(x: int) -> int:
@@ -220,8 +222,63 @@ def clusters_from_edges(edges: np.ndarray) -> list[list[int]]:
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)  # nodes are sorted: the smaller index is the smaller row
-    roots = np.array([find(i) for i in range(len(nodes))])
+    return nodes, np.array([find(i) for i in range(len(nodes))], dtype=np.int64)
+
+
+def clusters_from_edges(edges: np.ndarray) -> list[list[int]]:
+    """Connected components of duplicate pairs, each sorted (its smallest row, the one kept, first), sorted by
+    that row. Memory is O(rows that have a duplicate)."""
+    if not len(edges):
+        return []
+    nodes, roots = _components(edges)
     groups: dict[int, list[int]] = {}
-    for i, r in enumerate(roots):
-        groups.setdefault(int(r), []).append(int(nodes[i]))
+    for i, r in enumerate(roots.tolist()):
+        groups.setdefault(r, []).append(int(nodes[i]))
     return [groups[r] for r in sorted(groups)]
+
+
+def star_forest(edges: np.ndarray) -> np.ndarray:
+    """The components of ``edges`` as ``(n, 2)`` int64 pairs ``[smallest row of its component, row]``, one per row
+    that is not its component's smallest, sorted by row: a spanning forest with the same components (and so the same
+    :func:`clusters_from_edges`) in at most ``rows - components`` pairs, however many pairs ``edges`` has.
+
+    >>> star_forest(np.array([[5, 7], [3, 5], [9, 8], [7, 3]])).tolist()
+    [[3, 5], [3, 7], [8, 9]]
+    """
+    if not len(edges):
+        return np.zeros((0, 2), dtype=np.int64)
+    nodes, roots = _components(edges)
+    child = roots != np.arange(len(nodes))
+    return np.stack([nodes[roots[child]], nodes[child]], axis=1).astype(np.int64)
+
+
+def forest_rounds(inputs: int, fan_in: int) -> list[int]:
+    """The number of tasks of each round of the forest merge over ``inputs`` pair files: round 0 has a task per
+    file, each later round a task per ``fan_in`` forests of the round before, down to one forest.
+
+    >>> forest_rounds(144, 8)
+    [144, 18, 3, 1]
+    >>> forest_rounds(1, 8)
+    [1]
+    """
+    if inputs < 1 or fan_in < 2:
+        raise ValueError(f"forest_rounds needs inputs >= 1 and fan_in >= 2, got inputs={inputs}, fan_in={fan_in}")
+    rounds = [inputs]
+    while rounds[-1] > 1:
+        rounds.append(-(-rounds[-1] // fan_in))
+    return rounds
+
+
+def forest_group(inputs: int, fan_in: int, round_: int, task: int) -> range:
+    """The inputs of task ``task`` of round ``round_`` (:func:`forest_rounds`): pair file ``task`` in round 0, the
+    forests ``task * fan_in`` up to ``(task + 1) * fan_in`` (the last group may be short) of the round before later.
+
+    >>> list(forest_group(144, 8, 0, 5)), list(forest_group(144, 8, 2, 2))
+    ([5], [16, 17])
+    """
+    rounds = forest_rounds(inputs, fan_in)
+    if not 0 <= round_ < len(rounds) or not 0 <= task < rounds[round_]:
+        raise ValueError(f"no task {task} in round {round_} of the forest merge (tasks per round: {rounds})")
+    if round_ == 0:
+        return range(task, task + 1)
+    return range(task * fan_in, min((task + 1) * fan_in, rounds[round_ - 1]))

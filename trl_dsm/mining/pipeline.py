@@ -9,7 +9,8 @@ exists is complete; a killed run restarts where it stopped and redoes at most th
    driver only adds up the parts' row counts into ``docs/shards.json``).
 3. ``prepare`` (per shard): MinHash signatures, token counts, normalized URL keys by hash partition.
 4. dedup (tasks, bounded memory): exact URL dedup per URL partition, LSH band buckets per shard, merged per band
-   and partition into duplicate pairs, clusters by union-find over the pairs (``dedup/clusters.jsonl``,
+   and partition into duplicate pairs, their components by union-find per partition merged in rounds of forests,
+   the clusters from the last forest (``dedup/clusters.jsonl``,
    ``dedup/summary.json``), keep-masks per shard (``dedup/keep/shard-*.npy``).
 5. iterations ``k = 1..K``: training samples drawn per shard (random kept pages, pages added by domain discovery),
    fastText trained on seeds + added pages vs the random pages (``iter_k/model.bin``); every kept page scored and
@@ -72,6 +73,7 @@ from trl_dsm.mining.stages import (
     ClustersStep,
     DecontaminateStep,
     FinalStep,
+    ForestStep,
     IngestStep,
     KeepStep,
     LshBucketsStep,
@@ -84,7 +86,7 @@ from trl_dsm.mining.stages import (
     preload,
     shard_bounds,
 )
-from trl_dsm.mining.stages_dedup import lsh_tasks
+from trl_dsm.mining.stages_dedup import forest_plan, lsh_tasks
 from trl_dsm.mining.steps import UrlDedupFind, budget_cut_from_folder
 
 
@@ -238,7 +240,8 @@ class MiningPipeline:
 
     def _dedup(self) -> dict:
         """URL and near-dedup as tasks (no process holds every URL or signature): URL partitions, LSH band buckets
-        per shard, merges per band and partition, clusters from the duplicate pairs, keep-masks per shard."""
+        per shard, merges per band and partition, forests of their components merged in rounds, clusters from the last
+        forest, keep-masks per shard."""
         run, cfg = self.run_dir, self.config
         if not run.dedup_summary().is_file():
             if cfg.dedup.url:
@@ -246,6 +249,8 @@ class MiningPipeline:
             if cfg.dedup.minhash:
                 self._stage(LshBucketsStep, 0, range(cfg.num_shards))
                 self._stage(LshMergeStep, 0, range(lsh_tasks(cfg)))
+                for round_, tasks in enumerate(forest_plan(cfg)):  # no task reads more than a partition or fan_in
+                    self._stage(ForestStep, round_, range(tasks))
             self._stage(ClustersStep, 0, [0])
         self._stage(KeepStep, 0, range(cfg.num_shards))
         return json.loads(run.dedup_summary().read_text())

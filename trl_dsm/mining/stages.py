@@ -15,8 +15,11 @@ its output. The driver (:mod:`trl_dsm.mining.pipeline`) runs one executor per st
   hash partition in one file with the slices' offsets (``dedup/lsh/buckets-i.npy``, ``dedup/lsh/offsets-i.npy``).
 * :class:`LshMergeStep`: band ``i // partitions``, partition ``i % partitions`` -> duplicate pairs from all shards'
   buckets (``dedup/edges/band-B-part-P.npy``).
-* :class:`ClustersStep` (one unit): union-find over the pairs -> the removed rows (``dedup/near_removed.npy``),
-  ``dedup/clusters.jsonl``, ``dedup/summary.json``.
+* :class:`ForestStep` (round ``r``, ``iteration`` is the round): round 0's unit ``i`` is ``lsh_merge``'s: its pairs
+  -> the star forest of their components; a later round's unit ``i`` merges forests ``i * fan_in ..`` of the round
+  before (``dedup/forests/round-R-task-i.npy``), down to one forest.
+* :class:`ClustersStep` (one unit): the clusters of the last forest -> the removed rows
+  (``dedup/near_removed.npy``), ``dedup/clusters.jsonl``, ``dedup/summary.json``.
 * :class:`KeepStep`: shard ``i`` -> its keep-mask (``dedup/keep/shard-i.npy``).
   (The near-dedup work, ``lsh_buckets`` to ``keep``, lives in :mod:`trl_dsm.mining.stages_dedup`.)
 * :class:`SampleStep` (per iteration): shard ``i`` -> its candidates for the classifier's random negatives (kept
@@ -41,7 +44,7 @@ its output. The driver (:mod:`trl_dsm.mining.pipeline`) runs one executor per st
   report (``decontamination/shards/shard-i.{parquet,json}``; the work lives in :mod:`trl_dsm.mining.export`).
 
 No task holds more than one shard's documents, one partition's URL keys, band buckets or domain counts, the
-duplicate pairs (and removed rows), or the math domains; per-page state (keep, scores, selection, tokens, added
+one partition's duplicate pairs or ``fan_in`` forests (the last task: the clustered rows), or the math domains; per-page state (keep, scores, selection, tokens, added
 seeds) lives in per-shard files, never in one array.
 """
 
@@ -81,6 +84,8 @@ from trl_dsm.mining.rundir import (
 from trl_dsm.mining.select import BudgetCut, count_tokens, select_threshold
 from trl_dsm.mining.stages_dedup import (
     clusters_task,
+    forest_file,
+    forest_task,
     keep_shard,
     lsh_buckets_shard,
     lsh_done,
@@ -463,8 +468,21 @@ class LshMergeStep(RunStep):
         return run.lsh_edges(*divmod(i, config.dedup.partitions))
 
 
+class ForestStep(RunStep):
+    """``forests`` round ``iteration``: one ``lsh_merge`` task's pairs (round 0) or ``fan_in`` forests of the round
+    before -> the star forest of their components (:func:`trl_dsm.mining.stages_dedup.forest_task`)."""
+
+    name = "forests"
+    unit = "forest"
+    work = staticmethod(forest_task)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return forest_file(run, self.iteration, i)
+
+
 class ClustersStep(RunStep):
-    """``clusters``: union-find over the duplicate pairs -> removed rows, cluster report, dedup summary."""
+    """``clusters``: the clusters of the last forest -> removed rows, cluster report, dedup summary."""
 
     name = "clusters"
     unit = "run"

@@ -1,7 +1,8 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
 """The near-dedup work of a mining run (§2.1: MinHash-LSH near-dedup at the scale of a crawl), in the shape of
 datatrove's multi-stage MinHash: LSH band buckets per shard (``lsh_buckets``) merged per band and hash partition
-into duplicate pairs (``lsh_merge``), union-find over the pairs (``clusters``), keep-masks per shard (``keep``,
+into duplicate pairs (``lsh_merge``), their components as star forests merged in rounds (``forests``), the
+clusters from the last forest (``clusters``), keep-masks per shard (``keep``,
 which also drops the URL duplicates that :mod:`trl_dsm.mining.urls` found). The datatrove steps that run them are
 in :mod:`trl_dsm.mining.stages`.
 """
@@ -104,6 +105,38 @@ def lsh_tasks(config: MiningConfig) -> int:
     return lsh.lsh_params(config.dedup.threshold, config.dedup.num_perm)[0] * config.dedup.partitions
 
 
+#: How many forests one task of a later ``forests`` round merges (:func:`trl_dsm.mining.lsh.forest_rounds`).
+FOREST_FAN_IN = 16
+
+
+def forest_plan(config: MiningConfig, fan_in: int | None = None) -> list[int]:
+    """The number of tasks of each ``forests`` round: one per ``lsh_merge`` task, then one per ``fan_in`` (default
+    :data:`FOREST_FAN_IN`) forests."""
+    return lsh.forest_rounds(lsh_tasks(config), fan_in or FOREST_FAN_IN)
+
+
+def forest_file(run: RunDir, round_: int, task: int) -> Path:
+    """``dedup/forests/round-R-task-T.npy``: the star forest of one ``forests`` task (its completion marker)."""
+    return run.root / "dedup" / "forests" / f"round-{round_:02d}-task-{task:05d}.npy"
+
+
+def forest_inputs(run: RunDir, config: MiningConfig, round_: int, task: int, fan_in: int | None = None) -> list[Path]:
+    """The files a ``forests`` task reads: one band and partition's duplicate pairs in round 0, ``fan_in`` forests
+    of the round before later (:func:`trl_dsm.mining.lsh.forest_group`)."""
+    group = lsh.forest_group(lsh_tasks(config), fan_in or FOREST_FAN_IN, round_, task)
+    if round_ == 0:
+        return [run.lsh_edges(*divmod(i, config.dedup.partitions)) for i in group]
+    return [forest_file(run, round_ - 1, i) for i in group]
+
+
+def forest_task(run: RunDir, config: MiningConfig, round_: int, task: int) -> None:
+    """The ``forests`` task ``task`` of round ``round_``: union-find over its inputs (one partition's pairs, or
+    ``FOREST_FAN_IN`` forests) -> the star forest of their components (:func:`trl_dsm.mining.lsh.star_forest`, at most
+    one pair per row with a duplicate in its inputs)."""
+    edges = [np.load(path) for path in forest_inputs(run, config, round_, task)]
+    atomic_npy(forest_file(run, round_, task), lsh.star_forest(np.concatenate(edges)))
+
+
 def _columns_at(run: RunDir, config: MiningConfig, columns: list[str], rows: np.ndarray) -> dict[str, dict]:
     """``{column: {row: value}}`` for sorted global ``rows``, read shard by shard (only the shards holding some)."""
     import pyarrow.parquet as pq
@@ -121,8 +154,8 @@ def _columns_at(run: RunDir, config: MiningConfig, columns: list[str], rows: np.
 
 
 def clusters_task(run: RunDir, config: MiningConfig, iteration: int, task: int, max_members: int = 20) -> None:
-    """Union-find over the duplicate pairs; the removed rows, the cluster report and the dedup summary (memory: the
-    pairs and the clustered rows, not the documents)."""
+    """The clusters of the last ``forests`` round's forest (one pair per row with a duplicate, not the duplicate
+    pairs); the removed rows, the cluster report and the dedup summary (memory: the clustered rows)."""
     d = config.dedup
     meta = run.meta()
     n = meta["total"]
@@ -130,9 +163,7 @@ def clusters_task(run: RunDir, config: MiningConfig, iteration: int, task: int, 
     summary = {"documents": n, "url_duplicates_removed": int(url_removed)}
     near_removed = np.zeros(0, dtype=np.int64)
     if d.minhash:
-        bands = lsh.lsh_params(d.threshold, d.num_perm)[0]
-        edges = [np.load(run.lsh_edges(b, p)) for b in range(bands) for p in range(d.partitions)]
-        clusters = lsh.clusters_from_edges(np.concatenate(edges))
+        clusters = lsh.clusters_from_edges(np.load(forest_file(run, len(forest_plan(config)) - 1, 0)))
         near_removed = np.sort(np.array([m for c in clusters for m in c[1:]], dtype=np.int64))
         shown = np.unique(np.array([m for c in clusters for m in c[:max_members]], dtype=np.int64))
         found = _columns_at(run, config, ["url", "id"], shown)
