@@ -333,6 +333,82 @@ def test_stage_one_prefilter_and_fast_text():
     assert title == "T" and "你好，world." in text
 
 
+def _article(*paragraphs: str) -> str:
+    """A plain page: scripts in its head, the paragraphs in an article."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    head = "<script>var i = 0; i = i + 1 = x; for (j = 0; j < n; j++) x = x^2;</script><style>a{b:1}</style>"
+    return f"<html><head><title>t</title>{head}</head><body><article>{body}</article></body></html>"
+
+
+@pytest.mark.parametrize(
+    "paragraphs",
+    [
+        ("Solve x^2 + 3x = 10.", "Factoring gives (x + 5)(x - 2) = 0, so x = 2 or x = -5."),
+        ("Tom has 12 apples and gives 3/4 of them to Ann.", "3/4 * 12 = 9, so Tom keeps 12 - 9 = 3 apples."),
+        ("The derivative of x^3 is 3x^2.",),  # two powers
+        ("A train covers 120 km in 2 hours; its speed is 120 / 2 = 60 km per hour.", "Write it as a fraction."),
+        ("The sum ∑ k for k ≤ n is n(n+1)/2.",),  # math symbols
+        ("已知方程 2x + 3 = 7，求 x 的值。", "解得 x = 2。"),
+        ("Résoudre l'équation 5 × 4 = 20 puis vérifier.",),
+        ("Решите уравнение: 7 − 2 = 5.",),
+        ("Let n be a positive integer. We have the theorem, its lemma and the proof.",),  # three math words
+    ],
+)
+def test_prefilter_passes_plain_text_math(paragraphs):
+    assert looks_like_math(_article(*paragraphs))
+    assert looks_like_math(_article(*paragraphs).encode())
+
+
+@pytest.mark.parametrize(
+    "paragraphs",
+    [
+        (  # news with numbers
+            "Revenue rose 12% to $4.5 billion in 2024-05; shares gained 3.2% to $145.60.",
+            "The index closed at 5,321.4 (+0.8%) on 05/03/2024, call 555-0123 for details.",
+        ),
+        (  # a recipe
+            "Mix 1/2 cup sugar with 2-3 eggs and 1 1/4 cups flour.",
+            "Bake at 350°F (180°C) for 25-30 minutes. Serves 4-6. Ratio 2:1.",
+        ),
+        (  # sports
+            "The Lakers beat the Celtics 112-108; James scored 34 points in 38 minutes.",
+            "United won 3-2 after extra time and lead the table at 45-12-3 with a +28 goal difference.",
+        ),
+        ("Our proof of purchase policy: the first equation of success is hard work.",),  # two math words
+        ("Tickets: adults = 12 euros, children = 6 euros; open 9-17 h.",),  # "=" without an operation before it
+    ],
+)
+def test_prefilter_rejects_pages_with_numbers_but_no_math(paragraphs):
+    assert not looks_like_math(_article(*paragraphs))
+
+
+def test_prefilter_formulas_only_outside_code_and_every_markup_string_found():
+    import re
+
+    from trl_dsm.mining.extraction import prefilter
+
+    assert not looks_like_math(_article("Weather: sunny."))  # the head script holds x^2 and i + 1 = x
+    assert not looks_like_math("<script>a = b + 1 = c; x^2 ∑ ≤</script><p>Weather: sunny.</p>")
+    assert looks_like_math("<script>var a;</script><p>x^2 and y^3</p><style>p{}</style>")
+    assert not looks_like_math("<p>so x^2</p>")  # one formula and no math word
+    assert looks_like_math("<p>the derivative: x^2</p>")  # one formula and one math word
+    for markup in prefilter.MARKUP:
+        assert looks_like_math(b"<p>a</p>" + markup), markup
+    # the backwards match of an equation's left side agrees with the forward pattern it stands for
+    for left in (
+        b"x^2 + 3x ",
+        b"3/4 * 12",
+        b"(x + 5",
+        b"id",
+        b"a-b ",
+        b"12.5x \xc3\x97 2",
+        b"page 3 - ",
+        b"word x - y",
+    ):
+        forward = re.search(prefilter._LEFT, left) is not None
+        assert (prefilter._LEFT_REVERSED.match(left[::-1]) is not None) == forward, left
+
+
 # ---------------------------------------------------------------------------------------- the dev page set
 
 DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "extract_dev"

@@ -211,3 +211,38 @@ def test_two_stage_warc_reading(warc_dir, shared_data, tmp_path):
     filtered = read({"model": str(model), "recall_threshold": threshold, "prefilter": True})
     assert set(filtered) == {i for i in mixed if looks_like_math(html[i])} and len(filtered) < len(mixed)
     assert all(filtered[i] == mixed[i] for i in filtered)
+
+
+def test_pages_past_the_extraction_bound_are_counted_and_the_reading_goes_on(tmp_path, caplog):
+    """A hostile page (100,000 nested elements: ``ExtractionTimeout`` before parsing) between two math pages:
+    ``iter_warc`` skips it, logs it and counts it in ``stats``; the datatrove step counts it as ``timeout``."""
+    import logging
+    from collections import Counter
+
+    from trl_dsm.mining.warc import TIMEOUT_STAT
+
+    hostile = "<html><body>" + "<div>" * 100_000 + "x" + "</div>" * 100_000 + "</body></html>"
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    with (folder / "hostile.warc.gz").open("wb") as f:
+        writer = WARCWriter(f, gzip=True)
+        _response(writer, "https://math.example/quadratic", MATHJAX.encode(), "text/html; charset=utf-8")
+        _response(writer, "https://bad.example/deep", hostile.encode(), "text/html")
+        _response(writer, "https://blog.example/sums", MATHML.encode(), "text/html")
+    stats = Counter()
+    with caplog.at_level(logging.WARNING, logger="trl_dsm.mining.warc"):
+        docs = list(iter_warc(folder / "hostile.warc.gz", stats=stats))
+    assert [d["url"] for d in docs] == ["https://math.example/quadratic", "https://blog.example/sums"]
+    assert stats == Counter({TIMEOUT_STAT: 1})
+    assert "https://bad.example/deep" in caplog.text and "nests 100000 elements deep" in caplog.text
+    assert list(iter_warc(folder / "hostile.warc.gz")) == docs  # without a counter: the same pages
+
+    _, step_stats = _run(WarcHtmlReader(str(folder), glob_pattern="*.warc.gz"), tmp_path, "hostile")
+    extractor = step_stats["🛢 - EXTRAC: trl-dsm math-preserving extraction"]
+    assert (extractor["extracted"], extractor["timeout"], extractor["forwarded"]) == (2, 1, 2)
+
+
+def test_math_html_extractor_defaults_above_the_cpu_bound():
+    from trl_dsm.mining.extraction.bound import CPU_LIMIT_S
+
+    assert MathHtmlExtractor().timeout >= 2.0 > CPU_LIMIT_S

@@ -42,27 +42,42 @@ from trl_dsm.mining.urls import find_url_duplicates, normalize_url, url_duplicat
 
 class MathHtmlExtractor(BaseExtractor):
     """Main text of an HTML page with its math kept as TeX (MathJax scripts, KaTeX/MathML annotations, LaTeX image
-    ``alt``), by trafilatura; runs in datatrove's extractor sandbox with a per-page ``timeout``."""
+    ``alt``), by :func:`trl_dsm.mining.html_text.html_to_text` (lexbor's HTML parser through selectolax, our own
+    main-text rules); runs in datatrove's extractor sandbox with a per-page ``timeout`` in seconds of wall clock.
+
+    Two bounds: the extraction's own (:mod:`trl_dsm.mining.extraction.bound`: nesting depth and
+    ``CPU_LIMIT_S`` = 1.5 s of CPU, raising ``ExtractionTimeout``, a ``TimeoutError``) and the sandbox's ``timeout``
+    (default 2 s, above the CPU bound so a busy machine's slower wall clock does not cut pages the CPU bound
+    allows). The step counts either as ``timeout`` in its stats and goes on with the next page."""
 
     name = "trl-dsm math-preserving extraction"
 
-    def __init__(self, timeout: float = 1.0):
+    def __init__(self, timeout: float = 2.0):
         super().__init__(timeout)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        """datatrove's extraction loop, with trafilatura imported first: the sandbox forks its worker from this
-        process, and a worker that had to import it would miss the 1 s ``timeout`` on every page."""
-        import trafilatura  # noqa: F401
+        """datatrove's extraction loop, with the extraction modules and selectolax imported first: the sandbox forks
+        its worker from this process (again after each timed-out page), and a worker that had to import them would
+        spend its ``timeout`` on imports."""
+        import selectolax.lexbor  # noqa: F401
 
+        import trl_dsm.mining.extraction.extract  # noqa: F401
         from trl_dsm.mining import html_text  # noqa: F401
 
         yield from super().run(data, rank, world_size)
 
-    def extract(self, text: str) -> str:
-        """The main text of ``text`` (an HTML page) with math as TeX; empty when nothing is extracted."""
+    def extract(self, text: str) -> str | TimeoutError:
+        """The main text of ``text`` (an HTML page) with math as TeX; empty when nothing is extracted. A page past
+        the extraction's bound gives its ``ExtractionTimeout`` back instead of raising it: the sandbox's worker
+        sends it to the step, which raises it there and counts the page as ``timeout`` (raised in the worker, it
+        would end the worker and count as ``broken_process``)."""
+        from trl_dsm.mining.extraction.bound import ExtractionTimeout
         from trl_dsm.mining.html_text import html_to_text
 
-        return html_to_text(text)[1]
+        try:
+            return html_to_text(text)[1]
+        except ExtractionTimeout as err:
+            return err
 
 
 class MathScoreFilter(BaseFilter):

@@ -18,7 +18,9 @@ needs ``cchardet`` and ``libmagic``. Both readers are warcio underneath (tests/t
 from __future__ import annotations
 
 import gzip
+import logging
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Literal
@@ -28,6 +30,7 @@ from datatrove.io import DataFileLike, DataFolderLike
 from datatrove.pipeline.readers.base import BaseDiskReader
 
 from trl_dsm.mining.documents import make_record, open_input, url_domain
+from trl_dsm.mining.extraction.bound import ExtractionTimeout
 from trl_dsm.mining.html_text import decode_html, html_to_text
 
 
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
 
 
 _CHARSET = re.compile(r"charset\s*=\s*([^\s;]+)", re.IGNORECASE)
+logger = logging.getLogger(__name__)
+#: The ``stats`` key of :func:`iter_warc` counting pages skipped because their extraction passed its bound.
+TIMEOUT_STAT = "extraction_timeout"
 
 
 def html_response(record: ArcWarcRecord) -> dict | None:
@@ -61,7 +67,9 @@ def html_response(record: ArcWarcRecord) -> dict | None:
     }
 
 
-def iter_warc(path: str | Path, min_text_chars: int = 1, two_stage: dict | None = None) -> Iterator[dict]:
+def iter_warc(
+    path: str | Path, min_text_chars: int = 1, two_stage: dict | None = None, stats: Counter | None = None
+) -> Iterator[dict]:
     """HTML responses of a WARC file (gzipped or not) as documents, main text with math as TeX; non-HTML pages
     and pages with fewer than ``min_text_chars`` characters of text are skipped.
 
@@ -69,7 +77,12 @@ def iter_warc(path: str | Path, min_text_chars: int = 1, two_stage: dict | None 
     mining config): stage one for every page, the raw-HTML prefilter (when on, pages it rejects are skipped) and
     the fast plain text scored by the fastText ``model``; stage two, the math-preserving extraction, only for pages
     scoring >= ``recall_threshold``. The other pages keep their fast plain text (they still count as pages of
-    their domain and as random pages for the classifier)."""
+    their domain and as random pages for the classifier).
+
+    A page whose extraction passes its bound (:class:`~trl_dsm.mining.extraction.bound.ExtractionTimeout`: nesting
+    too deep or over the CPU budget, at either stage) is skipped and the reading goes on; each such page is logged
+    as a warning naming its URL and record id (logger ``trl_dsm.mining.warc``) and counted in
+    ``stats[TIMEOUT_STAT]`` when a ``stats`` counter is given."""
     from warcio.archiveiterator import ArchiveIterator
 
     classifier = None
@@ -84,14 +97,20 @@ def iter_warc(path: str | Path, min_text_chars: int = 1, two_stage: dict | None 
             page = html_response(rec)
             if page is None:
                 continue
-            if classifier is None:
-                title, text = html_to_text(page["text"], url=page["url"])
-            elif two_stage.get("prefilter") and not looks_like_math(page["text"]):
-                continue
-            else:
-                title, text = fast_text(page["text"])
-                if classifier.predict_proba([text])[0] >= two_stage["recall_threshold"]:
+            try:
+                if classifier is None:
                     title, text = html_to_text(page["text"], url=page["url"])
+                elif two_stage.get("prefilter") and not looks_like_math(page["text"]):
+                    continue
+                else:
+                    title, text = fast_text(page["text"])
+                    if classifier.predict_proba([text])[0] >= two_stage["recall_threshold"]:
+                        title, text = html_to_text(page["text"], url=page["url"])
+            except ExtractionTimeout as err:
+                logger.warning("%s: page %s (%s) skipped: %s", Path(path).name, page["url"], page["id"], err)
+                if stats is not None:
+                    stats[TIMEOUT_STAT] += 1
+                continue
             if len(text.strip()) >= min_text_chars:
                 yield make_record(page["url"], title, text, f"warc:{Path(path).name}", page["id"])
 
