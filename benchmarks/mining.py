@@ -17,13 +17,15 @@
 5. Two-stage extraction (``--only two_stage`` runs it alone): math pages selected with the raw-HTML prefilter and
    the fast plain text scored first, and the math-preserving extraction only above a recall threshold, against
    the math-preserving extraction of every page; CPU per page of each stage on real pages (extract_dev and the
-   shared Common Crawl WARC pages), and the prefilter's pass rate.
+   shared Common Crawl WARC pages), and the prefilter's pass rate (also on the shared web pages, text only, as
+   HTML paragraphs).
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import html
 import json
 import os
 import random
@@ -190,7 +192,6 @@ def labelled_html(data: Path, crawl_pages: int) -> list[tuple[str, str, bytes, b
     """``(set, name, HTML bytes, is_math)`` of the labelled pages: extract_dev's math and non-math pages, the HTML
     responses of the shared WARC files (Common Crawl pages, unlabelled: ``None``), and ``crawl_pages`` pages of
     benchmarks/mining_scale.py's generated crawl wrapped in HTML (its MATH solutions are the math pages)."""
-    import html
 
     from warcio.archiveiterator import ArchiveIterator
 
@@ -300,6 +301,17 @@ def bench_two_stage(data: Path, docs: list[dict], positives: list[str], repeat: 
                         f"{len(second) / len(group):.3f} of pages; selected {len(two)} (one stage {len(one)}); "
                         f"math selected {math_two} vs {math_one}: {share:.3f}" + ("" if labelled else " (unlabelled)")
                     )
+    # the shared web pages (text only) as HTML paragraphs: the prefilter's pass rates on their known math pages
+    # (category_hint "math") and on the others
+    passed = {True: [], False: []}
+    for doc in docs:
+        body = "".join(f"<p>{html.escape(par)}</p>" for par in doc["text"].split("\n"))
+        page = f"<html><head><title>page</title></head><body>{body}</body></html>".encode()
+        passed[doc["category_hint"] == "math"].append(looks_like_math(page))
+    print(
+        f"-- web_docs.jsonl as HTML paragraphs: prefilter passes {sum(passed[True])}/{len(passed[True])} math pages, "
+        f"{sum(passed[False])}/{len(passed[False])} other pages"
+    )
 
 
 def main() -> None:
