@@ -1,5 +1,5 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
-"""Corpus-mining throughput and quality, side by side in one process (issue #5).
+"""Corpus-mining throughput and quality, side by side in one process.
 
     python benchmarks/mining.py [--data ../shared/data] [--repeat 3]
 
