@@ -49,8 +49,10 @@ def test_grader_time_bound_on_two_accelerate_ranks(tmp_path):
         for results in (report["main"], report["thread"]):
             for r in results:
                 assert r["correct"] == r["expected"], r
-                assert r["seconds"] <= 1.5 + 0.75, r
+                assert r["cpu_seconds"] <= 1.5 + 0.05, r  # the bound is CPU time: it holds on a busy machine
+                assert r["seconds"] < 60, r  # wall time: a 'did not hang' check only
             assert results[0]["status"] == "timeout" and results[1]["status"] == "timeout"
+            assert results[0]["limit"] == "cpu" and results[1]["limit"] == "cpu"
 
 
 @pytest.mark.slow

@@ -32,6 +32,8 @@ def grade_all(out: list) -> None:
                 "expected": expected,
                 "correct": result.correct,
                 "status": result.status,
+                "limit": result.limit,
+                "cpu_seconds": result.cpu_seconds,
                 "seconds": time.perf_counter() - start,
             }
         )
