@@ -214,6 +214,9 @@ def test_asciimath_backticks_and_script_on_asciimath_pages():
         ("x in RR", "x \\in \\mathbb{R}"),
         ('"if " x >= 0', "\\text{if } x \\ge 0"),
         ("abs(x)", "\\left|x\\right|"),
+        ("sin x", "\\sin x"),  # a TeX operator
+        ("sech x", "\\operatorname{sech} x"),  # no \\sech in TeX
+        ("lcm(a,b)", "\\operatorname{lcm} \\left(a , b\\right)"),
     ],
 )
 def test_asciimath_to_tex(ascii, tex):

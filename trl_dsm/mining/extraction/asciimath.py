@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from trl_dsm.mining.extraction.symbols import FUNCTIONS as TEX_OPERATORS
+
 
 MAX_CHARS = 2000
 
@@ -77,6 +79,7 @@ GREEK = [
     "omega",
     "Omega",
 ]
+# AsciiMath's function names; those without a TeX operator (sech, lcm, lub, ...) become \operatorname{...}.
 FUNCTIONS = [
     "sin",
     "cos",
@@ -130,7 +133,7 @@ for _k, _v in CONST.items():
 for _k in GREEK:
     SYMBOLS[_k] = ("const", "\\" + _k)
 for _k in FUNCTIONS:
-    SYMBOLS[_k] = ("const", "\\" + _k)
+    SYMBOLS[_k] = ("const", "\\" + _k if _k in TEX_OPERATORS else "\\operatorname{" + _k + "}")
 for _k, _v in UNARY.items():
     SYMBOLS[_k] = ("unary", _v)
 for _k, _v in BINARY.items():
