@@ -995,3 +995,15 @@ def test_warm_up_interrupted_does_not_wait_for_the_other_workers(monkeypatch):
     finally:
         pool.close()
         sandbox.close()
+
+
+@pytest.mark.parametrize("raw", ["two", "0", "-1"])
+def test_grader_workers_setting_must_be_a_positive_integer(monkeypatch, raw):
+    """A bad ``TRL_DSM_GRADER_WORKERS`` is one error naming the variable, not a silent default."""
+    from trl_dsm.grading.bounded import default_max_workers
+
+    monkeypatch.setenv("TRL_DSM_GRADER_WORKERS", raw)
+    with pytest.raises(ValueError, match=f"TRL_DSM_GRADER_WORKERS: a positive integer, got '{raw}'"):
+        default_max_workers()
+    monkeypatch.setenv("TRL_DSM_GRADER_WORKERS", "3")
+    assert default_max_workers() == 3

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
+from trl_dsm._env import positive_int_env
+
 
 #: Torch intra-op threads of a run whose ``DemoConfig.threads`` is 0, at most the CPU count (benchmarks/demo_threads.py).
 DEFAULT_THREADS = 2
@@ -46,14 +48,8 @@ def resolve_threads(requested: int) -> int:
     """
     if requested > 0:
         return requested
-    raw = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if raw:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"OMP_NUM_THREADS: a positive integer, got {raw!r}") from None
-        if value < 1:
-            raise ValueError(f"OMP_NUM_THREADS: a positive integer, got {raw!r}")
+    value = positive_int_env("OMP_NUM_THREADS")
+    if value is not None:
         return value
     return max(1, min(DEFAULT_THREADS, os.cpu_count() or 1))
 

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
+from trl_dsm._env import positive_int_env
 from trl_dsm._pipeworker import PACKAGE_ROOT, PipeWorker, ProcessLocal
 
 
@@ -413,15 +414,9 @@ def _no_worker(waited: float) -> JobResult:
 def default_max_workers() -> int:
     """``$TRL_DSM_GRADER_WORKERS``, else this rank's share of the node's cores (``accelerate`` and
     ``torchrun`` set ``LOCAL_WORLD_SIZE``), at most 8: symbolic pairs are a small part of a batch."""
-    configured = os.environ.get("TRL_DSM_GRADER_WORKERS", "").strip()
-    if configured:
-        try:
-            value = int(configured)
-        except ValueError:
-            raise ValueError(f"TRL_DSM_GRADER_WORKERS must be a positive integer, got {configured!r}") from None
-        if value < 1:
-            raise ValueError(f"TRL_DSM_GRADER_WORKERS must be a positive integer, got {configured!r}")
-        return value
+    configured = positive_int_env("TRL_DSM_GRADER_WORKERS")
+    if configured is not None:
+        return configured
     local_world = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
     return max(1, min(8, (os.cpu_count() or 1) // local_world))
 
