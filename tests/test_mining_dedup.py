@@ -76,10 +76,19 @@ def staged_clusters(signatures: np.ndarray, shards: int, partitions: int, thresh
 
 
 def test_lsh_params_are_datasketchs():
+    """Our exact quadrature picks datasketch's (bands, rows) over a grid of thresholds, num_perm and weights."""
     from datasketch import MinHashLSH
+    from datasketch.lsh import _optimal_param
 
     lsh = MinHashLSH(threshold=0.8, num_perm=128)
     assert lsh_lib.lsh_params(0.8, 128) == (lsh.b, lsh.r) == (9, 13)
+    for num_perm in (7, 64, 128, 256):
+        for threshold in (0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0):
+            for weights in ((0.5, 0.5), (0.2, 0.8)):
+                expected = _optimal_param(threshold, num_perm, *weights)
+                assert lsh_lib.lsh_params(threshold, num_perm, weights) == expected, (num_perm, threshold, weights)
+    with pytest.raises(ValueError, match="threshold"):
+        lsh_lib.lsh_params(0.0, 128)
 
 
 def test_band_buckets_are_datasketchs_buckets():

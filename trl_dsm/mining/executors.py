@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,36 +105,113 @@ def ray_init(config: ExecutorConfig) -> None:
     ray.init(address=address, log_to_driver=False)
 
 
-def local_executor(**kwargs):
-    """datatrove's ``LocalPipelineExecutor`` (``kwargs`` are its arguments) whose one-worker ``run`` goes through
-    the ranks in this process without starting datatrove's ``multiprocess`` manager: that server process would
-    outlive a killed driver, an orphan holding the driver's stdout and stderr. More workers: datatrove's ``run``."""
-    from copy import deepcopy
+def _cached_lib_dirs() -> None:
+    """Memoize loguru's list of library folders (``ExceptionFormatter._get_lib_dirs``, keyed by ``sys.path``).
+
+    datatrove adds and removes loguru handlers three times per task, and every handler recomputes that list from
+    ``sysconfig`` (~12 ms on Python 3.11): 0.5 s of a 40-task stage that does nothing, and ~5 s of a 100k-page run
+    (benchmarks/mining_overhead.py). The list depends only on ``sys.path`` and the interpreter's install scheme, so
+    the cached list is the same list. Where loguru has no such method (another version), nothing changes."""
+    from loguru import _better_exceptions
+
+    formatter = getattr(_better_exceptions, "ExceptionFormatter", None)
+    compute = getattr(formatter, "_get_lib_dirs", None)
+    if compute is None or getattr(compute, "_trl_dsm_cached", False):
+        return
+    cache: dict[tuple[str, ...], list[str]] = {}
+
+    def lib_dirs() -> list[str]:
+        key = tuple(sys.path)
+        if key not in cache:
+            cache[key] = compute()
+        return list(cache[key])
+
+    lib_dirs._trl_dsm_cached = True
+    formatter._get_lib_dirs = staticmethod(lib_dirs)
+
+
+#: The executor whose ranks a forked pool runs (set in the driver before the fork; the workers inherit it).
+_POOL_EXECUTOR = None
+#: This pool worker's local rank (0 logs at INFO to stderr, the others at ERROR, as datatrove's own pool).
+_LOCAL_RANK = 0
+
+
+def _pool_worker_init(next_rank) -> None:
+    global _LOCAL_RANK
+    with next_rank.get_lock():
+        _LOCAL_RANK = next_rank.value
+        next_rank.value += 1
+
+
+def _pool_run_rank(rank: int):
+    executor = _POOL_EXECUTOR
+    pipeline = executor.pipeline
+    executor.pipeline = deepcopy(pipeline)  # as datatrove: each rank gets fresh steps (and fresh stats)
+    try:
+        return executor._run_for_rank(rank, _LOCAL_RANK)
+    finally:
+        executor.pipeline = pipeline
+
+
+def _local_executor_class():
+    global InProcessExecutor
+    if "InProcessExecutor" in globals():
+        return InProcessExecutor
 
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.utils.stats import PipelineStats
 
     class InProcessExecutor(LocalPipelineExecutor):
+        """datatrove's ``LocalPipelineExecutor`` whose ``run`` does the ranks in this process (1 worker) or in a
+        process pool forked from it that receives only rank numbers (more workers; with ``start_method`` other
+        than fork, datatrove's own ``run``). datatrove's pool starts a ``multiprocess`` manager per stage (a server
+        process that outlives a killed driver, holding its stdout) and pickles the executor, pipeline included,
+        with every task: ~7 ms per task on the 2-core dev machine, 4x a cheap task (benchmarks/mining_overhead.py).
+        The ranks, logs, completion markers and merged stats are datatrove's."""
+
         def run(self):
-            if self.workers != 1:
+            if self.workers != 1 and self.start_method != "fork":
                 return super().run()
             self._launched = True
+            ranks = self.get_incomplete_ranks(range(self.local_rank_offset, self.local_rank_offset + self.local_tasks))
+            if not ranks:
+                return PipelineStats()
             self.save_executor_as_json()
-            pipeline, stats = self.pipeline, []
-            for rank in self.get_incomplete_ranks(
-                range(self.local_rank_offset, self.local_rank_offset + self.local_tasks)
-            ):
-                self.pipeline = deepcopy(pipeline)  # as datatrove: each rank gets fresh steps
+            if self.workers == 1:
+                stats = []
+                pipeline = self.pipeline
+                for rank in ranks:
+                    self.pipeline = deepcopy(pipeline)  # as datatrove: each rank gets fresh steps
+                    try:
+                        stats.append(self._run_for_rank(rank))
+                    finally:
+                        self.pipeline = pipeline
+            else:
+                import multiprocessing
+
+                global _POOL_EXECUTOR
+                ctx = multiprocessing.get_context("fork")
+                _POOL_EXECUTOR = self
                 try:
-                    stats.append(self._run_for_rank(rank))
+                    with ctx.Pool(min(self.workers, len(ranks)), _pool_worker_init, (ctx.Value("i", 0),)) as pool:
+                        stats = list(pool.imap_unordered(_pool_run_rank, ranks))
                 finally:
-                    self.pipeline = pipeline
+                    _POOL_EXECUTOR = None
             merged = sum(stats, start=PipelineStats())
             with self.logging_dir.open("stats.json", "wt") as f:
                 merged.save_to_disk(f)
             return merged
 
-    return InProcessExecutor(**kwargs)
+    InProcessExecutor.__module__ = __name__
+    InProcessExecutor.__qualname__ = "InProcessExecutor"
+    return InProcessExecutor
+
+
+def local_executor(**kwargs):
+    """datatrove's ``LocalPipelineExecutor`` (``kwargs`` are its arguments) with a leaner ``run``
+    (``InProcessExecutor``) and loguru's per-handler cost cached (:func:`_cached_lib_dirs`)."""
+    _cached_lib_dirs()
+    return _local_executor_class()(**kwargs)
 
 
 def datatrove_executor(config: ExecutorConfig, pipeline: list, tasks: int, logging_dir: str, job_name: str):

@@ -166,7 +166,7 @@ def preload(config: MiningConfig) -> None:
     from trl_dsm.mining.classifier import normalize_text
 
     d = config.dedup
-    lsh_params(d.threshold, d.num_perm)  # imports datasketch (and scipy): ~1 s
+    lsh_params(d.threshold, d.num_perm)
     minhash_signatures(["warm up the kernels"], num_perm=d.num_perm, seed=d.seed, ngram=d.ngram)
     normalize_text("warm up")
 
