@@ -26,6 +26,8 @@ import gzip
 import json
 import os
 import random
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,6 +159,13 @@ def main() -> None:
     parser.add_argument("--docs-per-shard", type=int, default=2500)
     parser.add_argument("--timeout", type=float, default=6 * 3600)
     parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="run the worker settings this many times, interleaved (1, 2, 2, 1, 1, 2, ...), and print each setting's "
+        "median and the median speedup over the first setting (the machine's noise is as large as a speedup)",
+    )
+    parser.add_argument(
         "--autogroup-nice",
         type=int,
         default=None,
@@ -175,8 +184,10 @@ def main() -> None:
         for n in args.sizes:
             crawl = Path(tmp) / f"crawl-{n}"
             planted = make_crawl(n, args.data, crawl)
-            for workers in args.workers:
-                run = Path(tmp) / f"run-{n}-{workers}"
+            seconds: dict[int, list[float]] = {w: [] for w in args.workers}
+            order = [ws for r in range(args.repeats) for ws in (args.workers if r % 2 == 0 else args.workers[::-1])]
+            for i, workers in enumerate(order):
+                run = Path(tmp) / f"run-{n}-{workers}-{i}"
                 config = {
                     "output_dir": str(run),
                     "num_shards": max(1, n // args.docs_per_shard),
@@ -201,7 +212,8 @@ def main() -> None:
                 if proc.returncode:
                     raise SystemExit(proc.stderr[-3000:])
                 out = json.loads(proc.stdout.strip().splitlines()[-1])
-                quality = dedup_quality(run, planted["pairs"]) if workers == args.workers[0] else {}
+                quality = dedup_quality(run, planted["pairs"]) if i == 0 else {}
+                seconds[workers].append(out["seconds"])
                 print(
                     json.dumps(
                         {
@@ -221,6 +233,17 @@ def main() -> None:
                     ),
                     flush=True,
                 )
+                shutil.rmtree(run)
+            if args.repeats > 1:
+                anchor = args.workers[0]
+                summary = {"documents": n, "repeats": args.repeats, "anchor_workers": anchor}
+                for w in args.workers:
+                    summary[f"median_s_{w}_workers"] = round(statistics.median(seconds[w]), 2)
+                    summary[f"speedup_{w}_workers"] = [round(a / b, 2) for a, b in zip(seconds[anchor], seconds[w])]
+                    summary[f"median_speedup_{w}_workers"] = round(
+                        statistics.median(a / b for a, b in zip(seconds[anchor], seconds[w])), 2
+                    )
+                print(json.dumps(summary), flush=True)
 
 
 if __name__ == "__main__":

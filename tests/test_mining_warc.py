@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.writers import JsonlWriter
@@ -213,14 +214,8 @@ def test_two_stage_warc_reading(warc_dir, shared_data, tmp_path):
     assert all(filtered[i] == mixed[i] for i in filtered)
 
 
-def test_pages_past_the_extraction_bound_are_counted_and_the_reading_goes_on(tmp_path, caplog):
-    """A hostile page (100,000 nested elements: ``ExtractionTimeout`` before parsing) between two math pages:
-    ``iter_warc`` skips it, logs it and counts it in ``stats``; the datatrove step counts it as ``timeout``."""
-    import logging
-    from collections import Counter
-
-    from trl_dsm.mining.warc import TIMEOUT_STAT
-
+def _hostile_warc(tmp_path: Path) -> Path:
+    """A folder with one WARC: a MathJax page, a hostile page (100,000 nested elements), a MathML page."""
     hostile = "<html><body>" + "<div>" * 100_000 + "x" + "</div>" * 100_000 + "</body></html>"
     folder = tmp_path / "hostile"
     folder.mkdir()
@@ -229,6 +224,46 @@ def test_pages_past_the_extraction_bound_are_counted_and_the_reading_goes_on(tmp
         _response(writer, "https://math.example/quadratic", MATHJAX.encode(), "text/html; charset=utf-8")
         _response(writer, "https://bad.example/deep", hostile.encode(), "text/html")
         _response(writer, "https://blog.example/sums", MATHML.encode(), "text/html")
+    return folder
+
+
+def test_ingest_records_the_pages_past_the_extraction_bound(tmp_path):
+    """The mining run's ``ingest`` reads WARC files through a ``datasets`` builder: the skipped page is counted in
+    ``raw/part-U.json``, in the stage's datatrove stats and in the export's stats; a part read again from the
+    builder's cache (an interrupted attempt) records the count as unknown rather than 0."""
+    from trl_dsm.mining.config import MiningConfig
+    from trl_dsm.mining.export import _extraction_timeouts
+    from trl_dsm.mining.pipeline import MiningPipeline
+
+    folder = _hostile_warc(tmp_path)
+    run = tmp_path / "run"
+    config = MiningConfig.from_dict(
+        {"output_dir": str(run), "inputs": [{"type": "warc", "paths": [str(folder / "*.warc.gz")]}]}
+    )
+    pipeline = MiningPipeline(config, seed_texts=["x^2"])
+    pipeline._ingest()
+    assert json.loads((run / "raw" / "part-00000.json").read_text()) == {"extraction_timeout": 1, "pages_read": 3}
+    [stats_file] = (run / "datatrove").glob("ingest-*/stats.json")
+    [ingest] = [s["stats"] for s in json.loads(stats_file.read_text()) if "ingest" in s["name"]]
+    assert ingest["extraction_timeout"] == 1 and ingest["input"] == 1
+    assert pq.ParquetFile(run / "raw" / "part-00000.parquet").metadata.num_rows == 2
+    assert _extraction_timeouts(pipeline.run_dir) == 1
+
+    (run / "raw" / "part-00000.parquet").unlink()  # killed after the builder wrote its cache
+    MiningPipeline(config, seed_texts=["x^2"])._ingest()
+    assert json.loads((run / "raw" / "part-00000.json").read_text()) == {"extraction_timeout": None, "pages_read": 0}
+    assert _extraction_timeouts(pipeline.run_dir) is None
+
+
+def test_pages_past_the_extraction_bound_are_counted_and_the_reading_goes_on(tmp_path, caplog):
+    """A hostile page (100,000 nested elements: ``ExtractionTimeout`` before parsing) between two math pages:
+    ``iter_warc`` skips it, logs it and counts it in ``stats``; the datatrove step counts it as ``timeout``."""
+    import logging
+    from collections import Counter
+
+    from trl_dsm.mining.warc import TIMEOUT_STAT
+
+    folder = _hostile_warc(tmp_path)
     stats = Counter()
     with caplog.at_level(logging.WARNING, logger="trl_dsm.mining.warc"):
         docs = list(iter_warc(folder / "hostile.warc.gz", stats=stats))
@@ -246,3 +281,33 @@ def test_math_html_extractor_defaults_above_the_cpu_bound():
     from trl_dsm.mining.extraction.bound import CPU_LIMIT_S
 
     assert MathHtmlExtractor().timeout >= 2.0 > CPU_LIMIT_S
+
+
+def test_two_stage_step_drops_a_page_past_the_extraction_bound_and_goes_on(tmp_path):
+    """The two-stage datatrove step on the hostile WARC with every page sent to stage two (recall threshold 0):
+    the hostile page is dropped as ``timeout``, the two math pages get the one-stage text."""
+    from trl_dsm.mining.classifier import FastTextConfig, train_classifier
+    from trl_dsm.mining.steps import TwoStageMathExtractor
+
+    folder = _hostile_warc(tmp_path)
+    model = tmp_path / "math.bin"
+    texts = ["solve x^2 + 1 = 0 for x", "the integral of sin x", "cats and dogs", "the weather today"] * 10
+    train_classifier(texts[:2] * 10, texts[2:] * 10, model, FastTextConfig(dim=8, bucket=1000, min_count=1))
+    out, logs = tmp_path / "out", tmp_path / "logs"
+    LocalPipelineExecutor(
+        [
+            WarcHtmlReader(str(folder), glob_pattern="*.warc.gz"),
+            TwoStageMathExtractor(str(model), recall_threshold=0.0),
+            JsonlWriter(str(out)),
+        ],
+        tasks=1,
+        workers=1,
+        logging_dir=str(logs),
+    ).run()
+    with gzip.open(next(out.glob("*.jsonl.gz")), "rt") as f:
+        docs = {d["metadata"]["url"]: d["text"] for d in map(json.loads, f)}
+    one = {d["url"]: d["text"] for d in iter_warc(folder / "hostile.warc.gz")}
+    assert docs == one and len(docs) == 2
+    steps = json.loads((logs / "stats.json").read_text())
+    [two] = [s["stats"] for s in steps if "two-stage" in s["name"]]
+    assert two["dropped_timeout"] == 1 and two["stage_two"] == 2

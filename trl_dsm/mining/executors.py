@@ -130,10 +130,12 @@ def _cached_lib_dirs() -> None:
     formatter._get_lib_dirs = staticmethod(lib_dirs)
 
 
-#: The executor whose ranks a forked pool runs (set in the driver before the fork; the workers inherit it).
-_POOL_EXECUTOR = None
+#: The forked process pool shared by the stages of a run: ``(driver pid, workers, pool)``.
+_POOL: tuple | None = None
 #: This pool worker's local rank (0 logs at INFO to stderr, the others at ERROR, as datatrove's own pool).
 _LOCAL_RANK = 0
+#: The executor of the stage this pool worker last ran a rank of: ``(stage key, executor)``.
+_WORKER_STAGE: tuple | None = None
 
 
 def _pool_worker_init(next_rank) -> None:
@@ -143,14 +145,46 @@ def _pool_worker_init(next_rank) -> None:
         next_rank.value += 1
 
 
-def _pool_run_rank(rank: int):
-    executor = _POOL_EXECUTOR
+def _pool_run_rank(task: tuple[str, bytes, int]):
+    """Run one rank in a pool worker: the stage's executor is unpickled once per worker and stage (``dill``, as
+    datatrove's own pool), and each rank gets fresh steps, as in datatrove."""
+    import dill
+
+    global _WORKER_STAGE
+    key, payload, rank = task
+    if _WORKER_STAGE is None or _WORKER_STAGE[0] != key:
+        _WORKER_STAGE = (key, dill.loads(payload))
+    executor = _WORKER_STAGE[1]
     pipeline = executor.pipeline
-    executor.pipeline = deepcopy(pipeline)  # as datatrove: each rank gets fresh steps (and fresh stats)
+    executor.pipeline = deepcopy(pipeline)
     try:
         return executor._run_for_rank(rank, _LOCAL_RANK)
     finally:
         executor.pipeline = pipeline
+
+
+def shared_pool(workers: int):
+    """The run's process pool of ``workers`` workers, forked from this process at its first use (after the driver's
+    imports and ``stages.preload``) and reused by every later stage: forking per stage costs a fork of the whole
+    driver and copy-on-write faults in every stage's fresh workers (benchmarks/mining_scale.py)."""
+    import multiprocessing
+
+    global _POOL
+    if _POOL is not None and _POOL[0] == os.getpid() and _POOL[1] == workers:
+        return _POOL[2]
+    close_shared_pool()
+    ctx = multiprocessing.get_context("fork")
+    _POOL = (os.getpid(), workers, ctx.Pool(workers, _pool_worker_init, (ctx.Value("i", 0),)))
+    return _POOL[2]
+
+
+def close_shared_pool() -> None:
+    """Stop the shared pool's workers (after a failed or timed-out stage, and at the end of a run)."""
+    global _POOL
+    if _POOL is not None and _POOL[0] == os.getpid():
+        _POOL[2].terminate()
+        _POOL[2].join()
+    _POOL = None
 
 
 def _local_executor_class():
@@ -162,12 +196,12 @@ def _local_executor_class():
     from datatrove.utils.stats import PipelineStats
 
     class InProcessExecutor(LocalPipelineExecutor):
-        """datatrove's ``LocalPipelineExecutor`` whose ``run`` does the ranks in this process (1 worker) or in a
-        process pool forked from it that receives only rank numbers (more workers; with ``start_method`` other
-        than fork, datatrove's own ``run``). datatrove's pool starts a ``multiprocess`` manager per stage (a server
-        process that outlives a killed driver, holding its stdout) and pickles the executor, pipeline included,
-        with every task: ~7 ms per task on the 2-core dev machine, 4x a cheap task (benchmarks/mining_overhead.py).
-        The ranks, logs, completion markers and merged stats are datatrove's."""
+        """datatrove's ``LocalPipelineExecutor`` whose ``run`` does the ranks in this process (1 worker) or in the
+        run's forked process pool (:func:`shared_pool`; with ``start_method`` other than fork, datatrove's own
+        ``run``). datatrove's pool starts a ``multiprocess`` manager per stage (a server process that outlives a
+        killed driver, holding its stdout) and unpickles the executor, pipeline included, for every task: with
+        loguru's handler cost, ~13 ms per task against ~1 ms here (40 empty tasks: 0.5-0.7 s against 0.04-0.09 s
+        on the 2-core dev machine). The ranks, logs, completion markers and merged stats are datatrove's."""
 
         def run(self):
             if self.workers != 1 and self.start_method != "fork":
@@ -187,16 +221,15 @@ def _local_executor_class():
                     finally:
                         self.pipeline = pipeline
             else:
-                import multiprocessing
+                import dill
 
-                global _POOL_EXECUTOR
-                ctx = multiprocessing.get_context("fork")
-                _POOL_EXECUTOR = self
+                key, payload = f"{os.getpid()}-{time.time_ns()}", dill.dumps(self)
                 try:
-                    with ctx.Pool(min(self.workers, len(ranks)), _pool_worker_init, (ctx.Value("i", 0),)) as pool:
-                        stats = list(pool.imap_unordered(_pool_run_rank, ranks))
-                finally:
-                    _POOL_EXECUTOR = None
+                    tasks = [(key, payload, rank) for rank in ranks]
+                    stats = list(shared_pool(self.workers).imap_unordered(_pool_run_rank, tasks))
+                except BaseException:
+                    close_shared_pool()  # a failed, stuck or interrupted rank: its worker goes with the pool
+                    raise
             merged = sum(stats, start=PipelineStats())
             with self.logging_dir.open("stats.json", "wt") as f:
                 merged.save_to_disk(f)

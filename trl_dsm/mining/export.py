@@ -71,6 +71,18 @@ def _link_shards(files: list[Path], data_dir: Path) -> None:
             shutil.copyfile(path, target)
 
 
+def _extraction_timeouts(run: RunDir) -> int | None:
+    """WARC pages skipped at their extraction's bound, summed over the input parts (``raw/part-U.json``); None when
+    a part's count is unknown (read from the ``datasets`` cache of an interrupted attempt)."""
+    total = 0
+    for path in sorted((run.root / "raw").glob("part-*.json")):
+        count = json.loads(path.read_text()).get("extraction_timeout")
+        if count is None:
+            return None
+        total += count
+    return total
+
+
 def write_export(
     run: RunDir, config: MiningConfig, k: int, dedup_summary: dict, reports: list[dict], timings: dict
 ) -> dict:
@@ -107,6 +119,7 @@ def write_export(
         known = known_lib.known_positives_report(values, known_lib.load_known_positives(config.known_positives), key)
     stats = {
         "documents_in": run.meta()["total"],
+        "pages_skipped_at_extraction_bound": _extraction_timeouts(run),
         "dedup": dedup_summary,
         "iterations": reports,
         "final_iteration": k,

@@ -57,7 +57,7 @@ from trl_dsm.mining.config import (
 )
 from trl_dsm.mining.discovery import AnnotationPending, discover
 from trl_dsm.mining.documents import COLUMNS, expand_paths
-from trl_dsm.mining.executors import run_stage, slurm_environment
+from trl_dsm.mining.executors import close_shared_pool, run_stage, slurm_environment
 from trl_dsm.mining.export import write_export
 from trl_dsm.mining.inputs import as_documents, load_seed_texts
 from trl_dsm.mining.readers import BUILDERS, SourceSpec, check_table_file
@@ -328,7 +328,10 @@ class MiningPipeline:
 
     def run(self) -> MiningResult:
         """Run the missing stages (all of them on a new run), export, and return the result."""
-        return self._run()
+        try:
+            return self._run()
+        finally:
+            close_shared_pool()  # the local executor's workers, shared by the stages
 
     def _run(self) -> MiningResult:
         cfg, run = self.config, self.run_dir

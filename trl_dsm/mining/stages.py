@@ -93,15 +93,23 @@ from trl_dsm.mining.stages_dedup import (
 )
 from trl_dsm.mining.steps import write_budget_partial
 from trl_dsm.mining.urls import normalize_url, url_partition, write_url_keys
+from trl_dsm.mining.warc import TIMEOUT_STAT, counting_pages
 
 
-def ingest_unit(run: RunDir, config: MiningConfig, iteration: int, unit: int) -> None:
-    """The ``ingest`` task: input unit ``unit`` read (:func:`load_documents`) -> ``raw/part-U.parquet``."""
+def ingest_unit(run: RunDir, config: MiningConfig, iteration: int, unit: int) -> dict[str, int]:
+    """The ``ingest`` task: input unit ``unit`` read (:func:`load_documents`) -> ``raw/part-U.parquet``, with the
+    WARC pages skipped at their extraction's bound in ``raw/part-U.json`` (``extraction_timeout``; None when the
+    pages came from the ``datasets`` cache of an earlier attempt, which does not record them). Returns the counts
+    for the step's stats."""
     units = json.loads(run.units().read_text())
-    dataset = load_documents(
-        dict(units[unit]["spec"]), cache_dir=run.root / "cache", two_stage=asdict(config.extraction)
-    )
+    spec = dict(units[unit]["spec"])
+    with counting_pages() as counts:
+        dataset = load_documents(spec, cache_dir=run.root / "cache", two_stage=asdict(config.extraction))
+    from_cache = spec.get("type") == "warc" and not counts["pages"] and len(dataset) > 0
+    timeouts = None if from_cache else counts[TIMEOUT_STAT]
+    atomic_json(run.raw(unit).with_suffix(".json"), {TIMEOUT_STAT: timeouts, "pages_read": counts["pages"]})
     atomic_parquet(run.raw(unit), dataset.select_columns(COLUMNS))
+    return {TIMEOUT_STAT: timeouts or 0}
 
 
 def shard_bounds(total: int, shards: int, shard: int) -> tuple[int, int]:
@@ -386,8 +394,11 @@ class RunStep(PipelineStep):
         raise NotImplementedError
 
     def process(self, run: RunDir, config: MiningConfig, i: int) -> None:
-        """Run unit ``i``: the stage's ``work(run, config, iteration, i)``."""
-        self.work(run, config, self.iteration, i)
+        """Run unit ``i``: the stage's ``work(run, config, iteration, i)``; counts it returns go to the stats."""
+        counts = self.work(run, config, self.iteration, i)
+        for key, value in (counts if isinstance(counts, dict) else {}).items():
+            if value:
+                self.stat_update(key, value=value)
 
     def todo(self, units: Sequence[int]) -> list[int]:
         """The ``units`` whose output is missing (the driver's resume check)."""

@@ -34,8 +34,10 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.extractors.base import BaseExtractor
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.logging import logger
 
 from trl_dsm.mining.classifier import SCORE_COLUMN
+from trl_dsm.mining.extraction.bound import ExtractionTimeout
 from trl_dsm.mining.select import BUDGET_BINS, BudgetCut, budget_cut, budget_partial, count_tokens
 from trl_dsm.mining.urls import find_url_duplicates, normalize_url, url_duplicates, write_url_keys
 
@@ -155,8 +157,11 @@ class TwoStageMathExtractor(BaseFilter):
         for i, doc in enumerate(batch):
             if self.prefilter and not looks_like_math(doc.text):
                 out[i] = (False, "prefilter")
-            else:
+                continue
+            try:
                 candidates.append((i, fast_text(doc.text)[1]))
+            except ExtractionTimeout as err:
+                out[i] = self._timed_out(doc, err)
         scores = self._classifier.predict_proba([text for _, text in candidates]) if candidates else []
         for (i, fast), score in zip(candidates, scores):
             doc = batch[i]
@@ -165,12 +170,21 @@ class TwoStageMathExtractor(BaseFilter):
                 doc.text = fast
                 out[i] = (False, "below_recall")
                 continue
-            with self.track_time("stage_two"):
-                doc.text = html_to_text(doc.text)[1]
+            try:
+                with self.track_time("stage_two"):
+                    doc.text = html_to_text(doc.text, url=doc.metadata.get("url"))[1]
+            except ExtractionTimeout as err:
+                out[i] = self._timed_out(doc, err)
+                continue
             self.stat_update("stage_two")
             if not doc.text.strip():
                 out[i] = (False, "empty")
         return out
+
+    def _timed_out(self, doc: Document, err: ExtractionTimeout) -> tuple[bool, str]:
+        """A page past its extraction's bound: logged with its URL and id, dropped as ``timeout`` (the run goes on)."""
+        logger.warning(f"page {doc.metadata.get('url')} ({doc.id}) dropped: {err}")
+        return False, "timeout"
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         """One page through :meth:`filter_batch`."""

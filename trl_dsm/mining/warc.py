@@ -17,6 +17,7 @@ needs ``cchardet`` and ``libmagic``. Both readers are warcio underneath (tests/t
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import re
@@ -42,6 +43,27 @@ _CHARSET = re.compile(r"charset\s*=\s*([^\s;]+)", re.IGNORECASE)
 logger = logging.getLogger(__name__)
 #: The ``stats`` key of :func:`iter_warc` counting pages skipped because their extraction passed its bound.
 TIMEOUT_STAT = "extraction_timeout"
+#: The counters of the :func:`counting_pages` blocks open in this process.
+_ACTIVE_COUNTERS: list[Counter] = []
+
+
+@contextlib.contextmanager
+def counting_pages() -> Iterator[Counter]:
+    """A ``Counter`` of what every :func:`iter_warc` in this process does inside the block: ``pages`` (HTML
+    responses read) and :data:`TIMEOUT_STAT` (pages skipped at their extraction's bound). For callers whose reading
+    goes through a ``datasets`` builder (the mining pipeline's ``ingest``), which cannot pass a ``stats`` counter:
+    when the builder reads its cache instead, ``pages`` stays 0."""
+    counts: Counter = Counter()
+    _ACTIVE_COUNTERS.append(counts)
+    try:
+        yield counts
+    finally:
+        _ACTIVE_COUNTERS.remove(counts)
+
+
+def _count(key: str, stats: Counter | None) -> None:
+    for counts in ([stats] if stats is not None else []) + _ACTIVE_COUNTERS:
+        counts[key] += 1
 
 
 def html_response(record: ArcWarcRecord) -> dict | None:
@@ -82,7 +104,7 @@ def iter_warc(
     A page whose extraction passes its bound (:class:`~trl_dsm.mining.extraction.bound.ExtractionTimeout`: nesting
     too deep or over the CPU budget, at either stage) is skipped and the reading goes on; each such page is logged
     as a warning naming its URL and record id (logger ``trl_dsm.mining.warc``) and counted in
-    ``stats[TIMEOUT_STAT]`` when a ``stats`` counter is given."""
+    ``stats[TIMEOUT_STAT]`` when a ``stats`` counter is given (and in the :func:`counting_pages` blocks open)."""
     from warcio.archiveiterator import ArchiveIterator
 
     classifier = None
@@ -97,6 +119,7 @@ def iter_warc(
             page = html_response(rec)
             if page is None:
                 continue
+            _count("pages", None)
             try:
                 if classifier is None:
                     title, text = html_to_text(page["text"], url=page["url"])
@@ -108,8 +131,7 @@ def iter_warc(
                         title, text = html_to_text(page["text"], url=page["url"])
             except ExtractionTimeout as err:
                 logger.warning("%s: page %s (%s) skipped: %s", Path(path).name, page["url"], page["id"], err)
-                if stats is not None:
-                    stats[TIMEOUT_STAT] += 1
+                _count(TIMEOUT_STAT, stats)
                 continue
             if len(text.strip()) >= min_text_chars:
                 yield make_record(page["url"], title, text, f"warc:{Path(path).name}", page["id"])
