@@ -30,11 +30,15 @@ import time
 from pathlib import Path
 
 
-#: (label, torch threads, OMP_WAIT_POLICY or None for the runtime's default)
+#: (label, torch threads, OpenMP environment: none for the runtime's default). torch's CPU wheels use GNU OpenMP
+#: (libgomp): with OMP_WAIT_POLICY unset a waiting thread spins GOMP_SPINCOUNT times (300,000 by default) before it
+#: sleeps, PASSIVE sleeps at once, ACTIVE spins without bound.
 SETTINGS = [
-    ("1 thread", 1, None),
-    ("2 threads", 2, None),
-    ("2 threads, PASSIVE", 2, "PASSIVE"),
+    ("1 thread", 1, {}),
+    ("2 threads", 2, {}),
+    ("2 threads, PASSIVE", 2, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    ("2 threads, GOMP_SPINCOUNT 10k", 2, {"GOMP_SPINCOUNT": "10000"}),
+    ("2 threads, GOMP_SPINCOUNT 50k", 2, {"GOMP_SPINCOUNT": "50000"}),
 ]
 ANCHOR = ("2 threads", 0)
 
@@ -79,12 +83,11 @@ def _worker(threads: int, steps: int, gen_calls: int) -> dict:
     return out
 
 
-def _measure(threads: int, policy: str | None, steps: int, gen_calls: int, cap: float) -> dict:
+def _measure(threads: int, omp_env: dict[str, str], steps: int, gen_calls: int, cap: float) -> dict:
     """One measurement in a fresh process; a process still running after ``cap`` seconds is stopped and its
     times recorded as infinite (shown as ``> cap``)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-    if policy:
-        env["OMP_WAIT_POLICY"] = policy
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(omp_env)
     cmd = [sys.executable, __file__, "--worker", str(threads), "--steps", str(steps), "--gen-calls", str(gen_calls)]
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=cap, check=True)
@@ -104,11 +107,27 @@ def main() -> None:
     parser.add_argument("--gen-calls", type=int, default=3)
     parser.add_argument("--burners", default="0,2", help="comma-separated numbers of CPU-bound jobs beside")
     parser.add_argument("--cap", type=float, default=400.0, help="seconds after which a measurement is stopped")
+    parser.add_argument(
+        "--autogroup-nice",
+        type=int,
+        default=None,
+        help="run the whole benchmark (measurements and burners) in its own session with this autogroup nice, so "
+        "that other sessions' jobs take little of the CPU (Linux sched_autogroup; negative values need CAP_SYS_NICE)",
+    )
     parser.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(_worker(args.worker, args.steps, args.gen_calls)))
         return
+    if args.autogroup_nice is not None and not os.environ.get("DEMO_THREADS_OWN_SESSION"):
+
+        def own_session() -> None:
+            os.setsid()
+            with open("/proc/self/autogroup", "w") as f:
+                f.write(str(args.autogroup_nice))
+
+        env = {**os.environ, "DEMO_THREADS_OWN_SESSION": "1"}
+        sys.exit(subprocess.run([sys.executable, __file__, *sys.argv[1:]], env=env, preexec_fn=own_session).returncode)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the burners are killed on the way out
     counts = [int(b) for b in args.burners.split(",")]
@@ -120,9 +139,9 @@ def main() -> None:
             try:
                 time.sleep(1.0 if b else 0.0)
                 order = SETTINGS if r % 2 == 0 else SETTINGS[::-1]
-                for label, threads, policy in order:
+                for label, threads, omp_env in order:
                     loads[b].append(_load())
-                    result = _measure(threads, policy, args.steps, args.gen_calls, args.cap)
+                    result = _measure(threads, omp_env, args.steps, args.gen_calls, args.cap)
                     for key, value in result.items():
                         times.setdefault((label, b), {}).setdefault(key, []).append(value)
                     print(f"round {r + 1}, {b} burners, {label}: "

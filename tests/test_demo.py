@@ -338,25 +338,51 @@ def test_thread_settings(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "two")
     with pytest.raises(ValueError, match="OMP_NUM_THREADS: a positive integer, got 'two'"):
         threads.resolve_threads(0)
-    # the wait policy reaches the OpenMP runtime only when set before torch loads: in a fresh process
-    code = (
-        "import os; from trl_dsm.demo.threads import configure_process; print(configure_process()); import torch; "
-        "print(os.environ['OMP_WAIT_POLICY'], os.environ['TOKENIZERS_PARALLELISM'])"
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert threads.tuned(0) and not threads.tuned(2)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert not threads.tuned(0)  # the user's count is honoured, not measured
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    assert threads.configure_process() == {"TOKENIZERS_PARALLELISM": "false"}
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    effective = threads.configure_process()
+    assert effective == {"TOKENIZERS_PARALLELISM": "false", "OMP_WAIT_POLICY": "PASSIVE"}
+    assert threads.describe(1, effective) == "1 torch thread, OMP_WAIT_POLICY PASSIVE"
+    assert threads.describe(2, {}, tuning=True) == (
+        "torch threads measured (1 or 2, every 50 training steps; 1 for sampling)"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "TOKENIZERS_PARALLELISM")}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert done.stdout.split("\n")[:2] == [
-        "{'OMP_WAIT_POLICY': 'PASSIVE', 'TOKENIZERS_PARALLELISM': 'false'}",
-        "PASSIVE false",
-    ], done.stderr
-    env["OMP_WAIT_POLICY"] = "ACTIVE"  # the user's setting stays
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert done.stdout.startswith("{'OMP_WAIT_POLICY': 'ACTIVE'"), done.stderr
-    # after torch has loaded, a policy set now would not take effect: none is claimed
-    code = "import torch; from trl_dsm.demo.threads import configure_process, describe; print(describe(2, configure_process()))"
-    env.pop("OMP_WAIT_POLICY")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert done.stdout.strip() == "2 torch threads, OMP_WAIT_POLICY the OpenMP default (spinning)", done.stderr
+
+
+def test_thread_tuner_keeps_the_faster_count_and_measures_again():
+    """Each period: a warm-up step, then 2 steps per candidate interleaved (2, 1, 2, 1), then the candidate with
+    the smaller median; torch's count is set before every step and back to the choice after sampling."""
+    from trl_dsm.demo.threads import ThreadTuner
+
+    calls = []
+    tuner = ThreadTuner(2, period=8, probe=2, warmup=1, set_threads=calls.append)
+    # seconds of the probe steps: beside other jobs 1 thread is faster (units 1-4), then idle 2 threads (9-12)
+    seconds = {1: 0.3, 2: 0.2, 3: 0.5, 4: 0.25, 9: 0.1, 10: 0.3, 11: 0.1, 12: 0.3}
+    counts = []
+    for unit in range(16):
+        threads = tuner.threads_for(unit)
+        counts.append(threads)
+        tuner._record(unit, threads, seconds.get(unit, 1.0))
+    assert counts == [2, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1, 2, 1, 2, 2, 2]
+    assert [(unit, n) for unit, n, _ in tuner.choices] == [(4, 1), (12, 2)]
+    assert tuner.choices[0][2] == {2: 0.4, 1: 0.225}  # medians of (0.3, 0.5) and (0.2, 0.25)
+    assert tuner.summary() == "2 threads 1x, 1 thread 1x"
+    calls.clear()
+    with tuner.fixed(1):
+        assert calls == [1]
+    assert calls == [1, 2]
+    with tuner.unit() as n:
+        assert n == tuner.threads_for(16) == 2 and calls[-1] == 2
+    assert ThreadTuner(1, set_threads=calls.append).threads_for(1) == 1  # one candidate: nothing to probe
+    with pytest.raises(ValueError, match="period >= warmup"):
+        ThreadTuner(2, period=3, probe=2, set_threads=calls.append)
 
 
 def test_demo_config_rejects_bad_values_before_any_stage():

@@ -11,6 +11,7 @@ from typing import Any
 from trl_dsm.demo.config import ARMS, GEN_BATCH, PRM_ARMS, DemoConfig
 from trl_dsm.demo.problems import Problem
 from trl_dsm.demo.stages import _chat_prompt, _common_args, _losses
+from trl_dsm.demo.threads import sampling_threads, trainer_callbacks
 
 
 logger = logging.getLogger(__name__)
@@ -37,8 +38,9 @@ def rft(cfg: DemoConfig, sft_dir: Path, splits, tokenizer, workdir: Path):
     generator = HFGenerator(
         model, tokenizer, max_new_tokens=cfg.max_completion_length, batch_size=GEN_BATCH, seed=cfg.seed
     )
-    data = rft_dataset(generator, _rl_rows(questions), tokenizer=tokenizer, k=cfg.num_generations,
-                       temperature=cfg.temperature)  # fmt: skip
+    with sampling_threads():
+        data = rft_dataset(generator, _rl_rows(questions), tokenizer=tokenizer, k=cfg.num_generations,
+                           temperature=cfg.temperature)  # fmt: skip
     stats = {"questions": len(questions), "samples": len(questions) * cfg.num_generations, "kept": len(data),
              "solved_questions": len({str(r) for r in data["prompt"]}) if len(data) else 0}  # fmt: skip
     if not len(data):  # every gradient coefficient is 0: RFT leaves the SFT model as it is
@@ -50,8 +52,9 @@ def rft(cfg: DemoConfig, sft_dir: Path, splits, tokenizer, workdir: Path):
         completion_only_loss=True, max_length=256,
     )  # fmt: skip
     trainer = SFTTrainer(
-        model=model, args=args, train_dataset=data.select_columns(["prompt", "completion"]), processing_class=tokenizer
-    )
+        model=model, args=args, train_dataset=data.select_columns(["prompt", "completion"]), processing_class=tokenizer,
+        callbacks=trainer_callbacks(),
+    )  # fmt: skip
     trainer.train()
     return trainer.model, {"loss": _losses(trainer.state.log_history), **stats}
 
@@ -83,7 +86,7 @@ def train_prm(cfg: DemoConfig, sft_dir: Path, splits, tokenizer, workdir: Path) 
         **_common_args(cfg, workdir / "prm"), max_steps=cfg.prm_steps, per_device_train_batch_size=cfg.prm_batch_size,
         learning_rate=cfg.prm_lr, lr_scheduler_type="cosine",
     )  # fmt: skip
-    trainer = ProcessRewardTrainer(prm, args=args, train_dataset=data)
+    trainer = ProcessRewardTrainer(prm, args=args, train_dataset=data, callbacks=trainer_callbacks())
     trainer.train()
     path = workdir / "prm-model"
     trainer.model.save_pretrained(path)
@@ -109,7 +112,8 @@ def _prm_data(cfg: DemoConfig, policy, tokenizer, questions: list[Problem], seed
     prompts = [_render(_chat_prompt(p), tokenizer) for p in questions]
     generator = HFGenerator(policy, tokenizer, max_new_tokens=cfg.max_completion_length, batch_size=GEN_BATCH,
                             seed=seed)  # fmt: skip
-    samples = generator.generate(prompts, n=cfg.num_generations, temperature=cfg.temperature)
+    with sampling_threads():
+        samples = generator.generate(prompts, n=cfg.num_generations, temperature=cfg.temperature)
     records = [{"prompt": prompt_text(_chat_prompt(p)), "rollout_prompt": rendered, "completion": c,
                 "gold": str(p.answer)}
                for rendered, p, group in zip(prompts, questions, samples) for c in group]  # fmt: skip
@@ -165,7 +169,7 @@ def grpo(cfg: DemoConfig, arm: str, sft_dir: Path, splits, tokenizer, workdir: P
         model=str(sft_dir), reward_funcs=[math_accuracy_reward], args=args,
         train_dataset=Dataset.from_list(_rl_rows(splits["rl"])), processing_class=tokenizer,
         # rule arm: every "a op b = c" line checked; the last line ("The answer is N.") scored by the final answer
-        process_reward_func=step_scorer,
+        process_reward_func=step_scorer, callbacks=trainer_callbacks(),
     )  # fmt: skip
     trainer.train()
     curve = [

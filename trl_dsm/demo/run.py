@@ -47,7 +47,7 @@ from trl_dsm.demo.stages import (
     sft,
     sft_continued,
 )
-from trl_dsm.demo.threads import configure_process, describe, resolve_threads
+from trl_dsm.demo.threads import ThreadTuner, configure_process, describe, install, resolve_threads, tuned
 from trl_dsm.demo.timing import (
     BASE_STAGES,
     EXPECTED_SECONDS,
@@ -77,6 +77,9 @@ def run_demo(cfg: DemoConfig) -> dict:
     check_earlier_runs(cfg)
     threads = resolve_threads(cfg.threads)
     torch.set_num_threads(threads)
+    tuning = tuned(cfg.threads) and threads > 1
+    tuner = ThreadTuner(threads) if tuning else None
+    install(tuner)
     timings: dict[str, float] = {}
     results: dict[str, Any] = {"config": asdict(cfg)}
     total, expected = expected_seconds(cfg)
@@ -84,7 +87,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     if cleared:
         print(f"[trl-dsm demo] {cleared}", flush=True)
     when = f"; {expected_time_text(cfg.kind)} (docs/demo.md)" if total or cfg.kind == "quick" else ""
-    print(f"[trl-dsm demo] {cfg.kind} configuration{when}; {describe(threads, configured)}; writing to {out}/",
+    print(f"[trl-dsm demo] {cfg.kind} configuration{when}; {describe(threads, configured, tuning)}; writing to {out}/",
           flush=True)  # fmt: skip
     start = time.perf_counter()
 
@@ -107,10 +110,15 @@ def run_demo(cfg: DemoConfig) -> dict:
         _run_stages(cfg, out, results, stage)
         results["timings"] = timings
         results["total_seconds"] = round(sum(timings.values()), 1)
+        if tuner is not None:  # (step, threads chosen, median seconds per step of each candidate)
+            results["thread_choices"] = [[step, n, medians] for step, n, medians in tuner.choices]
         (out / "results.json").write_text(json.dumps(_json_safe(results), indent=2))
         write_report(results, out)
         finished = True
     finally:
+        install(None)
+        if tuner is not None and tuner.choices:
+            print(f"[trl-dsm demo] torch threads chosen: {tuner.summary()}", flush=True)
         if not cfg.keep_intermediates:
             freed = remove_intermediates(out, finished)
             if finished:

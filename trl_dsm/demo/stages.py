@@ -13,6 +13,7 @@ from typing import Any
 from trl_dsm.demo.config import GEN_BATCH, DemoConfig
 from trl_dsm.demo.corpus import generate_web_pages
 from trl_dsm.demo.problems import Problem, generate_problems, split_problems
+from trl_dsm.demo.threads import sampling_threads, trainer_callbacks
 
 
 # -- data ----------------------------------------------------------------------------------------------------------
@@ -230,7 +231,9 @@ def pretrain(cfg: DemoConfig, corpus, splits, tokenizer, workdir: Path):
         per_device_train_batch_size=cfg.pretrain_batch_size, learning_rate=cfg.pretrain_lr,
         warmup_steps=cfg.pretrain_warmup_steps, max_grad_norm=1.0,
     )  # fmt: skip
-    trainer = PretrainTrainer(model=model, args=args, train_dataset=blocks, data_collator=collate_blocks)
+    trainer = PretrainTrainer(
+        model=model, args=args, train_dataset=blocks, data_collator=collate_blocks, callbacks=trainer_callbacks()
+    )
     trainer.train()
     return trainer.model, _losses(trainer.state.log_history), len(blocks)
 
@@ -262,7 +265,9 @@ def sft(cfg: DemoConfig, model, splits, tokenizer, workdir: Path, name: str = "s
         completion_only_loss=True,
         max_length=256,
     )  # fmt: skip
-    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=data, processing_class=tokenizer, callbacks=trainer_callbacks()
+    )
     trainer.train()
     return trainer.model, _losses(trainer.state.log_history)
 
@@ -291,7 +296,8 @@ def evaluate(cfg: DemoConfig, model, tokenizer, problems: list[Problem]) -> dict
         max_new_tokens=cfg.max_completion_length, batch_size=GEN_BATCH, chat_template=True, fallback="last_number",
         seed=cfg.seed,
     )  # fmt: skip
-    result = evaluate_model(model, tokenizer, records, config, name="heldout")
+    with sampling_threads():
+        result = evaluate_model(model, tokenizer, records, config, name="heldout")
     metrics = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
     by_steps: dict[int, list[float]] = {}
     for problem, record in zip(problems, result.samples):

@@ -2,46 +2,51 @@
 """Torch threads for the miniature run, chosen to stay fast when other jobs share the CPU.
 
 A tiny model's operators last microseconds, so torch's OpenMP threads spend much of a step waiting for each other.
-By default the OpenMP runtime waits by spinning: a thread descheduled by another job's process holds up its
-spinning sibling, and a step slows several times over (benchmarks/demo_threads.py; docs/demo.md has the figures).
-``OMP_WAIT_POLICY=PASSIVE`` makes waiting threads sleep instead. The runtime reads it once, when torch loads, so
-:func:`configure_process` sets it before torch is imported (the ``trl-dsm demo`` command calls it first thing)."""
+On 2 idle cores 2 threads train a step fastest; beside two CPU-bound jobs 1 thread is fastest (a descheduled
+thread holds up its sibling), and no fixed setting is both: waiting passively (``OMP_WAIT_POLICY=PASSIVE``) or
+with a bounded spin (``GOMP_SPINCOUNT``) loses 20-60% at idle (benchmarks/demo_threads.py; docs/demo.md has the
+figures). So by default the run measures: :class:`ThreadTuner` times a few training steps with each thread count,
+interleaved, keeps the faster, and measures again every ``period`` steps, as the machine's load changes.
+Sampling for evaluation uses 1 thread, the fastest measured both idle and loaded."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
+import statistics
+import time
+from collections.abc import Iterator
 
 from trl_dsm._env import positive_int_env
 
 
-#: Torch intra-op threads of a run whose ``DemoConfig.threads`` is 0, at most the CPU count (benchmarks/demo_threads.py).
+#: The largest torch thread count the default run tries, at most the CPU count (benchmarks/demo_threads.py).
 DEFAULT_THREADS = 2
 
-#: Environment of the run's process, each set only where the user has not set it: OpenMP threads sleep while they
-#: wait, and the tokenizers library encodes in the calling thread (no pool of its own beside torch's threads).
-PROCESS_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
+#: Training steps between two measurements of :class:`ThreadTuner` in the run.
+PERIOD = 50
+
+#: Environment of the run's process, each set only where the user has not set it: the tokenizers library encodes
+#: in the calling thread (no pool of its own beside torch's threads).
+PROCESS_ENV = {"TOKENIZERS_PARALLELISM": "false"}
 
 
 def configure_process() -> dict[str, str]:
-    """Set :data:`PROCESS_ENV` in ``os.environ`` where unset; returns the settings in effect. Call it before torch is
-    imported: a wait policy set afterwards does not reach the OpenMP runtime, and then the returned settings omit
-    ``OMP_WAIT_POLICY`` unless the process started with it."""
-    torch_loaded = "torch" in sys.modules
+    """Set :data:`PROCESS_ENV` in ``os.environ`` where unset; returns it with the OpenMP wait settings the user set
+    (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``: the runtime reads them when torch loads)."""
     effective = {}
     for name, value in PROCESS_ENV.items():
-        if name == "OMP_WAIT_POLICY" and torch_loaded:
-            if name in os.environ:
-                effective[name] = os.environ[name]
-            continue
         os.environ.setdefault(name, value)
         effective[name] = os.environ[name]
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        if name in os.environ:
+            effective[name] = os.environ[name]
     return effective
 
 
 def resolve_threads(requested: int) -> int:
     """The torch thread count of a run: ``requested`` when it is positive; for 0, ``$OMP_NUM_THREADS`` when the user
-    set it, else :data:`DEFAULT_THREADS` capped at the CPU count.
+    set it, else :data:`DEFAULT_THREADS` capped at the CPU count (the most :class:`ThreadTuner` tries).
 
     >>> resolve_threads(1)
     1
@@ -54,12 +59,149 @@ def resolve_threads(requested: int) -> int:
     return max(1, min(DEFAULT_THREADS, os.cpu_count() or 1))
 
 
-def describe(threads: int, effective: dict[str, str]) -> str:
-    """The start banner's words for the thread count and the OpenMP wait policy in effect (``effective``: what
-    :func:`configure_process` returned).
+def tuned(requested: int) -> bool:
+    """Whether the run measures its thread count: the configuration asks for none (0) and ``$OMP_NUM_THREADS`` is
+    unset, so there is no fixed count to honour."""
+    return requested <= 0 and positive_int_env("OMP_NUM_THREADS") is None
 
-    >>> describe(2, {"OMP_WAIT_POLICY": "PASSIVE"})
-    '2 torch threads, OMP_WAIT_POLICY PASSIVE'
+
+class ThreadTuner:
+    """Chooses torch's intra-op thread count by timing units of work (training steps) as they run.
+
+    Each ``period`` units: ``warmup`` units untimed, then ``probe`` units with each candidate, interleaved (``threads``,
+    1, ``threads``, 1, ...) so a load change during the probe hits both, then the candidate with the smaller median
+    for the rest of the period. ``choices`` records ``(unit, threads, {candidate: median seconds})`` per probe.
+
+    >>> tuner = ThreadTuner(2, period=10, probe=2, warmup=1, set_threads=lambda n: None)
+    >>> [tuner.threads_for(i) for i in range(6)]
+    [2, 2, 1, 2, 1, 2]
     """
-    policy = effective.get("OMP_WAIT_POLICY", "the OpenMP default (spinning)")
-    return f"{threads} torch thread{'s' if threads != 1 else ''}, OMP_WAIT_POLICY {policy}"
+
+    def __init__(self, threads: int, period: int = PERIOD, probe: int = 2, warmup: int = 1, set_threads=None):
+        if threads < 1 or period < warmup + 2 * probe or probe < 1:
+            raise ValueError(f"ThreadTuner: need threads >= 1, probe >= 1, period >= warmup + 2 probe; got "
+                             f"threads={threads}, period={period}, probe={probe}, warmup={warmup}")  # fmt: skip
+        self.candidates = [threads, 1] if threads > 1 else [1]
+        self.period, self.probe, self.warmup = period, probe, warmup
+        self.current = self.candidates[0]
+        self.choices: list[tuple[int, int, dict[int, float]]] = []
+        self._units = 0
+        self._times: dict[int, list[float]] = {}
+        if set_threads is None:
+            import torch
+
+            set_threads = torch.set_num_threads
+        self._set_threads = set_threads
+
+    def restart(self) -> None:
+        """Start a new period at the next unit (a new trainer: its steps are not comparable with the last one's)."""
+        self._units, self._times = 0, {}
+
+    def threads_for(self, unit: int) -> int:
+        """The thread count unit ``unit`` runs with (probing, or the current choice)."""
+        position = unit % self.period - self.warmup
+        if len(self.candidates) > 1 and 0 <= position < self.probe * len(self.candidates):
+            return self.candidates[position % len(self.candidates)]
+        return self.current
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[int]:
+        """Run one unit of work (a training step) under the tuner; yields its thread count."""
+        unit, threads = self._units, self.threads_for(self._units)
+        self._set_threads(threads)
+        tic = time.perf_counter()
+        try:
+            yield threads
+        finally:
+            self._record(unit, threads, time.perf_counter() - tic)
+
+    def _record(self, unit: int, threads: int, seconds: float) -> None:
+        self._units = unit + 1
+        position = unit % self.period - self.warmup
+        probing = self.probe * len(self.candidates)
+        if len(self.candidates) == 1 or not 0 <= position < probing:
+            return
+        self._times.setdefault(threads, []).append(seconds)
+        if position == probing - 1:
+            medians = {n: statistics.median(self._times[n]) for n in self.candidates}
+            self.current = min(self.candidates, key=lambda n: (medians[n], -n))
+            self.choices.append((unit, self.current, medians))
+            self._times = {}
+            self._set_threads(self.current)
+
+    @contextlib.contextmanager
+    def fixed(self, threads: int) -> Iterator[None]:
+        """Run a block with ``threads`` (sampling for evaluation: 1), then go back to the current choice."""
+        self._set_threads(threads)
+        try:
+            yield
+        finally:
+            self._set_threads(self.current)
+
+    def summary(self) -> str:
+        """How often each thread count was chosen, e.g. ``'2 threads 12x, 1 thread 3x'``."""
+        counts: dict[int, int] = {}
+        for _, threads, _ in self.choices:
+            counts[threads] = counts.get(threads, 0) + 1
+        return ", ".join(f"{n} thread{'s' if n != 1 else ''} {c}x" for n, c in sorted(counts.items(), reverse=True))
+
+
+def tuner_callback(tuner: ThreadTuner):
+    """A ``transformers.TrainerCallback`` that runs each optimizer step (generation included, for GRPO) as one unit
+    of ``tuner``, measuring afresh at the start of each training."""
+    from transformers import TrainerCallback
+
+    class ThreadTunerCallback(TrainerCallback):
+        def __init__(self):
+            self._step = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            tuner.restart()
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self._step = tuner.unit()
+            self._step.__enter__()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self._step is not None:
+                self._step.__exit__(None, None, None)
+                self._step = None
+
+    return ThreadTunerCallback()
+
+
+#: The run's tuner (None: a fixed thread count), set by :func:`install` at the start of ``run_demo``.
+_ACTIVE: ThreadTuner | None = None
+
+
+def install(tuner: ThreadTuner | None) -> None:
+    """Make ``tuner`` the run's (the stages' trainers get its callback through :func:`trainer_callbacks`)."""
+    global _ACTIVE
+    _ACTIVE = tuner
+
+
+def trainer_callbacks() -> list:
+    """The callbacks every trainer of the run gets: the tuner's, when the run measures its thread count."""
+    return [tuner_callback(_ACTIVE)] if _ACTIVE is not None else []
+
+
+def sampling_threads():
+    """A context for evaluation's sampling: 1 thread when the run measures its thread count, else no change."""
+    return _ACTIVE.fixed(1) if _ACTIVE is not None else contextlib.nullcontext()
+
+
+def describe(threads: int, effective: dict[str, str], tuning: bool = False) -> str:
+    """The start banner's words for the thread count (``tuning``: chosen by measurement between 1 and
+    ``threads``) and any OpenMP wait setting the user gave.
+
+    >>> describe(2, {}, tuning=True)
+    'torch threads measured (1 or 2, every 50 training steps; 1 for sampling)'
+    >>> describe(1, {"OMP_WAIT_POLICY": "PASSIVE"})
+    '1 torch thread, OMP_WAIT_POLICY PASSIVE'
+    """
+    if tuning and threads > 1:
+        text = f"torch threads measured (1 or {threads}, every {PERIOD} training steps; 1 for sampling)"
+    else:
+        text = f"{threads} torch thread{'s' if threads != 1 else ''}"
+    waits = [f"{k} {effective[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in effective]
+    return ", ".join([text, *waits])
