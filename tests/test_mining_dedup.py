@@ -49,8 +49,9 @@ def planted_crawl(n_base: int = 300, seed: int = 0) -> tuple[list[str], list[tup
 
 
 def staged_clusters(signatures: np.ndarray, shards: int, partitions: int, threshold: float = 0.8, verify=True):
-    """The pipeline's stages on in-memory arrays: per-shard sorted bucket files, merged per (band, partition), star
-    forests per (band, partition) merged 3 at a time down to one (the ``forests`` rounds)."""
+    """The pipeline's stages on in-memory arrays: per-shard sorted bucket files, merged per (band, partition), then
+    the ``components`` rounds and ``clusters`` tasks per node partition (round 0: one LSH partition's pairs of every
+    band)."""
     bands, rows = lsh_lib.lsh_params(threshold, signatures.shape[1])
     bounds = np.linspace(0, len(signatures), shards + 1).astype(int)
     files: dict[tuple[int, int], list[np.ndarray]] = {}
@@ -64,15 +65,13 @@ def staged_clusters(signatures: np.ndarray, shards: int, partitions: int, thresh
                 files.setdefault((band, p), []).append(
                     lsh_lib.sorted_buckets(keys[mask, band], np.arange(lo, hi)[mask])
                 )
-    edges = []
-    for parts in files.values():
+    edges: list[list[np.ndarray]] = [[] for _ in range(partitions)]
+    for (_band, p), parts in files.items():
         entries = np.concatenate(parts)
         entries = entries[np.lexsort((entries[:, 1], entries[:, 0]))]
-        edges.append(lsh_lib.bucket_edges(entries, lambda r: signatures[r], threshold, verify))
-    for r, tasks in enumerate(lsh_lib.forest_rounds(len(edges), 3)):
-        groups = [lsh_lib.forest_group(len(files), 3, r, t) for t in range(tasks)]
-        edges = [lsh_lib.star_forest(np.concatenate([edges[i] for i in g])) for g in groups]
-    return lsh_lib.clusters_from_edges(edges[0])
+        edges[p].append(lsh_lib.bucket_edges(entries, lambda r: signatures[r], threshold, verify))
+    clusters, _ = lsh_lib.partitioned_components([np.concatenate(e) for e in edges], partitions)
+    return clusters
 
 
 def test_lsh_params_are_datasketchs():
@@ -167,14 +166,19 @@ def test_url_dedup_by_partition_equals_one_pass(tmp_path):
         mine(docs, texts[:20], {**config, "dedup": {"partitions": partitions}}, output_dir=out)
         results[partitions] = (
             json.loads((out / "dedup" / "summary.json").read_text()),
-            (out / "dedup" / "clusters.jsonl").read_text(),
+            "".join(f.read_text() for f in sorted((out / "dedup" / "clusters").glob("part-*.jsonl"))),
             np.concatenate([np.load(f) for f in sorted((out / "dedup" / "keep").glob("shard-*.npy"))]).tolist(),
         )
         assert len(list((out / "dedup" / "urls" / "removed").glob("*.npy"))) == partitions
         assert len(list((out / "dedup" / "edges").glob("band-*-part-*.npy"))) == 9 * partitions
-        rounds = [9, 1] if partitions == 1 else [36, 3, 1]  # forests: one per (band, partition), then 16 at a time
-        forests = sorted(f.name for f in (out / "dedup" / "forests").glob("*.npy"))
-        assert forests == [f"round-{r:02d}-task-{t:05d}.npy" for r, n in enumerate(rounds) for t in range(n)]
+        # components: a task per node partition in each round, an even number of rounds after round 0; the
+        # clusters, its counts and the report in as many parts
+        rounds = sorted((out / "dedup" / "components").glob("round-*"))
+        assert len(rounds) >= 3 and len(rounds) % 2 == 1
+        for r in rounds:
+            assert sorted(f.name for f in r.glob("*.json")) == [f"part-{p:05d}.json" for p in range(partitions)]
+        assert len(list((out / "dedup" / "near").glob("counts-*.json"))) == partitions
+        assert len(list((out / "dedup" / "clusters").glob("part-*.jsonl"))) == partitions
     assert results[1] == results[4]
     summary, clusters_text, keep = results[1]
     url_keep = url_dedup_mask_reference([d["url"] for d in docs])

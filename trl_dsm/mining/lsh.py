@@ -3,11 +3,11 @@
 
 * :func:`near_dedup` feeds signatures to ``datasketch.MinHashLSH``, verifies candidate pairs by estimated Jaccard,
   forms clusters with union-find and keeps the lowest row of each cluster (deterministic).
-* :func:`band_hashes`, :func:`bucket_edges`, :func:`star_forest` and :func:`clusters_from_edges` are the same
-  near-dedup in stages with bounded memory (band buckets per shard, merged per band and hash range into pairs, the
-  components of each range's pairs as a star forest, forests merged ``fan_in`` at a time by :func:`forest_rounds`,
-  clusters of the last forest); the mining pipeline runs them as tasks (:mod:`trl_dsm.mining.stages`) and finds the
-  same clusters.
+* :func:`band_hashes`, :func:`bucket_edges`, :func:`component_round` and :func:`star_clusters` are the same
+  near-dedup in stages with bounded memory (band buckets per shard, merged per band and hash range into pairs,
+  connected components in rounds over node hash partitions, each partition's part of the clusters); the mining
+  pipeline runs them as tasks (:mod:`trl_dsm.mining.stages`) and finds the same clusters
+  (:func:`partitioned_components` runs the same tasks in memory).
 """
 
 from __future__ import annotations
@@ -109,10 +109,11 @@ def near_dedup(
 #
 # The multi-stage near-dedup of §2.1 at crawl scale: (1) each task hashes the bands of its shard's signatures and
 # writes ``(bucket hash, row)`` sorted per band and hash range; (2) one task per band and range merges what all
-# shards wrote and turns each bucket into duplicate pairs; (3) union-find over one band and range's pairs gives
-# its components as a star forest (:func:`star_forest`), and rounds of tasks merge ``fan_in`` forests each
-# (:func:`forest_rounds`) down to one forest, whose components are the clusters, each represented by its smallest
-# row: no task reads more than one range's pairs or ``fan_in`` forests. The components equal those of
+# shards wrote and turns each bucket into duplicate pairs; (3) rounds of tasks, one per node hash partition, find
+# the connected components (:func:`component_round`: a star forest per LSH range, then large-star / small-star
+# rounds) until every component is a star around its smallest row; (4) each node partition writes its removed rows
+# and its clusters (:func:`star_clusters`): no task reads more than one node partition's pairs. The components
+# equal those of
 # :func:`near_dedup` (datasketch's LSH with the same bands): a pair is a candidate iff it shares a band bucket,
 # and a verified pair is skipped only when its rows are already connected.
 
@@ -268,33 +269,167 @@ def star_forest(edges: np.ndarray) -> np.ndarray:
     return np.stack([nodes[roots[child]], nodes[child]], axis=1).astype(np.int64)
 
 
-def forest_rounds(inputs: int, fan_in: int) -> list[int]:
-    """The number of tasks of each round of the forest merge over ``inputs`` pair files: round 0 has a task per
-    file, each later round a task per ``fan_in`` forests of the round before, down to one forest.
+def node_partition(rows: np.ndarray, partitions: int) -> np.ndarray:
+    """The node partition (``0 .. partitions - 1``) of global ``rows`` in the connected-components rounds: the
+    splitmix64 finalizer of the row, modulo ``partitions``, so the rows of a cluster (and the smallest rows, which
+    the rounds make star centres) spread evenly whatever their order in the crawl.
 
-    >>> forest_rounds(144, 8)
-    [144, 18, 3, 1]
-    >>> forest_rounds(1, 8)
-    [1]
+    >>> node_partition(np.arange(6), 4).tolist()
+    [3, 1, 2, 1, 2, 2]
     """
-    if inputs < 1 or fan_in < 2:
-        raise ValueError(f"forest_rounds needs inputs >= 1 and fan_in >= 2, got inputs={inputs}, fan_in={fan_in}")
-    rounds = [inputs]
-    while rounds[-1] > 1:
-        rounds.append(-(-rounds[-1] // fan_in))
-    return rounds
+    with np.errstate(over="ignore"):
+        z = np.asarray(rows, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        z ^= z >> np.uint64(31)
+    return (z % np.uint64(partitions)).astype(np.int64)
 
 
-def forest_group(inputs: int, fan_in: int, round_: int, task: int) -> range:
-    """The inputs of task ``task`` of round ``round_`` (:func:`forest_rounds`): pair file ``task`` in round 0, the
-    forests ``task * fan_in`` up to ``(task + 1) * fan_in`` (the last group may be short) of the round before later.
+def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` int64 pairs without repeats, sorted by the first column, then the second."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(pairs) < 2:
+        return pairs.copy()
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    return pairs[np.r_[True, (pairs[1:] != pairs[:-1]).any(axis=1)]]
 
-    >>> list(forest_group(144, 8, 0, 5)), list(forest_group(144, 8, 2, 2))
-    ([5], [16, 17])
+
+def component_round(edges: np.ndarray, round_: int) -> tuple[np.ndarray, int]:
+    """One node partition's work in round ``round_`` of the connected components (the large-star / small-star
+    alternation of Kiveris et al. 2014, "Connected Components in MapReduce and Beyond"): ``edges`` are ``[key,
+    other]`` pairs keyed at the partition's rows; returns the pairs for the next round (keyed at the row whose task
+    must see them) and how many of this round's pairs changed.
+
+    * round 0: ``edges`` are duplicate pairs (one LSH partition's, every band); their star forest
+      (:func:`star_forest`), keyed at both ends.
+    * odd rounds, large-star: each row ``u`` links every larger neighbour to the smallest of ``u`` and its
+      neighbours (input keyed at both ends; output keyed at the larger end). Changed: links of a row that has a
+      smaller neighbour.
+    * even rounds, small-star: each row ``u`` links itself and its smaller neighbours to the smallest of them (input
+      keyed at the larger end; output keyed at both ends). Changed: every smaller neighbour but the smallest.
+
+    Neither step adds pairs or splits a component. An odd and the next even round that both change nothing leave
+    every component a star around its smallest row (:func:`components_converged`), which :func:`star_clusters`
+    reads. Deterministic: the output depends only on the set of input pairs.
+
+    >>> both, _ = component_round(np.array([[1, 2], [2, 3]]), 0)
+    >>> both.tolist()
+    [[1, 2], [1, 3], [2, 1], [3, 1]]
+    >>> component_round(np.array([[1, 2], [2, 1], [2, 3], [3, 2]]), 1)
+    (array([[2, 1],
+           [3, 1]]), 1)
     """
-    rounds = forest_rounds(inputs, fan_in)
-    if not 0 <= round_ < len(rounds) or not 0 <= task < rounds[round_]:
-        raise ValueError(f"no task {task} in round {round_} of the forest merge (tasks per round: {rounds})")
+    edges = _unique_pairs(edges)
     if round_ == 0:
-        return range(task, task + 1)
-    return range(task * fan_in, min((task + 1) * fan_in, rounds[round_ - 1]))
+        forest = star_forest(edges)
+        return _unique_pairs(np.concatenate([forest, forest[:, ::-1]])), 0
+    if not len(edges):
+        return edges, 0
+    key, other = edges[:, 0], edges[:, 1]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    sizes = np.diff(np.r_[starts, len(key)])
+    low = np.repeat(other[starts], sizes)  # each key's smallest neighbour (others are sorted)
+    if round_ % 2:
+        label = np.minimum(key, low)
+        up = other > key
+        return _unique_pairs(np.stack([other[up], label[up]], axis=1)), int(np.count_nonzero(up & (label < key)))
+    if (other >= key).any():
+        raise ValueError("small-star round: every pair must be keyed at its larger row")
+    rest = other != low
+    out = np.concatenate([np.stack([other[rest], low[rest]], axis=1), edges[starts]])
+    return _unique_pairs(np.concatenate([out, out[:, ::-1]])), int(np.count_nonzero(rest))
+
+
+def components_converged(changed: Sequence[int]) -> bool:
+    """Whether the rounds are done, from the pairs each round changed (``changed[r]`` for round ``r``, summed over
+    the partitions): the last round is a small-star round (so its output is keyed at both ends) and it and the
+    large-star round before it changed nothing.
+
+    >>> components_converged([0, 3, 0]), components_converged([0, 3, 0, 0, 0])
+    (False, True)
+    """
+    r = len(changed) - 1
+    return r >= 2 and r % 2 == 0 and changed[r - 1] == 0 and changed[r] == 0
+
+
+def component_round_limit(rows: int) -> int:
+    """A hard bound on the rounds for a graph of ``rows`` rows: the alternation converges in O(log^2 rows) rounds
+    (Kiveris et al. 2014); ``2 * ceil(log2(rows + 2))^2 + 4`` is far above what it takes (a 2,000-row
+    path in random row order: 20 rounds), and more raises an error instead of running on."""
+    return 2 * int(np.ceil(np.log2(rows + 2))) ** 2 + 4
+
+
+def scatter(pairs: np.ndarray, partitions: int) -> tuple[np.ndarray, np.ndarray]:
+    """``pairs`` sorted by the :func:`node_partition` of their key, then key and other, and where each partition's
+    slice starts (``partitions + 1`` offsets): one file per task whose slice ``p`` only partition ``p``'s task
+    reads."""
+    part = node_partition(pairs[:, 0], partitions)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0], part))
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=partitions))]).astype(np.int64)
+    return pairs[order], offsets
+
+
+def star_clusters(edges: np.ndarray, max_members: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One node partition's part of the clusters, from converged pairs keyed at both ends (every component a star
+    around its smallest row): ``removed`` (the partition's rows that have a smaller neighbour, sorted: every member
+    of a cluster but its smallest row), ``roots`` (``(2, c)``: the smallest row and the size of each cluster whose
+    smallest row is in the partition, by row) and ``shown`` (``(3, s)``: member, smallest row, position in the
+    cluster for its first ``max_members`` members, by member).
+
+    >>> removed, roots, shown = star_clusters(np.array([[1, 4], [1, 6], [4, 1], [6, 1]]), max_members=2)
+    >>> removed.tolist(), roots.tolist(), shown.tolist()
+    ([4, 6], [[1], [3]], [[1, 4], [1, 1], [0, 1]])
+    """
+    edges = _unique_pairs(edges)
+    if not len(edges):
+        return np.zeros(0, dtype=np.int64), np.zeros((2, 0), dtype=np.int64), np.zeros((3, 0), dtype=np.int64)
+    key, other = edges[:, 0], edges[:, 1]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    sizes = np.diff(np.r_[starts, len(key)])
+    rows, root = key[starts], other[starts] > key[starts]
+    if (sizes[~root] != 1).any():
+        raise RuntimeError("components not converged: a row has a smaller neighbour and another neighbour")
+    centre = np.repeat(root, sizes)
+    position = np.arange(len(key)) - np.repeat(starts, sizes) + 1
+    shown = centre & (position < max_members)
+    member = np.concatenate([rows[root], other[shown]])
+    order = np.argsort(member, kind="stable")
+    first = np.zeros(int(root.sum()), dtype=np.int64)  # the smallest row is its cluster's member 0
+    shown = np.stack([member, np.concatenate([rows[root], key[shown]]), np.concatenate([first, position[shown]])])
+    return rows[~root], np.stack([rows[root], sizes[root] + 1]), shown[:, order].astype(np.int64)
+
+
+def partitioned_components(
+    inputs: Sequence[np.ndarray], partitions: int
+) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+    """The ``components`` rounds and the ``clusters`` step in memory, task by task, with the functions the
+    pipeline's tasks run on files: round 0 has a task per input (one LSH partition's pairs), every later round and
+    the clusters a task per node partition, reading slice ``p`` of every output of the round before. Returns the
+    clusters (as :func:`clusters_from_edges` orders them) and, per round, each task's ``(pairs, rows)`` read
+    (``rows``: distinct keys; the last entry is the clusters tasks')."""
+    outputs, changed, read = [], [], [[]]
+    for edges in inputs:
+        read[0].append((len(edges), len(np.unique(np.asarray(edges).ravel()))))
+        pairs, _ = component_round(edges, 0)
+        outputs.append(scatter(pairs, partitions))
+    changed.append(0)
+    limit = component_round_limit(sum(len(e) for e in inputs) * 2)
+    while True:
+        slices = [np.concatenate([e[o[p] : o[p + 1]] for e, o in outputs]) for p in range(partitions)]
+        read.append([(len(s), len(np.unique(s[:, 0]))) for s in slices])
+        if components_converged(changed):
+            break
+        if len(changed) > limit:
+            raise RuntimeError(f"components did not converge in {limit} rounds")
+        outputs, moved = [], 0
+        for s in slices:
+            pairs, c = component_round(s, len(changed))
+            outputs.append(scatter(pairs, partitions))
+            moved += c
+        changed.append(moved)
+    groups: dict[int, list[int]] = {}
+    for s in slices:
+        _, _, shown = star_clusters(s, max_members=len(s) + 1)
+        for member, root, _ in sorted(zip(*shown.tolist()), key=lambda x: (x[1], x[2])):
+            groups.setdefault(root, []).append(member)
+    return [groups[r] for r in sorted(groups)], read

@@ -9,9 +9,9 @@ exists is complete; a killed run restarts where it stopped and redoes at most th
    driver only adds up the parts' row counts into ``docs/shards.json``).
 3. ``prepare`` (per shard): MinHash signatures, token counts, normalized URL keys by hash partition.
 4. dedup (tasks, bounded memory): exact URL dedup per URL partition, LSH band buckets per shard, merged per band
-   and partition into duplicate pairs, their components by union-find per partition merged in rounds of forests,
-   the clusters from the last forest (``dedup/clusters.jsonl``,
-   ``dedup/summary.json``), keep-masks per shard (``dedup/keep/shard-*.npy``).
+   and partition into duplicate pairs, their connected components in rounds of tasks per node hash partition,
+   each partition's removed rows and clusters, ``dedup/summary.json``, keep-masks per shard
+   (``dedup/keep/shard-*.npy``), the cluster report per row range (``dedup/clusters/part-*.jsonl``).
 5. iterations ``k = 1..K``: training samples drawn per shard (random kept pages, pages added by domain discovery),
    fastText trained on seeds + added pages vs the random pages (``iter_k/model.bin``); every kept page scored and
    selected per shard (a threshold, or a token budget cut from per-shard partial histograms merged here); domain
@@ -60,6 +60,7 @@ from trl_dsm.mining.documents import COLUMNS, expand_paths
 from trl_dsm.mining.executors import close_shared_pool, run_stage, slurm_environment
 from trl_dsm.mining.export import write_export
 from trl_dsm.mining.inputs import as_documents, load_seed_texts
+from trl_dsm.mining.lsh import component_round_limit, components_converged
 from trl_dsm.mining.readers import BUILDERS, SourceSpec, check_table_file
 from trl_dsm.mining.rundir import (
     RunDir,
@@ -70,10 +71,13 @@ from trl_dsm.mining.rundir import (
 )
 from trl_dsm.mining.samples import seed_sample, training_sample, write_seeds
 from trl_dsm.mining.stages import (
+    ClusterMembersStep,
+    ClusterReportStep,
     ClustersStep,
+    ComponentsStep,
     DecontaminateStep,
+    DedupSummaryStep,
     FinalStep,
-    ForestStep,
     IngestStep,
     KeepStep,
     LshBucketsStep,
@@ -86,7 +90,7 @@ from trl_dsm.mining.stages import (
     preload,
     shard_bounds,
 )
-from trl_dsm.mining.stages_dedup import forest_plan, lsh_tasks
+from trl_dsm.mining.stages_dedup import component_changes, lsh_tasks
 from trl_dsm.mining.steps import UrlDedupFind, budget_cut_from_folder
 
 
@@ -239,20 +243,32 @@ class MiningPipeline:
         return json.loads(self.run_dir.shards_meta().read_text())
 
     def _dedup(self) -> dict:
-        """URL and near-dedup as tasks (no process holds every URL or signature): URL partitions, LSH band buckets
-        per shard, merges per band and partition, forests of their components merged in rounds, clusters from the last
-        forest, keep-masks per shard."""
+        """URL and near-dedup as tasks (no process holds every URL, signature or clustered row): URL partitions, LSH
+        band buckets per shard, merges per band and partition, connected components in rounds per node partition
+        until no pair changes (the driver reads one count per task), each node partition's removed rows and
+        clusters, the summary, keep-masks per shard, the cluster report's URLs per shard and its parts per row
+        range."""
         run, cfg = self.run_dir, self.config
+        parts = range(cfg.dedup.partitions)
         if not run.dedup_summary().is_file():
             if cfg.dedup.url:
-                self._stage(None, 0, range(cfg.dedup.partitions), url_dedup=True)
+                self._stage(None, 0, parts, url_dedup=True)
             if cfg.dedup.minhash:
                 self._stage(LshBucketsStep, 0, range(cfg.num_shards))
                 self._stage(LshMergeStep, 0, range(lsh_tasks(cfg)))
-                for round_, tasks in enumerate(forest_plan(cfg)):  # no task reads more than a partition or fan_in
-                    self._stage(ForestStep, round_, range(tasks))
-            self._stage(ClustersStep, 0, [0])
+                changed: list[int] = []
+                limit = component_round_limit(self._meta()["total"])
+                while not components_converged(changed):
+                    if len(changed) > limit:
+                        raise RuntimeError(f"near-dedup components did not converge in {limit} rounds")
+                    self._stage(ComponentsStep, len(changed), parts)
+                    changed.append(component_changes(run, cfg, len(changed)))
+                self._stage(ClustersStep, len(changed) - 1, parts)
+            self._stage(DedupSummaryStep, 0, [0])
         self._stage(KeepStep, 0, range(cfg.num_shards))
+        if cfg.dedup.minhash:
+            self._stage(ClusterMembersStep, 0, range(cfg.num_shards))
+            self._stage(ClusterReportStep, 0, parts)
         return json.loads(run.dedup_summary().read_text())
 
     def _write_seeds(self) -> int:

@@ -192,21 +192,53 @@ class RunDir:
         """Duplicate pairs (a spanning forest) found in one band and hash range."""
         return self.root / "dedup" / "edges" / f"band-{band:03d}-part-{partition:05d}.npy"
 
-    def near_removed(self) -> Path:
-        """Global rows removed as near-duplicates (every cluster member but its smallest row), sorted."""
-        return self.root / "dedup" / "near_removed.npy"
+    def components(self, round_: int, partition: int) -> Path:
+        """Round ``round_``'s pairs from node partition ``partition`` (its ``components`` task), sorted by the node
+        partition they go to (slice offsets in :meth:`component_offsets`)."""
+        return self.root / "dedup" / "components" / f"round-{round_:03d}" / f"part-{partition:05d}.npy"
+
+    def component_offsets(self, round_: int, partition: int) -> Path:
+        """Where each node partition's slice of :meth:`components` starts (``partitions + 1`` offsets)."""
+        return self.components(round_, partition).with_suffix(".offsets.npy")
+
+    def component_counts(self, round_: int, partition: int) -> Path:
+        """A ``components`` task's counts (pairs read and written, pairs changed; written last: marks it done)."""
+        return self.components(round_, partition).with_suffix(".json")
+
+    def near_removed(self, partition: int) -> Path:
+        """Node partition ``partition``'s rows removed as near-duplicates (every cluster member but its smallest
+        row), sorted."""
+        return self.root / "dedup" / "near" / f"removed-{partition:05d}.npy"
+
+    def cluster_roots(self, partition: int) -> Path:
+        """``(2, c)``: smallest row and size of each cluster whose smallest row is in node partition ``partition``."""
+        return self.root / "dedup" / "near" / f"roots-{partition:05d}.npy"
+
+    def cluster_shown(self, partition: int) -> Path:
+        """``(3, s)``: the first members of the clusters of :meth:`cluster_roots` (member, smallest row, position),
+        by member."""
+        return self.root / "dedup" / "near" / f"shown-{partition:05d}.npy"
+
+    def cluster_counts(self, partition: int) -> Path:
+        """A ``clusters`` task's counts (clusters, removed rows, largest cluster; written last: marks it done)."""
+        return self.root / "dedup" / "near" / f"counts-{partition:05d}.json"
+
+    def cluster_members(self, shard: int) -> Path:
+        """A shard's rows shown in the cluster report with their URLs and ids, a row group per report part."""
+        return self.root / "dedup" / "near" / f"members-{shard:05d}.parquet"
 
     def keep(self, shard: int) -> Path:
         """A shard's keep-mask after URL and near-dedup (bool per row)."""
         return self.root / "dedup" / "keep" / f"shard-{shard:05d}.npy"
 
     def dedup_summary(self) -> Path:
-        """``dedup/summary.json``: URL and near-dedup counts (written by the ``clusters`` task)."""
+        """``dedup/summary.json``: URL and near-dedup counts (written by the ``dedup_summary`` task)."""
         return self.root / "dedup" / "summary.json"
 
-    def clusters(self) -> Path:
-        """``dedup/clusters.jsonl``: the near-duplicate clusters, one a line."""
-        return self.root / "dedup" / "clusters.jsonl"
+    def clusters(self, part: int) -> Path:
+        """``dedup/clusters/part-Q.jsonl``: the near-duplicate clusters whose smallest row is in row range ``part``
+        (one a line, by smallest row; the parts in order are every cluster in order)."""
+        return self.root / "dedup" / "clusters" / f"part-{part:05d}.jsonl"
 
     def iter_dir(self, k: int) -> Path:
         """``iter_K/``: the directory of iteration ``k``."""

@@ -15,13 +15,19 @@ its output. The driver (:mod:`trl_dsm.mining.pipeline`) runs one executor per st
   hash partition in one file with the slices' offsets (``dedup/lsh/buckets-i.npy``, ``dedup/lsh/offsets-i.npy``).
 * :class:`LshMergeStep`: band ``i // partitions``, partition ``i % partitions`` -> duplicate pairs from all shards'
   buckets (``dedup/edges/band-B-part-P.npy``).
-* :class:`ForestStep` (round ``r``, ``iteration`` is the round): round 0's unit ``i`` is ``lsh_merge``'s: its pairs
-  -> the star forest of their components; a later round's unit ``i`` merges forests ``i * fan_in ..`` of the round
-  before (``dedup/forests/round-R-task-i.npy``), down to one forest.
-* :class:`ClustersStep` (one unit): the clusters of the last forest -> the removed rows
-  (``dedup/near_removed.npy``), ``dedup/clusters.jsonl``, ``dedup/summary.json``.
+* :class:`ComponentsStep` (round ``r``, ``iteration`` is the round; rounds until no pair changes): node partition
+  ``i`` -> the pairs of the next round, in one file sorted by the node partition they go to
+  (``dedup/components/round-R/part-i.{npy,offsets.npy,json}``); round 0 reads LSH partition ``i``'s pairs of every
+  band, a later round slice ``i`` of every file of the round before.
+* :class:`ClustersStep` (``iteration``: the converged round): node partition ``i`` -> its removed rows, its
+  clusters' smallest rows and sizes and their first members (``dedup/near/{removed,roots,shown,counts}-i``).
+* :class:`DedupSummaryStep` (one unit): the partitions' counts -> ``dedup/summary.json``.
 * :class:`KeepStep`: shard ``i`` -> its keep-mask (``dedup/keep/shard-i.npy``).
-  (The near-dedup work, ``lsh_buckets`` to ``keep``, lives in :mod:`trl_dsm.mining.stages_dedup`.)
+* :class:`ClusterMembersStep`: shard ``i`` -> its rows shown in the cluster report with URLs and ids, a row group
+  per report part (``dedup/near/members-i.parquet``).
+* :class:`ClusterReportStep`: report part ``i`` (a row range) -> the clusters whose smallest row is in it
+  (``dedup/clusters/part-i.jsonl``).
+  (The near-dedup work, ``lsh_buckets`` to ``cluster_report``, lives in :mod:`trl_dsm.mining.stages_dedup`.)
 * :class:`SampleStep` (per iteration): shard ``i`` -> its candidates for the classifier's random negatives (kept
   pages not added to the seeds) and added seed pages, with their hash priorities below the driver's cut
   (``iter_k/sample/shard-i.parquet``); the driver keeps the ``n_negatives`` / ``n_positives`` smallest.
@@ -44,7 +50,7 @@ its output. The driver (:mod:`trl_dsm.mining.pipeline`) runs one executor per st
   report (``decontamination/shards/shard-i.{parquet,json}``; the work lives in :mod:`trl_dsm.mining.export`).
 
 No task holds more than one shard's documents, one partition's URL keys, band buckets or domain counts, the
-one partition's duplicate pairs or ``fan_in`` forests (the last task: the clustered rows), or the math domains; per-page state (keep, scores, selection, tokens, added
+one partition's duplicate pairs, one node partition's share of the components' pairs, or the math domains; per-page state (keep, scores, selection, tokens, added
 seeds) lives in per-shard files, never in one array.
 """
 
@@ -83,9 +89,11 @@ from trl_dsm.mining.rundir import (
 )
 from trl_dsm.mining.select import BudgetCut, count_tokens, select_threshold
 from trl_dsm.mining.stages_dedup import (
+    cluster_members_shard,
+    cluster_report_part,
     clusters_task,
-    forest_file,
-    forest_task,
+    components_task,
+    dedup_summary_task,
     keep_shard,
     lsh_buckets_shard,
     lsh_done,
@@ -479,25 +487,38 @@ class LshMergeStep(RunStep):
         return run.lsh_edges(*divmod(i, config.dedup.partitions))
 
 
-class ForestStep(RunStep):
-    """``forests`` round ``iteration``: one ``lsh_merge`` task's pairs (round 0) or ``fan_in`` forests of the round
-    before -> the star forest of their components (:func:`trl_dsm.mining.stages_dedup.forest_task`)."""
+class ComponentsStep(RunStep):
+    """``components`` round ``iteration``: node partition ``i``'s pairs -> the next round's pairs by node partition
+    and the pairs changed (:func:`trl_dsm.mining.stages_dedup.components_task`)."""
 
-    name = "forests"
-    unit = "forest"
-    work = staticmethod(forest_task)
+    name = "components"
+    unit = "node_partition"
+    work = staticmethod(components_task)
 
     def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
         """The file that marks unit ``i`` done."""
-        return forest_file(run, self.iteration, i)
+        return run.component_counts(self.iteration, i)
 
 
 class ClustersStep(RunStep):
-    """``clusters``: the clusters of the last forest -> removed rows, cluster report, dedup summary."""
+    """``clusters``: node partition ``i``'s pairs of the converged round ``iteration`` -> its removed rows and its
+    clusters (:func:`trl_dsm.mining.stages_dedup.clusters_task`)."""
 
     name = "clusters"
-    unit = "run"
+    unit = "node_partition"
     work = staticmethod(clusters_task)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.cluster_counts(i)
+
+
+class DedupSummaryStep(RunStep):
+    """``dedup_summary``: the URL and near-dedup counts of every partition -> ``dedup/summary.json``."""
+
+    name = "dedup_summary"
+    unit = "run"
+    work = staticmethod(dedup_summary_task)
 
     def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
         """The file that marks unit ``i`` done."""
@@ -513,6 +534,30 @@ class KeepStep(RunStep):
     def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
         """The file that marks unit ``i`` done."""
         return run.keep(i)
+
+
+class ClusterMembersStep(RunStep):
+    """``cluster_members``: shard ``i``'s rows shown in the cluster report, with their URLs and ids."""
+
+    name = "cluster_members"
+    work = staticmethod(cluster_members_shard)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.cluster_members(i)
+
+
+class ClusterReportStep(RunStep):
+    """``cluster_report``: the clusters whose smallest row is in report part ``i`` (a row range) ->
+    ``dedup/clusters/part-i.jsonl``."""
+
+    name = "cluster_report"
+    unit = "part"
+    work = staticmethod(cluster_report_part)
+
+    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
+        """The file that marks unit ``i`` done."""
+        return run.clusters(i)
 
 
 class SampleStep(RunStep):

@@ -1,21 +1,30 @@
 # Copyright 2026 The trl-dsm developers. Licensed under the Apache License, Version 2.0.
 """The near-dedup work of a mining run (§2.1: MinHash-LSH near-dedup at the scale of a crawl), in the shape of
 datatrove's multi-stage MinHash: LSH band buckets per shard (``lsh_buckets``) merged per band and hash partition
-into duplicate pairs (``lsh_merge``), their components as star forests merged in rounds (``forests``), the
-clusters from the last forest (``clusters``), keep-masks per shard (``keep``,
-which also drops the URL duplicates that :mod:`trl_dsm.mining.urls` found). The datatrove steps that run them are
-in :mod:`trl_dsm.mining.stages`.
+into duplicate pairs (``lsh_merge``), their connected components in rounds of tasks per node hash partition
+(``components``), each partition's removed rows and clusters (``clusters``), the counts (``dedup_summary``),
+keep-masks per shard (``keep``, which also drops the URL duplicates that :mod:`trl_dsm.mining.urls` found), the
+report's URLs and ids per shard (``cluster_members``) and the report per row range (``cluster_report``). The
+datatrove steps that run them are in :mod:`trl_dsm.mining.stages`.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from trl_dsm.mining import lsh
 from trl_dsm.mining.config import MiningConfig
-from trl_dsm.mining.rundir import RunDir, atomic_json, atomic_jsonl, atomic_npy
+from trl_dsm.mining.rundir import (
+    RunDir,
+    atomic_json,
+    atomic_jsonl,
+    atomic_npy,
+    atomic_partitioned_parquet,
+    read_partition,
+)
 from trl_dsm.mining.urls import url_duplicates, url_duplicates_total
 
 
@@ -105,102 +114,165 @@ def lsh_tasks(config: MiningConfig) -> int:
     return lsh.lsh_params(config.dedup.threshold, config.dedup.num_perm)[0] * config.dedup.partitions
 
 
-#: How many forests one task of a later ``forests`` round merges (:func:`trl_dsm.mining.lsh.forest_rounds`).
-FOREST_FAN_IN = 16
+def _slice(path: Path, offsets: Path, partition: int) -> np.ndarray:
+    """Slice ``partition`` of a file written by :func:`trl_dsm.mining.lsh.scatter` (by memory map: only that
+    slice is read)."""
+    start, end = np.load(offsets, mmap_mode="r")[partition : partition + 2]
+    return np.asarray(np.load(path, mmap_mode="r")[start:end], dtype=np.int64)
 
 
-def forest_plan(config: MiningConfig, fan_in: int | None = None) -> list[int]:
-    """The number of tasks of each ``forests`` round: one per ``lsh_merge`` task, then one per ``fan_in`` (default
-    :data:`FOREST_FAN_IN`) forests."""
-    return lsh.forest_rounds(lsh_tasks(config), fan_in or FOREST_FAN_IN)
-
-
-def forest_file(run: RunDir, round_: int, task: int) -> Path:
-    """``dedup/forests/round-R-task-T.npy``: the star forest of one ``forests`` task (its completion marker)."""
-    return run.root / "dedup" / "forests" / f"round-{round_:02d}-task-{task:05d}.npy"
-
-
-def forest_inputs(run: RunDir, config: MiningConfig, round_: int, task: int, fan_in: int | None = None) -> list[Path]:
-    """The files a ``forests`` task reads: one band and partition's duplicate pairs in round 0, ``fan_in`` forests
-    of the round before later (:func:`trl_dsm.mining.lsh.forest_group`)."""
-    group = lsh.forest_group(lsh_tasks(config), fan_in or FOREST_FAN_IN, round_, task)
-    if round_ == 0:
-        return [run.lsh_edges(*divmod(i, config.dedup.partitions)) for i in group]
-    return [forest_file(run, round_ - 1, i) for i in group]
-
-
-def forest_task(run: RunDir, config: MiningConfig, round_: int, task: int) -> None:
-    """The ``forests`` task ``task`` of round ``round_``: union-find over its inputs (one partition's pairs, or
-    ``FOREST_FAN_IN`` forests) -> the star forest of their components (:func:`trl_dsm.mining.lsh.star_forest`, at most
-    one pair per row with a duplicate in its inputs)."""
-    edges = [np.load(path) for path in forest_inputs(run, config, round_, task)]
-    atomic_npy(forest_file(run, round_, task), lsh.star_forest(np.concatenate(edges)))
-
-
-def _columns_at(run: RunDir, config: MiningConfig, columns: list[str], rows: np.ndarray) -> dict[str, dict]:
-    """``{column: {row: value}}`` for sorted global ``rows``, read shard by shard (only the shards holding some)."""
-    import pyarrow.parquet as pq
-
-    offsets = np.asarray(run.meta()["offsets"])
-    out: dict[str, dict] = {c: {} for c in columns}
-    for shard in range(config.num_shards):
-        lo, hi = offsets[shard], offsets[shard + 1]
-        local = rows[(rows >= lo) & (rows < hi)] - lo
-        if len(local):
-            table = pq.read_table(run.doc_shard(shard), columns=columns).take(local)
-            for column in columns:
-                out[column].update(zip((local + lo).tolist(), table.column(column).to_pylist()))
-    return out
-
-
-def clusters_task(run: RunDir, config: MiningConfig, iteration: int, task: int, max_members: int = 20) -> None:
-    """The clusters of the last ``forests`` round's forest (one pair per row with a duplicate, not the duplicate
-    pairs); the removed rows, the cluster report and the dedup summary (memory: the clustered rows)."""
+def component_inputs(run: RunDir, config: MiningConfig, round_: int, partition: int) -> list[tuple[Path, Path | None]]:
+    """What a ``components`` task reads: in round 0 every band's duplicate pairs of LSH partition ``partition``
+    (``(pairs, None)``: whole files); later, slice ``partition`` of every task's output of the round before
+    (``(pairs, offsets)``): ``dedup.partitions`` files, of which only the pairs keyed at the partition's rows."""
     d = config.dedup
-    meta = run.meta()
-    n = meta["total"]
+    if round_ == 0:
+        return [(run.lsh_edges(band, partition), None) for band in range(lsh.lsh_params(d.threshold, d.num_perm)[0])]
+    return [(run.components(round_ - 1, p), run.component_offsets(round_ - 1, p)) for p in range(d.partitions)]
+
+
+def _read_inputs(inputs: list[tuple[Path, Path | None]], partition: int) -> np.ndarray:
+    parts = [np.load(path) if offsets is None else _slice(path, offsets, partition) for path, offsets in inputs]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 2), dtype=np.int64)
+
+
+def components_task(run: RunDir, config: MiningConfig, round_: int, partition: int) -> None:
+    """The ``components`` task of node partition ``partition`` in round ``round_``
+    (:func:`trl_dsm.mining.lsh.component_round`): its pairs in (round 0: one LSH partition's pairs of every band),
+    the next round's pairs out in one file sorted by the node partition they go to, and its counts (written last)."""
+    edges = _read_inputs(component_inputs(run, config, round_, partition), partition)
+    pairs, changed = lsh.component_round(edges, round_)
+    pairs, offsets = lsh.scatter(pairs, config.dedup.partitions)
+    atomic_npy(run.components(round_, partition), pairs)
+    atomic_npy(run.component_offsets(round_, partition), offsets)
+    counts = {"read": len(edges), "rows": len(np.unique(edges[:, 0])), "written": len(pairs), "changed": changed}
+    atomic_json(run.component_counts(round_, partition), counts)
+
+
+def component_changes(run: RunDir, config: MiningConfig, round_: int) -> int:
+    """The pairs round ``round_`` changed, summed over its tasks' counts (what the driver reads to decide whether
+    another round is needed)."""
+    return sum(
+        json.loads(run.component_counts(round_, p).read_text())["changed"] for p in range(config.dedup.partitions)
+    )
+
+
+def clusters_task(run: RunDir, config: MiningConfig, last_round: int, partition: int, max_members: int = 20) -> None:
+    """The ``clusters`` task of node partition ``partition``: slice ``partition`` of the converged round
+    ``last_round``'s pairs (every component a star around its smallest row) -> the partition's removed rows, the
+    smallest row and size of its clusters, their first ``max_members`` members (for the report), and its counts
+    (written last)."""
+    edges = _read_inputs(component_inputs(run, config, last_round + 1, partition), partition)
+    removed, roots, shown = lsh.star_clusters(edges, max_members)
+    atomic_npy(run.near_removed(partition), removed)
+    atomic_npy(run.cluster_roots(partition), roots)
+    atomic_npy(run.cluster_shown(partition), shown)
+    counts = {"clusters": roots.shape[1], "removed": len(removed), "largest": int(roots[1].max(initial=0))}
+    atomic_json(run.cluster_counts(partition), counts)
+
+
+def dedup_summary_task(run: RunDir, config: MiningConfig, iteration: int, task: int) -> None:
+    """The ``dedup_summary`` task: the URL and near-dedup counts of every partition summed -> ``dedup/summary.json``
+    (the dedup's counts, read by the driver)."""
+    d = config.dedup
+    n = run.meta()["total"]
     url_removed = url_duplicates_total(run.url_folder(), d.partitions) if d.url else 0
     summary = {"documents": n, "url_duplicates_removed": int(url_removed)}
-    near_removed = np.zeros(0, dtype=np.int64)
+    near_removed = 0
     if d.minhash:
-        clusters = lsh.clusters_from_edges(np.load(forest_file(run, len(forest_plan(config)) - 1, 0)))
-        near_removed = np.sort(np.array([m for c in clusters for m in c[1:]], dtype=np.int64))
-        shown = np.unique(np.array([m for c in clusters for m in c[:max_members]], dtype=np.int64))
-        found = _columns_at(run, config, ["url", "id"], shown)
-        urls, ids = found["url"], found["id"]
-        rows = []
-        for cid, members in enumerate(clusters):
-            head = members[:max_members]
-            rows.append(
-                {
-                    "cluster": cid,
-                    "size": len(members),
-                    "kept": members[0],
-                    "members": head,
-                    "urls": [urls[m] for m in head],
-                    "ids": [ids[m] for m in head],
-                }
-            )
-        atomic_jsonl(run.clusters(), rows)
+        counts = [json.loads(run.cluster_counts(p).read_text()) for p in range(d.partitions)]
+        near_removed = sum(c["removed"] for c in counts)
         summary.update(
-            near_duplicates_removed=sum(len(c) - 1 for c in clusters),
-            clusters=len(clusters),
-            largest_cluster=max((len(c) for c in clusters), default=0),
+            near_duplicates_removed=near_removed,
+            clusters=sum(c["clusters"] for c in counts),
+            largest_cluster=max((c["largest"] for c in counts), default=0),
             threshold=d.threshold,
             num_perm=d.num_perm,
             ngram=d.ngram,
         )
-    atomic_npy(run.near_removed(), near_removed)
-    summary["kept"] = int(n - url_removed - len(near_removed))  # the LSH saw no URL duplicate
-    atomic_json(run.dedup_summary(), summary)  # last: marks the task done
+    summary["kept"] = int(n - url_removed - near_removed)  # the LSH saw no URL duplicate
+    atomic_json(run.dedup_summary(), summary)
+
+
+def report_bounds(total: int, parts: int) -> np.ndarray:
+    """Where each part of the cluster report starts (``parts + 1`` rows): part ``q`` holds the clusters whose
+    smallest row is in ``[bounds[q], bounds[q + 1])``.
+
+    >>> report_bounds(10, 4).tolist()
+    [0, 2, 5, 7, 10]
+    """
+    return np.array([total * q // parts for q in range(parts + 1)], dtype=np.int64)
+
+
+def cluster_members_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int) -> None:
+    """The ``cluster_members`` task: the shard's rows shown in the cluster report (found by binary search in every
+    node partition's ``shown`` file) with their URLs and ids, a row group per report part (the part of their
+    cluster's smallest row)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = config.dedup
+    meta = run.meta()
+    lo, hi = meta["offsets"][shard], meta["offsets"][shard + 1]
+    found = []
+    for p in range(d.partitions):
+        shown = np.load(run.cluster_shown(p), mmap_mode="r")
+        start, end = np.searchsorted(shown[0], [lo, hi])
+        found.append(np.asarray(shown[:, start:end], dtype=np.int64))
+    member, root, position = np.concatenate(found, axis=1) if found else np.zeros((3, 0), dtype=np.int64)
+    table = pq.read_table(run.doc_shard(shard), columns=["url", "id"]).take(member - lo)
+    part = np.searchsorted(report_bounds(meta["total"], d.partitions), root, side="right") - 1
+    order = np.argsort(part, kind="stable")
+    member, root, position, part = member[order], root[order], position[order], part[order]
+    table = table.take(order)
+    cuts = np.searchsorted(part, np.arange(d.partitions + 1)).tolist()
+    columns = {"root": root, "position": position, "member": member}
+    full = pa.table(
+        {**{k: pa.array(v, pa.int64()) for k, v in columns.items()}, "url": table["url"], "id": table["id"]}
+    )
+    tables = [full.slice(a, b - a) for a, b in zip(cuts[:-1], cuts[1:])]
+    atomic_partitioned_parquet(run.cluster_members(shard), tables)
+
+
+def cluster_report_part(run: RunDir, config: MiningConfig, iteration: int, part: int) -> None:
+    """The ``cluster_report`` task of report part ``part``: the clusters whose smallest row is in the part's row
+    range, by smallest row, numbered after the clusters of the parts before (counted by binary search in every node
+    partition's ``roots``), with their first members' URLs and ids (row group ``part`` of every shard's
+    ``cluster_members``) -> ``dedup/clusters/part-Q.jsonl``."""
+    import pyarrow as pa
+
+    d = config.dedup
+    lo, hi = report_bounds(run.meta()["total"], d.partitions)[part : part + 2]
+    first, blocks = 0, []
+    for p in range(d.partitions):
+        roots = np.load(run.cluster_roots(p), mmap_mode="r")
+        start, end = np.searchsorted(roots[0], [lo, hi])
+        first += int(start)
+        blocks.append(np.asarray(roots[:, start:end], dtype=np.int64))
+    roots = np.concatenate(blocks, axis=1) if blocks else np.zeros((2, 0), dtype=np.int64)
+    roots = roots[:, np.argsort(roots[0], kind="stable")]
+    table = pa.concat_tables([read_partition(run.cluster_members(s), part) for s in range(config.num_shards)])
+    table = table.sort_by([("root", "ascending"), ("position", "ascending")]).to_pydict()
+    shown: dict[int, dict[str, list]] = {}
+    for root, member, url, id_ in zip(table["root"], table["member"], table["url"], table["id"]):
+        entry = shown.setdefault(root, {"members": [], "urls": [], "ids": []})
+        entry["members"].append(member)
+        entry["urls"].append(url)
+        entry["ids"].append(id_)
+    rows = []
+    for cid, (root, size) in enumerate(roots.T.tolist(), start=first):
+        rows.append({"cluster": cid, "size": size, "kept": root, **shown[root]})
+    atomic_jsonl(run.clusters(part), rows)
 
 
 def keep_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int) -> None:
-    """The shard's keep-mask: neither a URL duplicate nor a near-duplicate of a kept row."""
+    """The shard's keep-mask: neither a URL duplicate nor a near-duplicate of a kept row (the shard's rows of every
+    node partition's sorted removed rows, by binary search)."""
     meta = run.meta()
     lo, n = meta["offsets"][shard], meta["rows"][shard]
     keep = np.ones(n, dtype=bool)
     keep[_url_removed_in(run, config, shard)] = False
     if config.dedup.minhash:
-        keep[_sorted_rows_in(run.near_removed(), lo, lo + n) - lo] = False
+        for p in range(config.dedup.partitions):
+            keep[_sorted_rows_in(run.near_removed(p), lo, lo + n) - lo] = False
     atomic_npy(run.keep(shard), keep)
