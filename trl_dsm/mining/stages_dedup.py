@@ -145,7 +145,8 @@ def components_task(run: RunDir, config: MiningConfig, round_: int, partition: i
     pairs, offsets = lsh.scatter(pairs, config.dedup.partitions)
     atomic_npy(run.components(round_, partition), pairs)
     atomic_npy(run.component_offsets(round_, partition), offsets)
-    counts = {"read": len(edges), "rows": len(np.unique(edges[:, 0])), "written": len(pairs), "changed": changed}
+    rows = len(np.unique(edges if round_ == 0 else edges[:, 0]))  # the rows it holds: all, or the keys
+    counts = {"read": len(edges), "rows": rows, "written": len(pairs), "changed": changed}
     atomic_json(run.component_counts(round_, partition), counts)
 
 
