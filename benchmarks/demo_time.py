@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 
 def main() -> None:
@@ -59,6 +60,10 @@ def main() -> None:
                 if proc.returncode:
                     raise SystemExit(f"trl-dsm demo exited {proc.returncode}:\n{proc.stderr[-3000:]}")
                 banner = next((line for line in proc.stdout.splitlines() if "torch thread" in line), "")
+                results = json.loads((Path(tmp) / "out" / "results.json").read_text())
+                chosen: dict[int, int] = {}
+                for _, n, _ in results.get("thread_choices", []):
+                    chosen[n] = chosen.get(n, 0) + 1
         finally:
             for p in burners:
                 p.kill()
@@ -74,6 +79,8 @@ def main() -> None:
                     "x_stated_idle": round(seconds / stated, 2),
                     "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                     "threads": banner.strip(),
+                    "thread_choices": {f"{n} threads": c for n, c in sorted(chosen.items())},
+                    "stage_seconds": results["timings"],
                     "set": args.set,
                 }
             ),

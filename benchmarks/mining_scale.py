@@ -121,8 +121,9 @@ def dedup_quality(run: Path, pairs: list[tuple[int, int]]) -> dict:
     reference = near_dedup(sigs[rows], threshold=0.8)
     datasketch_s = time.perf_counter() - start
     expected = [[int(rows[m]) for m in c] for c in reference.clusters]
-    ours = [json.loads(line)["members"] for line in (run / "dedup" / "clusters.jsonl").open()]
-    same = [c[:20] for c in expected] == ours
+    parts = sorted((run / "dedup" / "clusters").glob("part-*.jsonl"))  # by smallest row, parts in order
+    ours = [json.loads(line)["members"] for part in parts for line in part.open()]
+    same = sorted(c[:20] for c in expected) == sorted(ours)
     keep = np.concatenate([np.load(run / "dedup" / "keep" / f"shard-{s:05d}.npy") for s in range(n_shards)])
     expected_keep = candidates.copy()
     expected_keep[rows[~reference.keep]] = False

@@ -352,7 +352,7 @@ def test_thread_settings(monkeypatch):
     assert effective == {"TOKENIZERS_PARALLELISM": "false", "OMP_WAIT_POLICY": "PASSIVE"}
     assert threads.describe(1, effective) == "1 torch thread, OMP_WAIT_POLICY PASSIVE"
     assert threads.describe(2, {}, tuning=True) == (
-        "torch threads measured (1 or 2, every 50 training steps; 1 for sampling)"
+        "torch threads measured (1 or 2, again after 50-400 training steps; 1 for sampling)"
     )
 
 
@@ -381,8 +381,18 @@ def test_thread_tuner_keeps_the_faster_count_and_measures_again():
     with tuner.unit() as n:
         assert n == tuner.threads_for(16) == 2 and calls[-1] == 2
     assert ThreadTuner(1, set_threads=calls.append).threads_for(1) == 1  # one candidate: nothing to probe
+    # a choice that holds doubles the gap to the next probe (8, 16, 32, 32: max_period), a change resets it
+    steady = ThreadTuner(2, period=8, probe=2, warmup=1, max_period=32, set_threads=calls.append)
+    probes = []
+    for unit in range(120):
+        threads = steady.threads_for(unit)
+        steady._record(unit, threads, 0.1 if threads == 2 else 0.3)
+    probes = [unit for unit, n, _ in steady.choices]
+    assert probes == [4, 12, 28, 60, 92] and {n for _, n, _ in steady.choices} == {2}
     with pytest.raises(ValueError, match="period >= warmup"):
         ThreadTuner(2, period=3, probe=2, set_threads=calls.append)
+    with pytest.raises(ValueError, match="max_period >= period"):
+        ThreadTuner(2, period=8, max_period=4, set_threads=calls.append)
 
 
 def test_demo_config_rejects_bad_values_before_any_stage():

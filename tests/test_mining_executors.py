@@ -123,7 +123,8 @@ def _outputs(run: Path) -> tuple[list[dict], dict, list[dict], list[str]]:
     rows = [r for f in sorted((run / "export" / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
     stats = json.loads((run / "stats.json").read_text())
     stats.pop("seconds")
-    clusters = [json.loads(line) for line in (run / "dedup" / "clusters.jsonl").read_text().splitlines()]
+    parts = sorted((run / "dedup" / "clusters").glob("part-*.jsonl"))  # by smallest row: in order, every cluster
+    clusters = [json.loads(line) for part in parts for line in part.read_text().splitlines()]
     annotations = [p.read_text() for p in sorted(run.glob("iter_*/annotations.jsonl"))]
     return rows, stats, clusters, annotations
 
@@ -321,12 +322,12 @@ def test_slurm_stand_in_run_equals_local(shared_data, local_reference, tmp_path,
     launches = [s["args"][0] for s in subs if "launch_pickled_pipeline" in s["script"]]
     merges = [s for s in subs if "merge_stats" in s["script"]]
     # max_array_size 1: a stage of 2 tasks is two array jobs (RUN_OFFSET 0, 1). Stages: ingest (1 input file),
-    # reshard (2), prepare (2), url_dedup (1 partition), lsh_buckets (2), lsh_merge (2), forests round 0 (2) and
-    # round 1 (1 forest), clusters (1), keep (2),
+    # reshard (2), prepare (2), url_dedup (1 partition), lsh_buckets (2), lsh_merge (2), components rounds 0-2
+    # (1 node partition each), clusters (1), dedup_summary (1), keep (2), cluster_members (2), cluster_report (1),
     # sample (2), score (2), iteration 1's domain discovery: domain_counts (2), domain_merge (1 partition),
     # prefix_counts (2), prefix_pages (2); then sample (2), score (2), final (2)
     offsets = [int(arg.rsplit("=", 1)[1]) for arg in launches]
-    stages = [1, 2, 2, 1, 2, 2, 2, 1, 1, 2, 2, 2, 2, 1, 2, 2, 2, 2, 2]
+    stages = [1, 2, 2, 1, 2, 2, 1, 1, 1, 1, 1, 2, 2, 1, 2, 2, 2, 1, 2, 2, 2, 2, 2]
     assert offsets == [offset for tasks in stages for offset in range(tasks)]
     assert len(merges) == len(stages) and len(subs) == len(offsets) + len(merges)
     assert all(f"export PATH={bin_dir}:$PATH" in s["script"] for s in subs)

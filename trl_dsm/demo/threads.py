@@ -6,7 +6,7 @@ On 2 idle cores 2 threads train a step fastest; beside two CPU-bound jobs 1 thre
 thread holds up its sibling), and no fixed setting is both: waiting passively (``OMP_WAIT_POLICY=PASSIVE``) or
 with a bounded spin (``GOMP_SPINCOUNT``) loses 20-60% at idle (benchmarks/demo_threads.py; docs/demo.md has the
 figures). So by default the run measures: :class:`ThreadTuner` times a few training steps with each thread count,
-interleaved, keeps the faster, and measures again every ``period`` steps, as the machine's load changes.
+interleaved, keeps the faster, and measures again later (sooner after a change), as the machine's load changes.
 Sampling for evaluation uses 1 thread, the fastest measured both idle and loaded."""
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from trl_dsm._env import positive_int_env
 #: The largest torch thread count the default run tries, at most the CPU count (benchmarks/demo_threads.py).
 DEFAULT_THREADS = 2
 
-#: Training steps between two measurements of :class:`ThreadTuner` in the run.
-PERIOD = 50
+#: Training steps between the first two probes of :class:`ThreadTuner` in the run, and the largest gap between two
+#: (the gap doubles while the choice holds).
+PERIOD, MAX_PERIOD = 50, 400
 
 #: Environment of the run's process, each set only where the user has not set it: the tokenizers library encodes
 #: in the calling thread (no pool of its own beside torch's threads).
@@ -68,41 +69,56 @@ def tuned(requested: int) -> bool:
 class ThreadTuner:
     """Chooses torch's intra-op thread count by timing units of work (training steps) as they run.
 
-    Each ``period`` units: ``warmup`` units untimed, then ``probe`` units with each candidate, interleaved (``threads``,
-    1, ``threads``, 1, ...) so a load change during the probe hits both, then the candidate with the smaller median
-    for the rest of the period. ``choices`` records ``(unit, threads, {candidate: median seconds})`` per probe.
+    A probe: ``warmup`` units untimed, then ``probe`` units with each candidate, interleaved (``threads``, 1,
+    ``threads``, 1, ...) so a load change during the probe hits both; the candidate with the smaller median runs
+    until the next probe. Probes start ``period`` units apart; each probe that keeps the choice doubles the gap (up
+    to ``max_period``), one that changes it resets the gap, so a steady machine pays for few probes (a probe of 2
+    threads beside busy jobs costs several steps' time). ``choices`` records ``(unit, threads, {candidate: median
+    seconds})`` per probe.
 
     >>> tuner = ThreadTuner(2, period=10, probe=2, warmup=1, set_threads=lambda n: None)
     >>> [tuner.threads_for(i) for i in range(6)]
     [2, 2, 1, 2, 1, 2]
     """
 
-    def __init__(self, threads: int, period: int = PERIOD, probe: int = 2, warmup: int = 1, set_threads=None):
-        if threads < 1 or period < warmup + 2 * probe or probe < 1:
-            raise ValueError(f"ThreadTuner: need threads >= 1, probe >= 1, period >= warmup + 2 probe; got "
-                             f"threads={threads}, period={period}, probe={probe}, warmup={warmup}")  # fmt: skip
+    def __init__(
+        self,
+        threads: int,
+        period: int = PERIOD,
+        probe: int = 2,
+        warmup: int = 1,
+        max_period: int = MAX_PERIOD,
+        set_threads=None,
+    ):
+        if threads < 1 or probe < 1 or period < warmup + 2 * probe or max_period < period:
+            raise ValueError(f"ThreadTuner: need threads >= 1, probe >= 1, period >= warmup + 2 probe, max_period >= "
+                             f"period; got threads={threads}, period={period}, probe={probe}, warmup={warmup}, "
+                             f"max_period={max_period}")  # fmt: skip
         self.candidates = [threads, 1] if threads > 1 else [1]
-        self.period, self.probe, self.warmup = period, probe, warmup
+        self.period, self.probe, self.warmup, self.max_period = period, probe, warmup, max_period
         self.current = self.candidates[0]
         self.choices: list[tuple[int, int, dict[int, float]]] = []
-        self._units = 0
-        self._times: dict[int, list[float]] = {}
         if set_threads is None:
             import torch
 
             set_threads = torch.set_num_threads
         self._set_threads = set_threads
+        self.restart()
 
     def restart(self) -> None:
-        """Start a new period at the next unit (a new trainer: its steps are not comparable with the last one's)."""
-        self._units, self._times = 0, {}
+        """Probe again from the next unit (a new trainer: its steps are not comparable with the last one's)."""
+        self._units, self._times, self._start, self._gap = 0, {}, 0, None
+
+    def _position(self, unit: int) -> int | None:
+        """The unit's place among the probe's timed units, or None outside a probe."""
+        position = unit - self._start - self.warmup
+        probing = self.probe * len(self.candidates)
+        return position if len(self.candidates) > 1 and 0 <= position < probing else None
 
     def threads_for(self, unit: int) -> int:
         """The thread count unit ``unit`` runs with (probing, or the current choice)."""
-        position = unit % self.period - self.warmup
-        if len(self.candidates) > 1 and 0 <= position < self.probe * len(self.candidates):
-            return self.candidates[position % len(self.candidates)]
-        return self.current
+        position = self._position(unit)
+        return self.current if position is None else self.candidates[position % len(self.candidates)]
 
     @contextlib.contextmanager
     def unit(self) -> Iterator[int]:
@@ -117,17 +133,19 @@ class ThreadTuner:
 
     def _record(self, unit: int, threads: int, seconds: float) -> None:
         self._units = unit + 1
-        position = unit % self.period - self.warmup
-        probing = self.probe * len(self.candidates)
-        if len(self.candidates) == 1 or not 0 <= position < probing:
+        position = self._position(unit)
+        if position is None:
             return
         self._times.setdefault(threads, []).append(seconds)
-        if position == probing - 1:
+        if position == self.probe * len(self.candidates) - 1:
             medians = {n: statistics.median(self._times[n]) for n in self.candidates}
-            self.current = min(self.candidates, key=lambda n: (medians[n], -n))
+            previous, self.current = self.current, min(self.candidates, key=lambda n: (medians[n], -n))
             self.choices.append((unit, self.current, medians))
             self._times = {}
             self._set_threads(self.current)
+            kept = self.current == previous and self._gap is not None  # (a trainer's first probe sets the gap)
+            self._gap = min(2 * self._gap, self.max_period) if kept else self.period
+            self._start += self._gap
 
     @contextlib.contextmanager
     def fixed(self, threads: int) -> Iterator[None]:
@@ -195,12 +213,12 @@ def describe(threads: int, effective: dict[str, str], tuning: bool = False) -> s
     ``threads``) and any OpenMP wait setting the user gave.
 
     >>> describe(2, {}, tuning=True)
-    'torch threads measured (1 or 2, every 50 training steps; 1 for sampling)'
+    'torch threads measured (1 or 2, again after 50-400 training steps; 1 for sampling)'
     >>> describe(1, {"OMP_WAIT_POLICY": "PASSIVE"})
     '1 torch thread, OMP_WAIT_POLICY PASSIVE'
     """
     if tuning and threads > 1:
-        text = f"torch threads measured (1 or {threads}, every {PERIOD} training steps; 1 for sampling)"
+        text = f"torch threads measured (1 or {threads}, again after {PERIOD}-{MAX_PERIOD} training steps; 1 for sampling)"
     else:
         text = f"{threads} torch thread{'s' if threads != 1 else ''}"
     waits = [f"{k} {effective[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in effective]
