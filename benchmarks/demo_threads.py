@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from _autogroup import rerun_in_own_autogroup  # benchmarks/_autogroup.py, beside this script
+
 
 #: (label, torch threads, OpenMP environment: none for the runtime's default). torch's CPU wheels use GNU OpenMP
 #: (libgomp): with OMP_WAIT_POLICY unset a waiting thread spins GOMP_SPINCOUNT times (300,000 by default) before it
@@ -119,15 +121,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(_worker(args.worker, args.steps, args.gen_calls)))
         return
-    if args.autogroup_nice is not None and not os.environ.get("DEMO_THREADS_OWN_SESSION"):
-
-        def own_session() -> None:
-            os.setsid()
-            with open("/proc/self/autogroup", "w") as f:
-                f.write(str(args.autogroup_nice))
-
-        env = {**os.environ, "DEMO_THREADS_OWN_SESSION": "1"}
-        sys.exit(subprocess.run([sys.executable, __file__, *sys.argv[1:]], env=env, preexec_fn=own_session).returncode)
+    rerun_in_own_autogroup(args.autogroup_nice)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the burners are killed on the way out
     counts = [int(b) for b in args.burners.split(",")]

@@ -5,7 +5,7 @@ the command states (``trl_dsm.demo.timing.expected_time_text``).
     python benchmarks/demo_time.py [--burners 0 2] [--autogroup-nice -20] [--set threads=1 ...]
 
 Each run is a fresh ``trl-dsm demo`` in a temporary output directory; burners are ``python3 -c 'while True:
-pass'`` processes started before it and killed after it, in the same session (as jobs a user starts beside the
+pass'`` processes started before it and killed after it, beside it (as jobs a user starts beside the
 demo). ``--autogroup-nice`` runs everything in its own session with that autogroup nice, so that other sessions'
 jobs on a shared machine take little of the CPU (Linux ``sched_autogroup``; negative values need CAP_SYS_NICE).
 Prints, per burner count, the wall seconds, the ratio to the stated idle and loaded figures, the 1-minute load
@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _autogroup import rerun_in_own_autogroup  # benchmarks/_autogroup.py, beside this script
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -31,15 +33,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="FIELD=VALUE overrides passed to trl-dsm demo --set")
     parser.add_argument("--timeout", type=float, default=3 * 3600)
     args = parser.parse_args()
-    if args.autogroup_nice is not None and not os.environ.get("DEMO_TIME_OWN_SESSION"):
-
-        def own_session() -> None:
-            os.setsid()
-            with open("/proc/self/autogroup", "w") as f:
-                f.write(str(args.autogroup_nice))
-
-        env = {**os.environ, "DEMO_TIME_OWN_SESSION": "1"}
-        sys.exit(subprocess.run([sys.executable, __file__, *sys.argv[1:]], env=env, preexec_fn=own_session).returncode)
+    rerun_in_own_autogroup(args.autogroup_nice)
 
     from trl_dsm.demo.timing import EXPECTED_TOTAL_SECONDS, LOADED_FACTOR, expected_time_text
 

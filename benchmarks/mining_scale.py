@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _autogroup import own_autogroup  # benchmarks/_autogroup.py, beside this script
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,11 +176,6 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    def own_session() -> None:
-        os.setsid()
-        with open("/proc/self/autogroup", "w") as f:
-            f.write(str(args.autogroup_nice))
-
     seeds = str(args.data / "benchmarks" / "math" / "train.jsonl")
     with tempfile.TemporaryDirectory(prefix="mining-scale-") as tmp:
         for n in args.sizes:
@@ -207,7 +203,9 @@ def main() -> None:
                     text=True,
                     timeout=args.timeout,
                     env={**os.environ, "TQDM_DISABLE": "1"},
-                    preexec_fn=own_session if args.autogroup_nice is not None else None,
+                    preexec_fn=(lambda: own_autogroup(args.autogroup_nice))
+                    if args.autogroup_nice is not None
+                    else None,
                 )
                 load_after = os.getloadavg()[0]
                 if proc.returncode:

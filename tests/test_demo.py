@@ -352,7 +352,7 @@ def test_thread_settings(monkeypatch):
     assert effective == {"TOKENIZERS_PARALLELISM": "false", "OMP_WAIT_POLICY": "PASSIVE"}
     assert threads.describe(1, effective) == "1 torch thread, OMP_WAIT_POLICY PASSIVE"
     assert threads.describe(2, {}, tuning=True) == (
-        "torch threads measured (1 or 2, again after 50-400 training steps; 1 for sampling)"
+        "torch threads measured while training (1 or 2, again after 50-400 steps)"
     )
 
 
@@ -842,8 +842,8 @@ def test_rft_arm_samples_the_sft_model_then_runs_sft(monkeypatch, tmp_path):
         return Dataset.from_list([{**rows[0], "completion": [{"role": "assistant", "content": "x"}]}])
 
     class FakeTrainer:
-        def __init__(self, model, args, train_dataset, processing_class):
-            seen.update(args=args, columns=train_dataset.column_names)
+        def __init__(self, model, args, train_dataset, processing_class, callbacks):
+            seen.update(args=args, columns=train_dataset.column_names, callbacks=callbacks)
             self.model, self.state = model, type("S", (), {"log_history": [{"step": 1, "loss": 0.5}]})()
 
         def train(self):
@@ -860,6 +860,7 @@ def test_rft_arm_samples_the_sft_model_then_runs_sft(monkeypatch, tmp_path):
     args = seen["args"]
     assert (args.learning_rate, args.max_steps, args.per_device_train_batch_size) == (2e-5, 3, 16)
     assert stats["kept"] == 1 and stats["samples"] == 72 and stats["loss"] == [(1, 0.5)]
+    assert seen["callbacks"] == []  # no thread tuner outside a demo run
     assert trl_dsm.eval.generation.HFGenerator  # the generator the arm samples with
 
 

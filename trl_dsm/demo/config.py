@@ -128,7 +128,8 @@ class DemoConfig:
     # evaluation
     eval_samples: int = 8
     eval_temperature: float = 0.7  # DeepSeekMath's sampling temperature for maj@k
-    # torch threads; 0: $OMP_NUM_THREADS when set, else trl_dsm.demo.threads.DEFAULT_THREADS (at most the CPU count)
+    # torch threads; 0: $OMP_NUM_THREADS when set, else measured while training between 1 and
+    # trl_dsm.demo.threads.DEFAULT_THREADS (at most the CPU count; ThreadTuner)
     threads: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -7,7 +7,7 @@ thread holds up its sibling), and no fixed setting is both: waiting passively (`
 with a bounded spin (``GOMP_SPINCOUNT``) loses 20-60% at idle (benchmarks/demo_threads.py; docs/demo.md has the
 figures). So by default the run measures: :class:`ThreadTuner` times a few training steps with each thread count,
 interleaved, keeps the faster, and measures again later (sooner after a change), as the machine's load changes.
-Sampling for evaluation uses 1 thread, the fastest measured both idle and loaded."""
+Sampling outside the trainers (evaluation) uses the last choice."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ class ThreadTuner:
 
     @contextlib.contextmanager
     def fixed(self, threads: int) -> Iterator[None]:
-        """Run a block with ``threads`` (sampling for evaluation: 1), then go back to the current choice."""
+        """Run a block with ``threads``, then go back to the current choice."""
         self._set_threads(threads)
         try:
             yield
@@ -204,8 +204,9 @@ def trainer_callbacks() -> list:
 
 
 def sampling_threads():
-    """A context for evaluation's sampling: 1 thread when the run measures its thread count, else no change."""
-    return _ACTIVE.fixed(1) if _ACTIVE is not None else contextlib.nullcontext()
+    """A context for sampling outside the trainers (evaluation, RFT, PRM labelling): the count the last probe chose
+    when the run measures its thread count (the machine's load changes slowly against a stage), else no change."""
+    return _ACTIVE.fixed(_ACTIVE.current) if _ACTIVE is not None else contextlib.nullcontext()
 
 
 def describe(threads: int, effective: dict[str, str], tuning: bool = False) -> str:
@@ -213,12 +214,12 @@ def describe(threads: int, effective: dict[str, str], tuning: bool = False) -> s
     ``threads``) and any OpenMP wait setting the user gave.
 
     >>> describe(2, {}, tuning=True)
-    'torch threads measured (1 or 2, again after 50-400 training steps; 1 for sampling)'
+    'torch threads measured while training (1 or 2, again after 50-400 steps)'
     >>> describe(1, {"OMP_WAIT_POLICY": "PASSIVE"})
     '1 torch thread, OMP_WAIT_POLICY PASSIVE'
     """
     if tuning and threads > 1:
-        text = f"torch threads measured (1 or {threads}, again after {PERIOD}-{MAX_PERIOD} training steps; 1 for sampling)"
+        text = f"torch threads measured while training (1 or {threads}, again after {PERIOD}-{MAX_PERIOD} steps)"
     else:
         text = f"{threads} torch thread{'s' if threads != 1 else ''}"
     waits = [f"{k} {effective[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in effective]
