@@ -746,7 +746,7 @@ def replace_cfg(cfg, **changes):
 
 def test_study_configuration():
     from trl_dsm.demo.cli import _parse_overrides
-    from trl_dsm.demo.run import ARMS, DemoConfig, config_for, expected_seconds
+    from trl_dsm.demo.run import ARMS, EXPECTED_TOTAL_SECONDS, DemoConfig, config_for, expected_seconds
 
     cfg = DemoConfig.study()
     assert cfg.arms == ARMS == ("rft", "online_rft", "outcome", "process", "process_prm", "iterative")
@@ -756,7 +756,8 @@ def test_study_configuration():
     assert quick.kind == "quick" and quick.arms == ARMS and quick.smoke_test
     assert config_for(False, True, seed=3).seed == 3 and config_for(False, True).study_run
     assert expected_seconds(quick) == (0.0, {}) and expected_seconds(replace_cfg(cfg, grpo_steps=10)) == (0.0, {})
-    assert expected_seconds(DemoConfig(seed=4, threads=1, output_dir="elsewhere"))[0] == 628.0
+    default_total, default_stages = expected_seconds(DemoConfig(seed=4, threads=1, output_dir="elsewhere"))
+    assert default_total == EXPECTED_TOTAL_SECONDS["default"] == 633.0 and default_stages["pretraining"] == 175
     # a seed on a shared base (base_from) skips mining, tokenizer, pretraining and its evaluation: 11 + 1 + 1521 + 290 s
     (total, _), (shared, stages) = expected_seconds(cfg), expected_seconds(replace_cfg(cfg, base_from="b", seed=2))
     assert total - shared == 1823 and "pretraining" not in stages and stages["sft"] == 551

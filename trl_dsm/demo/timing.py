@@ -10,12 +10,17 @@ from trl_dsm.demo.config import DemoConfig
 
 
 #: Seconds on the 2-core dev machine for the progress lines (docs/demo.md), for the unmodified default and study
-#: configurations only. Default: none per stage (its total below). Study: seed 0 of three
+#: configurations only. Default: the run on 2 idle cores, torch threads measured (2 won every probe;
+#: ``python benchmarks/demo_time.py``). Study: seed 0 of three
 #: seeds run side by side with 1 thread each beside other users' jobs (load 4 to 10), from mining to GRPO process
 #: measured (the shared base's stages in its own run) through RFT measured; the learned-PRM stages (1024 PRM samples,
 #: 300 PRM steps): seed 1's run of them (three seeds side by side, 1 thread each).
 EXPECTED_SECONDS: dict[str, dict[str, float]] = {
-    "default": {},
+    "default": {
+        "mining + decontamination": 3, "tokenizer": 1, "pretraining": 175, "eval pretrained": 25, "sft": 32,
+        "eval sft": 20, "sft continued": 16, "eval sft continued": 20, "grpo outcome": 144, "eval grpo_outcome": 19,
+        "grpo process": 149, "eval grpo_process": 20,
+    },
     "study": {
         "mining + decontamination": 11, "tokenizer": 1, "pretraining": 1521, "eval pretrained": 290, "sft": 551,
         "eval sft": 138, "sft continued": 222, "eval sft continued": 139, "grpo outcome": 744, "eval grpo_outcome": 93,
@@ -25,14 +30,13 @@ EXPECTED_SECONDS: dict[str, dict[str, float]] = {
     },
 }  # fmt: skip
 
-#: Seconds end to end of each configuration on 2 idle CPU cores (default: 628 s measured, docs/demo.md).
-EXPECTED_TOTAL_SECONDS: dict[str, float] = {"default": 628.0, "study": float(sum(EXPECTED_SECONDS["study"].values()))}
+#: Seconds end to end of each configuration on 2 idle CPU cores (default: 633 s measured, docs/demo.md).
+EXPECTED_TOTAL_SECONDS: dict[str, float] = {"default": 633.0, "study": float(sum(EXPECTED_SECONDS["study"].values()))}
 
-#: How much longer the default run takes beside two CPU-bound jobs on the same 2 cores than on idle ones: the
-#: pretraining step of the default model, 2 torch threads waiting passively, measured on the 2-core dev machine at
-#: 0.88 s beside two busy jobs against 0.33 s idle (docs/demo.md); the demo's share of 2 cores shared with two
-#: single-threaded jobs is one core, and a step on one core takes 0.53 s.
-LOADED_FACTOR = 2.7
+#: How much longer the default run takes beside two CPU-bound jobs on the same 2 cores than on idle ones: 1780 s
+#: against 633 s, both measured end to end on the 2-core dev machine with the default thread measurement (1 thread
+#: won every probe beside the jobs; ``python benchmarks/demo_time.py --burners 2 0``, docs/demo.md).
+LOADED_FACTOR = 2.8
 
 #: The stages a run with ``base_from`` skips (their records are the base run's).
 BASE_STAGES = ("mining + decontamination", "tokenizer", "pretraining", "eval pretrained")
@@ -43,7 +47,7 @@ def expected_time_text(kind: str = "default") -> str:
     CLI's help, the start banner and docs/demo.md give.
 
     >>> expected_time_text()
-    'about 10 minutes on 2 idle CPU cores, about 28 beside two other CPU-bound jobs'
+    'about 11 minutes on 2 idle CPU cores, about 30 beside two other CPU-bound jobs'
     >>> expected_time_text("quick")
     'about a minute'
     """
