@@ -110,7 +110,7 @@ def _cached_lib_dirs() -> None:
 
     datatrove adds and removes loguru handlers three times per task, and every handler recomputes that list from
     ``sysconfig`` (~12 ms on Python 3.11): 0.5 s of a 40-task stage that does nothing, and ~5 s of a 100k-page run
-    (benchmarks/mining_overhead.py). The list depends only on ``sys.path`` and the interpreter's install scheme, so
+    (benchmarks/mining_executor.py). The list depends only on ``sys.path`` and the interpreter's install scheme, so
     the cached list is the same list. Where loguru has no such method (another version), nothing changes."""
     from loguru import _better_exceptions
 
