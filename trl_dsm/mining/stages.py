@@ -397,9 +397,17 @@ class RunStep(PipelineStep):
         super().__init__()
         self.run_dir, self.iteration, self.units = str(run_dir), iteration, list(units)
 
+    #: The :class:`~trl_dsm.mining.rundir.RunDir` method giving the file that marks a unit done: ``marker(i)``, or
+    #: ``marker(iteration, i)`` for a stage that runs per iteration (``per_iteration``).
+    marker: str | None = None
+    per_iteration = False
+
     def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file whose existence marks unit ``i`` done (written last by :meth:`process`)."""
-        raise NotImplementedError
+        """The file whose existence marks unit ``i`` done (written last by :meth:`process`): :attr:`marker`'s."""
+        if self.marker is None:
+            raise NotImplementedError(f"{type(self).__name__}: set marker or override output()")
+        path = getattr(run, self.marker)
+        return path(self.iteration, i) if self.per_iteration else path(i)
 
     def process(self, run: RunDir, config: MiningConfig, i: int) -> None:
         """Run unit ``i``: the stage's ``work(run, config, iteration, i)``; counts it returns go to the stats."""
@@ -435,10 +443,7 @@ class IngestStep(RunStep):
     name = "ingest"
     unit = "input"
     work = staticmethod(ingest_unit)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.raw(i)
+    marker = "raw"
 
 
 class ReshardStep(RunStep):
@@ -446,10 +451,7 @@ class ReshardStep(RunStep):
 
     name = "reshard"
     work = staticmethod(reshard_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.doc_shard(i)
+    marker = "doc_shard"
 
 
 class PrepareStep(RunStep):
@@ -458,10 +460,7 @@ class PrepareStep(RunStep):
 
     name = "prepare"
     work = staticmethod(prepare_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.prepared(i)
+    marker = "prepared"
 
 
 class LshBucketsStep(RunStep):
@@ -494,10 +493,8 @@ class ComponentsStep(RunStep):
     name = "components"
     unit = "node_partition"
     work = staticmethod(components_task)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.component_counts(self.iteration, i)
+    marker = "component_counts"
+    per_iteration = True
 
 
 class ClustersStep(RunStep):
@@ -507,10 +504,7 @@ class ClustersStep(RunStep):
     name = "clusters"
     unit = "node_partition"
     work = staticmethod(clusters_task)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.cluster_counts(i)
+    marker = "cluster_counts"
 
 
 class DedupSummaryStep(RunStep):
@@ -530,10 +524,7 @@ class KeepStep(RunStep):
 
     name = "keep"
     work = staticmethod(keep_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.keep(i)
+    marker = "keep"
 
 
 class ClusterMembersStep(RunStep):
@@ -541,10 +532,7 @@ class ClusterMembersStep(RunStep):
 
     name = "cluster_members"
     work = staticmethod(cluster_members_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.cluster_members(i)
+    marker = "cluster_members"
 
 
 class ClusterReportStep(RunStep):
@@ -554,10 +542,7 @@ class ClusterReportStep(RunStep):
     name = "cluster_report"
     unit = "part"
     work = staticmethod(cluster_report_part)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.clusters(i)
+    marker = "clusters"
 
 
 class SampleStep(RunStep):
@@ -565,10 +550,8 @@ class SampleStep(RunStep):
 
     name = "sample"
     work = staticmethod(sample_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.sample(self.iteration, i)
+    marker = "sample"
+    per_iteration = True
 
 
 class ScoreStep(RunStep):
@@ -577,10 +560,8 @@ class ScoreStep(RunStep):
 
     name = "score"
     work = staticmethod(score_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.scores(self.iteration, i)
+    marker = "scores"
+    per_iteration = True
 
 
 class SelectStep(RunStep):
@@ -589,10 +570,8 @@ class SelectStep(RunStep):
 
     name = "select"
     work = staticmethod(select_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.selected(self.iteration, i)
+    marker = "selected"
+    per_iteration = True
 
 
 class DomainCountsStep(RunStep):
@@ -600,10 +579,8 @@ class DomainCountsStep(RunStep):
 
     name = "domain_counts"
     work = staticmethod(domain_counts_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.domain_counts(self.iteration, i)
+    marker = "domain_counts"
+    per_iteration = True
 
 
 class DomainMergeStep(RunStep):
@@ -612,10 +589,8 @@ class DomainMergeStep(RunStep):
     name = "domain_merge"
     unit = "partition"
     work = staticmethod(domain_merge_partition)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.math_domains(self.iteration, i)
+    marker = "math_domains"
+    per_iteration = True
 
 
 class PrefixCountsStep(RunStep):
@@ -623,10 +598,8 @@ class PrefixCountsStep(RunStep):
 
     name = "prefix_counts"
     work = staticmethod(prefix_counts_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.prefix_counts(self.iteration, i)
+    marker = "prefix_counts"
+    per_iteration = True
 
 
 class PrefixPagesStep(RunStep):
@@ -634,10 +607,8 @@ class PrefixPagesStep(RunStep):
 
     name = "prefix_pages"
     work = staticmethod(prefix_pages_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.prefix_pages(self.iteration, i)
+    marker = "prefix_pages"
+    per_iteration = True
 
 
 class FinalStep(RunStep):
@@ -645,10 +616,7 @@ class FinalStep(RunStep):
 
     name = "final"
     work = staticmethod(final_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.final(i)
+    marker = "final"
 
 
 class DecontaminateStep(RunStep):
@@ -656,7 +624,4 @@ class DecontaminateStep(RunStep):
 
     name = "decontaminate"
     work = staticmethod(decontaminate_shard)
-
-    def output(self, run: RunDir, config: MiningConfig, i: int) -> Path:
-        """The file that marks unit ``i`` done."""
-        return run.decontaminated(i)
+    marker = "decontaminated"
