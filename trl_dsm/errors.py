@@ -253,6 +253,16 @@ def run_recipe_main(
         main(*args)
     except RECIPE_BAD_INPUT as exc:
         exit_with_usage_error(prog, exc)
+    release_process_group()
+
+
+def release_process_group() -> None:
+    """Destroy torch's default process group, if one was initialized, before the interpreter exits: left to the
+    exit-time destructors, gloo's threads can end a rank that finished its work with ``terminate called without
+    an active exception`` (SIGABRT), which the launcher reports as a failed run."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 # -- checks before heavy work -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ ASCII punctuation and each CJK character split off as its own token, so LaTeX su
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -276,6 +277,13 @@ class FastTextClassifier:
         """A short hash of the model file's path, size and modification time (a cache key for scores)."""
         stat = self.path.stat()
         return hashlib.sha256(f"{self.path.resolve()}-{stat.st_size}-{stat.st_mtime}".encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=2)
+def cached_classifier(path: str, mtime_ns: int, max_chars: int | None) -> FastTextClassifier:
+    """One :class:`FastTextClassifier` per process and model file (``mtime_ns`` tells a rewritten file apart): a
+    persistent worker pool scores many shards with it."""
+    return FastTextClassifier(path, max_chars=max_chars)
 
 
 class FastTextScorer:

@@ -56,19 +56,26 @@ class DedupConfig:
 
 @dataclass
 class ExtractionConfig:
-    """Two-stage extraction of WARC inputs (§2.1 at Common Crawl scale). With ``model`` (a fastText math classifier,
-    e.g. ``iter_1/model.bin`` of a run on a sample of the crawl), stage one for every page is the raw-HTML
-    ``prefilter`` (off keeps every page) and the fast plain text scored by ``model``; the math-preserving extraction
-    runs only on pages scoring >= ``recall_threshold`` (set it below the selection's cut), the others keep their
-    fast text. Without ``model``, every page gets the math-preserving extraction."""
+    """Two-stage extraction of WARC inputs (§2.1 at Common Crawl scale): stage one for every page is the raw-HTML
+    ``prefilter`` (off keeps every page) and the fast plain text; stage two, the math-preserving extraction, only
+    for pages whose fast text a fastText classifier scores >= ``recall_threshold`` (set it below the selection's
+    cut); the other pages keep their fast text. The classifier is either ``model`` (trained before the run, e.g.
+    ``iter_1/model.bin`` of a run on a sample of the crawl; stage two then happens while reading), or, with
+    ``in_run``, this run's own iteration-1 classifier, trained on the fast text (the ``refine`` stage reads the
+    pages that pass again from their WARC records). With neither, every page gets the math-preserving extraction."""
 
     model: str | None = None
+    in_run: bool = False
     recall_threshold: float = 0.1
     prefilter: bool = False
 
     def __post_init__(self):
         if not 0.0 <= self.recall_threshold <= 1.0:
             raise ValueError(f"recall_threshold must be in [0, 1], got {self.recall_threshold}")
+        if self.model and self.in_run:
+            raise ValueError("extraction: set model (a classifier trained before the run) or in_run, not both")
+        if self.prefilter and not (self.model or self.in_run):
+            raise ValueError("extraction.prefilter is part of two-stage extraction: set model or in_run too")
 
 
 @dataclass
@@ -112,6 +119,8 @@ class MiningConfig:
             raise ValueError(f"num_shards must be >= 1, got {self.num_shards}")
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
+        if self.extraction.in_run and not any(spec.get("type") == "warc" for spec in self.inputs):
+            raise ValueError("extraction.in_run refines pages read from WARC files: no input has type 'warc'")
 
     @classmethod
     def from_dict(cls, data: dict) -> MiningConfig:

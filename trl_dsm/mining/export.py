@@ -22,6 +22,7 @@ from pathlib import Path
 
 from trl_dsm.mining import known as known_lib
 from trl_dsm.mining.config import MiningConfig
+from trl_dsm.mining.refine import stage_two_summary
 from trl_dsm.mining.rundir import RunDir, atomic_json, atomic_parquet, json_default, read_shard
 
 
@@ -120,6 +121,7 @@ def write_export(
     stats = {
         "documents_in": run.meta()["total"],
         "pages_skipped_at_extraction_bound": _extraction_timeouts(run),
+        "two_stage_in_run": stage_two_summary(run, config),
         "dedup": dedup_summary,
         "iterations": reports,
         "final_iteration": k,

@@ -13,7 +13,9 @@ exists is complete; a killed run restarts where it stopped and redoes at most th
    each partition's removed rows and clusters, ``dedup/summary.json``, keep-masks per shard
    (``dedup/keep/shard-*.npy``), the cluster report per row range (``dedup/clusters/part-*.jsonl``).
 5. iterations ``k = 1..K``: training samples drawn per shard (random kept pages, pages added by domain discovery),
-   fastText trained on seeds + added pages vs the random pages (``iter_k/model.bin``); every kept page scored and
+   fastText trained on seeds + added pages vs the random pages (``iter_k/model.bin``); with ``extraction.in_run``,
+   iteration 1 then gives the pages its classifier passes on their fast text the math-preserving extraction
+   (``refine``, per shard: :mod:`trl_dsm.mining.refine`), and the stages after read the refined shards; every kept page scored and
    selected per shard (a threshold, or a token budget cut from per-shard partial histograms merged here); domain
    discovery (per-shard domain counts merged per domain hash partition into the math domains, per-shard URL-prefix
    counts of those merged into ``iter_k/annotations.jsonl``) and, once accepted (automatically or by a person), the
@@ -83,6 +85,7 @@ from trl_dsm.mining.stages import (
     LshBucketsStep,
     LshMergeStep,
     PrepareStep,
+    RefineStep,
     ReshardStep,
     RunStep,
     ScoreStep,
@@ -288,9 +291,12 @@ class MiningPipeline:
             )
             positives = self._timed("driver:samples", seed_sample, run, cfg, k) + added
             self._timed("train", train_classifier, positives, negatives, run.model(k), cfg.classifier)
-        # 2. score (and, for a threshold, select)
+        # 2. (extraction.in_run, iteration 1) stage two for the pages the new classifier passes on their fast text
+        if k == 1 and cfg.extraction.in_run:
+            self._stage(RefineStep, k, shards)
+        # 3. score (and, for a threshold, select)
         self._stage(ScoreStep, k, shards)
-        # 3. select by token budget: the cut merged from the shards' partial histograms, then a filter per shard
+        # 4. select by token budget: the cut merged from the shards' partial histograms, then a filter per shard
         if cfg.selection.method == "top_tokens":
             self._timed(
                 "driver:budget_cut", budget_cut_from_folder, str(run.budget(k)), int(cfg.selection.token_budget)
@@ -314,7 +320,7 @@ class MiningPipeline:
             else cfg.selection.token_budget,
             extra={"tokens_collected": sum(c["tokens"] for c in counts)},
         )
-        # 4. domain discovery (not after the last iteration, nor once the collection has converged)
+        # 5. domain discovery (not after the last iteration, nor once the collection has converged)
         converged = (
             overlap is not None and cfg.domains.stop_overlap is not None and overlap >= cfg.domains.stop_overlap
         )

@@ -27,6 +27,7 @@ from trl_dsm.mining.warc import iter_warc, iter_wet
 __all__ = [
     "BUILDERS",
     "FEATURES",
+    "OFFSET_COLUMN",
     "SourceSpec",
     "TableBuilder",
     "WarcBuilder",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 FEATURES = datasets.Features({name: datasets.Value("string") for name in COLUMNS})
+#: A WARC reading for two stages in one run (``extraction.in_run``) adds each page's record offset in its file.
+OFFSET_COLUMN = "warc_offset"
 
 
 def _utf8_text(raw, gzipped: bool):
@@ -136,7 +139,14 @@ class _WebBuilder(datasets.GeneratorBasedBuilder):
 
 
 class WarcBuilder(_WebBuilder):
-    """HTML pages of WARC files, converted to main text with math kept as TeX."""
+    """HTML pages of WARC files, converted to main text with math kept as TeX (with ``two_stage`` as
+    :func:`~trl_dsm.mining.warc.iter_warc` says; ``in_run`` adds the :data:`OFFSET_COLUMN`)."""
+
+    def _info(self) -> datasets.DatasetInfo:
+        features = FEATURES
+        if (self.config.two_stage or {}).get("in_run"):
+            features = datasets.Features({**FEATURES, OFFSET_COLUMN: datasets.Value("int64")})
+        return datasets.DatasetInfo(description=self.__doc__, features=features)
 
     def _iter(self, path: str) -> Iterator[dict]:
         return iter_warc(path, self.config.min_text_chars, self.config.two_stage)
@@ -240,7 +250,8 @@ def load_documents(
     two_stage: dict | None = None,
 ):
     """A ``datasets.Dataset`` with :data:`COLUMNS` from one source spec; ``two_stage`` (WARC inputs): the
-    two-stage extraction settings of :func:`trl_dsm.mining.warc.iter_warc`."""
+    two-stage extraction settings of :func:`trl_dsm.mining.warc.iter_warc` (``in_run`` adds
+    :data:`OFFSET_COLUMN`)."""
     spec = SourceSpec.from_dict(spec)
     if spec.type == "hf":
         from trl_dsm.decontamination.pipeline import load_input
@@ -268,7 +279,9 @@ def load_documents(
         id_column=spec.id_column,
         title_column=spec.title_column,
         min_text_chars=spec.min_text_chars,
-        two_stage=two_stage if spec.type == "warc" and two_stage and two_stage.get("model") else None,
+        two_stage=two_stage
+        if spec.type == "warc" and two_stage and (two_stage.get("model") or two_stage.get("in_run"))
+        else None,
         # The cache is keyed by the config: include the files' sizes and mtimes so edited inputs are re-read.
         extra={"files": [[f, Path(f).stat().st_size, Path(f).stat().st_mtime] for f in expand_paths(spec.paths)]},
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +92,22 @@ def atomic_parquet(path: Path, dataset) -> None:
     os.replace(tmp, path)
 
 
+def atomic_parquet_stream(path: Path, schema, tables: Iterable) -> None:
+    """Write ``pyarrow.Table``s of ``schema``, one after another, as one parquet file (memory: one table at a time),
+    renamed to ``path`` once the last is written."""
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for table in tables:
+                writer.write_table(table)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def atomic_partitioned_parquet(path: Path, tables: Sequence) -> None:
     """One parquet file whose row group ``p`` is ``tables[p]`` (``pyarrow.Table``s of one schema, empty ones
     included): a shard's rows split by hash partition in one file, of which a partition's task reads one row group
@@ -154,6 +170,11 @@ class RunDir:
     def raw(self, unit: int) -> Path:
         """``raw/part-U.parquet``: the documents read from input unit ``unit``."""
         return self.root / "raw" / f"part-{unit:05d}.parquet"
+
+    def raw_offsets(self, unit: int) -> Path:
+        """``raw/part-U.offsets.npy``: with ``extraction.in_run``, the WARC record offset of each row of a part read
+        from a WARC file (int64)."""
+        return self.root / "raw" / f"part-{unit:05d}.offsets.npy"
 
     def shards_meta(self) -> Path:
         """``docs/shards.json``: rows and global offsets of the shards and of the input parts."""
@@ -239,6 +260,15 @@ class RunDir:
         """``dedup/clusters/part-Q.jsonl``: the near-duplicate clusters whose smallest row is in row range ``part``
         (one a line, by smallest row; the parts in order are every cluster in order)."""
         return self.root / "dedup" / "clusters" / f"part-{part:05d}.jsonl"
+
+    def refined(self, shard: int) -> Path:
+        """``refine/shard-S.parquet``: with ``extraction.in_run``, shard ``shard``'s documents after stage two (the
+        math-preserving text for the pages that reached it, the fast text for the others)."""
+        return self.root / "refine" / f"shard-{shard:05d}.parquet"
+
+    def refined_meta(self, shard: int) -> Path:
+        """``refine/shard-S.npz``: the refined shard's token counts, stage-one scores and stage-two flags."""
+        return self.root / "refine" / f"shard-{shard:05d}.npz"
 
     def iter_dir(self, k: int) -> Path:
         """``iter_K/``: the directory of iteration ``k``."""

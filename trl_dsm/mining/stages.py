@@ -31,6 +31,9 @@ its output. The driver (:mod:`trl_dsm.mining.pipeline`) runs one executor per st
 * :class:`SampleStep` (per iteration): shard ``i`` -> its candidates for the classifier's random negatives (kept
   pages not added to the seeds) and added seed pages, with their hash priorities below the driver's cut
   (``iter_k/sample/shard-i.parquet``); the driver keeps the ``n_negatives`` / ``n_positives`` smallest.
+* :class:`RefineStep` (``extraction.in_run``, iteration 1 after training): shard ``i`` -> its pages whose fast
+  text passes the recall threshold given the math-preserving extraction, read again from their WARC records
+  (``refine/shard-i.{parquet,npz}``, which later stages read instead of the shard; :mod:`trl_dsm.mining.refine`).
 * :class:`ScoreStep` (per iteration): shard ``i`` -> ``iter_k/scores/shard-i.npy``; for ``threshold`` selection
   also the selection (``iter_k/selected/shard-i.npy`` + ``.json`` counts), for ``top_tokens`` the partial histogram
   and ranking (``iter_k/budget/{hist,ranked}/i.npy``, :func:`trl_dsm.mining.steps.write_budget_partial`).
@@ -56,7 +59,6 @@ seeds) lives in per-shard files, never in one array.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -67,13 +69,14 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from trl_dsm.mining import domains as domains_lib
-from trl_dsm.mining.classifier import SCORE_COLUMN, FastTextClassifier
+from trl_dsm.mining.classifier import SCORE_COLUMN
 from trl_dsm.mining.config import MiningConfig
 from trl_dsm.mining.documents import COLUMNS
 from trl_dsm.mining.export import decontaminate_shard
 from trl_dsm.mining.lsh import lsh_params
 from trl_dsm.mining.minhash import minhash_signatures
-from trl_dsm.mining.readers import load_documents
+from trl_dsm.mining.readers import OFFSET_COLUMN, load_documents
+from trl_dsm.mining.refine import docs_shard, iteration_classifier, refine_shard, shard_tokens, stage_one_scores
 from trl_dsm.mining.rundir import (
     RunDir,
     atomic_json,
@@ -116,6 +119,8 @@ def ingest_unit(run: RunDir, config: MiningConfig, iteration: int, unit: int) ->
     from_cache = spec.get("type") == "warc" and not counts["pages"] and len(dataset) > 0
     timeouts = None if from_cache else counts[TIMEOUT_STAT]
     atomic_json(run.raw(unit).with_suffix(".json"), {TIMEOUT_STAT: timeouts, "pages_read": counts["pages"]})
+    if OFFSET_COLUMN in dataset.column_names:  # extraction.in_run: where refine reads each page again
+        atomic_npy(run.raw_offsets(unit), np.asarray(dataset[OFFSET_COLUMN], dtype=np.int64))
     atomic_parquet(run.raw(unit), dataset.select_columns(COLUMNS))
     return {TIMEOUT_STAT: timeouts or 0}
 
@@ -225,7 +230,8 @@ def sample_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
     negative = keep & ~is_added & (sample_priority(rows + start, 2 * seed) < params["negatives"])
     positive = is_added & (sample_priority(rows + start, 2 * seed + 1) < params["positives"])
     take = np.flatnonzero(negative | positive)
-    texts = read_shard(run.doc_shard(shard), ["text"]).select(take)["text"] if len(take) else []
+    source = docs_shard(run, config, shard) if k > 1 else run.doc_shard(shard)  # refine runs after iteration 1's
+    texts = read_shard(source, ["text"]).select(take)["text"] if len(take) else []
     priority = np.where(
         positive[take], sample_priority(take + start, 2 * seed + 1), sample_priority(take + start, 2 * seed)
     )
@@ -238,16 +244,10 @@ def sample_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
     atomic_parquet(run.sample(k, shard), pa.table(table))
 
 
-@functools.lru_cache(maxsize=2)
-def _classifier(path: str, mtime_ns: int, max_chars: int | None) -> FastTextClassifier:
-    """One fastText model per worker process and iteration (a persistent pool scores many shards)."""
-    return FastTextClassifier(path, max_chars=max_chars)
-
-
-def _write_selection(run: RunDir, k: int, shard: int, selected: np.ndarray) -> None:
+def _write_selection(run: RunDir, config: MiningConfig, k: int, shard: int, selected: np.ndarray) -> None:
     """The shard's selection and its counts: pages, tokens, and (after iteration 1) pages new / also collected in
     the previous iteration."""
-    tokens = np.load(run.prepared(shard))["tokens"]
+    tokens = shard_tokens(run, config, shard)
     counts = {"collected": int(selected.sum()), "tokens": int(tokens[selected].sum())}
     if k > 1:
         both = int((np.load(run.selected(k - 1, shard)) & selected).sum())
@@ -260,36 +260,38 @@ def score_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
     """The ``score`` task: a shard's kept pages scored by iteration ``k``'s classifier, then selected by threshold
     (or, for ``top_tokens``, its partial histogram and ranking written)."""
     keep = shard_keep(run, shard)
-    scores = np.full(len(keep), np.nan, dtype=np.float32)
-    if keep.any():  # batch_size pages at a time: memory is one batch of text
-        model_path = run.model(k).with_suffix(".ftz") if config.classifier.quantize else run.model(k)
-        classifier = _classifier(str(model_path), model_path.stat().st_mtime_ns, config.classifier.max_chars)
+    scores = stage_one_scores(run, config, k, shard)  # refine scored the pages it left alone
+    if scores is None:
+        scores = np.full(len(keep), np.nan, dtype=np.float32)
+    todo = keep & np.isnan(scores)
+    if todo.any():  # batch_size pages at a time: memory is one batch of text
+        classifier = iteration_classifier(run, config, k)
         scorer = classifier.scorer("text", SCORE_COLUMN)  # the scoring function of score_dataset
         start = 0
-        for batch in iter_batches(run.doc_shard(shard), ["text"], config.batch_size):
+        for batch in iter_batches(docs_shard(run, config, shard), ["text"], config.batch_size):
             texts = batch["text"]
-            rows = np.flatnonzero(keep[start : start + len(texts)])
+            rows = np.flatnonzero(todo[start : start + len(texts)])
             if len(rows):
                 scored = scorer({"text": [texts[r] for r in rows]})[SCORE_COLUMN]
                 scores[start + rows] = np.asarray(scored, dtype=np.float32)
             start += len(texts)
     if config.selection.method == "threshold":
-        _write_selection(run, k, shard, select_threshold(scores, config.selection.threshold))
+        _write_selection(run, config, k, shard, select_threshold(scores, config.selection.threshold))
     else:
-        write_budget_partial(str(run.budget(k)), shard, scores, np.load(run.prepared(shard))["tokens"])
+        write_budget_partial(str(run.budget(k)), shard, scores, shard_tokens(run, config, shard))
     atomic_npy(run.scores(k, shard), scores)  # last: marks the task done
 
 
 def select_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
     """``top_tokens``: the shard's pages within the cut the driver merged from the partial histograms."""
     cut = BudgetCut(**json.loads(run.budget_cut(k, config.selection.token_budget).read_text()))
-    _write_selection(run, k, shard, cut.mask(np.load(run.scores(k, shard)), shard))
+    _write_selection(run, config, k, shard, cut.mask(np.load(run.scores(k, shard)), shard))
 
 
 def final_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> None:
     """The ``final`` task: a shard's selected pages with their scores, and their page and whitespace-token counts."""
     mask = np.load(run.selected(k, shard))
-    docs = read_shard(run.doc_shard(shard))
+    docs = read_shard(docs_shard(run, config, shard))
     scores = np.load(run.scores(k, shard))
     rows = np.flatnonzero(mask)
     out = docs.select(rows).add_column(SCORE_COLUMN, scores[rows].astype(np.float64).tolist())
@@ -349,7 +351,7 @@ def prefix_counts_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -
     scores = np.load(run.scores(k, shard))
     start = run.meta()["offsets"][shard]
     rows = np.flatnonzero(keep)
-    docs = read_shard(run.doc_shard(shard), ["url", "title", "domain"]).select(rows)
+    docs = read_shard(docs_shard(run, config, shard), ["url", "title", "domain"]).select(rows)
     partials = domains_lib.prefix_partials(
         (rows + start).tolist(),
         docs["url"],
@@ -552,6 +554,16 @@ class SampleStep(RunStep):
     work = staticmethod(sample_shard)
     marker = "sample"
     per_iteration = True
+
+
+class RefineStep(RunStep):
+    """``refine`` (``extraction.in_run``, iteration 1, after training): shard ``i``'s pages whose fast text scores
+    >= the recall threshold given the math-preserving extraction from their WARC records (stage two,
+    :func:`trl_dsm.mining.refine.refine_shard`) -> ``refine/shard-i.{parquet,npz}``."""
+
+    name = "refine"
+    work = staticmethod(refine_shard)
+    marker = "refined_meta"
 
 
 class ScoreStep(RunStep):

@@ -4,6 +4,7 @@
 * :func:`html_response`: one WARC ``response`` record -> its HTML (decoded by declared charset) and metadata, or
   ``None`` for non-HTML records. Shared by both WARC paths below, so they read the same pages.
 * :func:`iter_warc`: documents of a WARC file, main text extracted with math kept as TeX (``html_to_text``).
+* :func:`read_warc_pages`: the pages at given record offsets of a WARC file (stage two of a two-stage run).
 * :class:`WarcHtmlReader`: the same records as a datatrove reader, to compose with
   :class:`trl_dsm.mining.steps.MathHtmlExtractor` and datatrove's writers in a datatrove pipeline.
 * :func:`warc_adapter`: maps datatrove's own ``WarcReader`` output to the same ids and metadata.
@@ -95,11 +96,12 @@ def iter_warc(
     """HTML responses of a WARC file (gzipped or not) as documents, main text with math as TeX; non-HTML pages
     and pages with fewer than ``min_text_chars`` characters of text are skipped.
 
-    ``two_stage`` (``{"model": path, "recall_threshold": t, "prefilter": bool}``, the ``extraction`` section of a
-    mining config): stage one for every page, the raw-HTML prefilter (when on, pages it rejects are skipped) and
-    the fast plain text scored by the fastText ``model``; stage two, the math-preserving extraction, only for pages
-    scoring >= ``recall_threshold``. The other pages keep their fast plain text (they still count as pages of
-    their domain and as random pages for the classifier).
+    ``two_stage`` (the ``extraction`` section of a mining config): stage one for every page, the raw-HTML
+    prefilter (with ``prefilter`` on, pages it rejects are skipped) and the fast plain text. With ``model`` (a
+    fastText classifier), stage two, the math-preserving extraction, replaces the fast text of pages scoring >=
+    ``recall_threshold``; the other pages keep their fast text (they still count as pages of their domain and as
+    random pages for the classifier). With ``in_run`` every page keeps its fast text and its record's byte offset
+    in the file (``warc_offset``), for :func:`read_warc_pages` to read again the pages that reach stage two.
 
     A page whose extraction passes its bound (:class:`~trl_dsm.mining.extraction.bound.ExtractionTimeout`: nesting
     too deep or over the CPU budget, at either stage) is skipped and the reading goes on; each such page is logged
@@ -107,34 +109,85 @@ def iter_warc(
     ``stats[TIMEOUT_STAT]`` when a ``stats`` counter is given (and in the :func:`counting_pages` blocks open)."""
     from warcio.archiveiterator import ArchiveIterator
 
-    classifier = None
-    if two_stage and two_stage.get("model"):
-        from trl_dsm.mining.classifier import FastTextClassifier
+    two_stage = two_stage or {}
+    in_run, classifier = bool(two_stage.get("in_run")), None
+    if in_run or two_stage.get("model"):
         from trl_dsm.mining.extraction.fast import fast_text
         from trl_dsm.mining.extraction.prefilter import looks_like_math
+    if two_stage.get("model") and not in_run:
+        from trl_dsm.mining.classifier import FastTextClassifier
 
         classifier = FastTextClassifier(two_stage["model"])
     with open_input(path) as fh:
-        for rec in ArchiveIterator(fh):
+        records = ArchiveIterator(fh)
+        for rec in records:
             page = html_response(rec)
             if page is None:
                 continue
             _count("pages", None)
             try:
-                if classifier is None:
+                if not in_run and classifier is None:
                     title, text = html_to_text(page["text"], url=page["url"])
                 elif two_stage.get("prefilter") and not looks_like_math(page["text"]):
                     continue
                 else:
                     title, text = fast_text(page["text"])
-                    if classifier.predict_proba([text])[0] >= two_stage["recall_threshold"]:
+                    if classifier is not None and (
+                        classifier.predict_proba([text])[0] >= two_stage["recall_threshold"]
+                    ):
                         title, text = html_to_text(page["text"], url=page["url"])
             except ExtractionTimeout as err:
                 logger.warning("%s: page %s (%s) skipped: %s", Path(path).name, page["url"], page["id"], err)
                 _count(TIMEOUT_STAT, stats)
                 continue
             if len(text.strip()) >= min_text_chars:
-                yield make_record(page["url"], title, text, f"warc:{Path(path).name}", page["id"])
+                doc = make_record(page["url"], title, text, f"warc:{Path(path).name}", page["id"])
+                if in_run:
+                    doc["warc_offset"] = records.get_record_offset()
+                yield doc
+
+
+def _page_at(fh, offset: int) -> dict | None:
+    """The HTML page of the record starting at byte ``offset`` of ``fh``; None when none starts there."""
+    import zlib
+
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    fh.seek(offset)
+    try:
+        return next((html_response(rec) for rec in ArchiveIterator(fh)), None)
+    except (ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error):
+        return None
+
+
+def read_warc_pages(path: str | Path, offsets: dict[int, str]) -> dict[str, dict]:
+    """The HTML pages (:func:`html_response`) of ``path`` whose records start at the given byte offsets
+    (``{offset: WARC-Record-ID}``, as :func:`iter_warc` recorded them), keyed by record id: each read by seeking
+    to its offset, as Common Crawl's index reads one record of a WARC file gzipped record by record. A file whose
+    record at an offset is not the one expected (gzipped as a whole, so offsets in it are not seekable) is read
+    through once instead. A page that is not there any more is a ``ValueError`` naming the file and record."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    pages: dict[str, dict] = {}
+    with open_input(path) as fh:
+        for offset, rid in sorted(offsets.items()):
+            page = _page_at(fh, offset)
+            if page is None or page["id"] != rid:
+                break
+            pages[rid] = page
+        else:
+            return pages
+        wanted = set(offsets.values())
+        fh.seek(0)
+        for rec in ArchiveIterator(fh):
+            page = html_response(rec)
+            if page is not None and page["id"] in wanted:
+                pages[page["id"]] = page
+    missing = sorted(set(offsets.values()) - set(pages))
+    if missing:
+        raise ValueError(f"{path}: record {missing[0]} is not in the file any more (changed since it was read?)")
+    return pages
 
 
 class WarcHtmlReader(BaseDiskReader):
