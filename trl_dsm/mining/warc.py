@@ -100,7 +100,8 @@ def iter_warc(
     prefilter (with ``prefilter`` on, pages it rejects are skipped) and the fast plain text. With ``model`` (a
     fastText classifier), stage two, the math-preserving extraction, replaces the fast text of pages scoring >=
     ``recall_threshold``; the other pages keep their fast text (they still count as pages of their domain and as
-    random pages for the classifier). With ``in_run`` every page keeps its fast text and its record's byte offset
+    random pages for the classifier). A page whose fast text is shorter than ``min_text_chars`` (nothing to score)
+    gets the math-preserving extraction at once, as one stage would give it. With ``in_run`` every page keeps its fast text and its record's byte offset
     in the file (``warc_offset``), for :func:`read_warc_pages` to read again the pages that reach stage two.
 
     A page whose extraction passes its bound (:class:`~trl_dsm.mining.extraction.bound.ExtractionTimeout`: nesting
@@ -120,7 +121,7 @@ def iter_warc(
         classifier = FastTextClassifier(two_stage["model"])
     with open_input(path) as fh:
         records = ArchiveIterator(fh)
-        for rec in records:
+        for rec in _readable(records, path):
             page = html_response(rec)
             if page is None:
                 continue
@@ -132,9 +133,9 @@ def iter_warc(
                     continue
                 else:
                     title, text = fast_text(page["text"])
-                    if classifier is not None and (
-                        classifier.predict_proba([text])[0] >= two_stage["recall_threshold"]
-                    ):
+                    if len(text.strip()) < min_text_chars or (
+                        classifier is not None and classifier.predict_proba([text])[0] >= two_stage["recall_threshold"]
+                    ):  # (no fast text to judge, e.g. a page of scripts: extracted as one stage would)
                         title, text = html_to_text(page["text"], url=page["url"])
             except ExtractionTimeout as err:
                 logger.warning("%s: page %s (%s) skipped: %s", Path(path).name, page["url"], page["id"], err)
@@ -145,6 +146,17 @@ def iter_warc(
                 if in_run:
                     doc["warc_offset"] = records.get_record_offset()
                 yield doc
+
+
+def _readable(records, path: str | Path) -> Iterator:
+    """The records of a warcio iterator; a file warcio cannot read (e.g. gzipped as a whole instead of record by
+    record) is a one-line ``ValueError`` naming it."""
+    from warcio.exceptions import ArchiveLoadFailed
+
+    try:
+        yield from records
+    except ArchiveLoadFailed as err:
+        raise ValueError(f"{path}: {' '.join(str(err).split())}") from None
 
 
 def _page_at(fh, offset: int) -> dict | None:
@@ -164,9 +176,9 @@ def _page_at(fh, offset: int) -> dict | None:
 def read_warc_pages(path: str | Path, offsets: dict[int, str]) -> dict[str, dict]:
     """The HTML pages (:func:`html_response`) of ``path`` whose records start at the given byte offsets
     (``{offset: WARC-Record-ID}``, as :func:`iter_warc` recorded them), keyed by record id: each read by seeking
-    to its offset, as Common Crawl's index reads one record of a WARC file gzipped record by record. A file whose
-    record at an offset is not the one expected (gzipped as a whole, so offsets in it are not seekable) is read
-    through once instead. A page that is not there any more is a ``ValueError`` naming the file and record."""
+    to its offset, as Common Crawl's index reads one record of a WARC file gzipped record by record (or not
+    gzipped). A file whose record at an offset is not the one expected (rewritten since) is read through once
+    instead; a page that is not there any more is a ``ValueError`` naming the file and record."""
     from warcio.archiveiterator import ArchiveIterator
 
     pages: dict[str, dict] = {}
@@ -180,7 +192,7 @@ def read_warc_pages(path: str | Path, offsets: dict[int, str]) -> dict[str, dict
             return pages
         wanted = set(offsets.values())
         fh.seek(0)
-        for rec in ArchiveIterator(fh):
+        for rec in _readable(ArchiveIterator(fh), path):
             page = html_response(rec)
             if page is not None and page["id"] in wanted:
                 pages[page["id"]] = page
