@@ -19,6 +19,9 @@
    the math-preserving extraction of every page; CPU per page of each stage on real pages (extract_dev and the
    shared Common Crawl WARC pages), and the prefilter's pass rate (also on the shared web pages, text only, as
    HTML paragraphs).
+6. Two-stage extraction inside one run (``--only two_stage_in_run``): whole ``trl-dsm mine`` runs on one WARC of
+   the labelled pages, one stage against ``extraction.in_run`` (the run's own iteration-1 classifier picks the
+   pages of stage two) at several recall thresholds: math pages selected, stage-two share, ingest + refine time.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from __future__ import annotations
 import argparse
 import gzip
 import html
+import io
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -292,7 +297,11 @@ def bench_two_stage(data: Path, docs: list[dict], positives: list[str], repeat: 
             math_one = sum(bool(p[3]) for p in group if p[1] in one)
             for prefilter in (False, True):
                 for recall in [round(cut * f, 3) for f in (0.25, 0.5, 0.75, 0.9)]:
-                    second = [p for p in group if (passes[p[1]] or not prefilter) and fast_score[p[1]] >= recall]
+                    second = [
+                        p
+                        for p in group
+                        if (passes[p[1]] or not prefilter) and (fast_score[p[1]] >= recall or not fast[p[1]].strip())
+                    ]
                     two = {p[1] for p in second if full_score[p[1]] >= cut}
                     math_two = sum(bool(p[3]) for p in group if p[1] in two)
                     share = math_two / math_one if math_one else float("nan")
@@ -314,19 +323,139 @@ def bench_two_stage(data: Path, docs: list[dict], positives: list[str], repeat: 
     )
 
 
+def bench_two_stage_in_run(
+    data: Path, docs: list[dict], positives: list[str], crawl_pages: int, epochs: int = 10
+) -> None:
+    """Two-stage extraction inside one ``trl-dsm mine`` run (``extraction.in_run``), end to end.
+
+    One WARC file (gzipped record by record) holds the labelled pages of :func:`labelled_html` and the shared web
+    pages as HTML paragraphs (their 22 known math pages labelled). Each setting is a whole run (one iteration, one
+    worker, MATH+GSM8K solutions as seeds, 2,000 each of positives and negatives drawn by the run itself, the
+    paper's fastText settings but ``epochs`` epochs and 200k buckets). The classifier of an ``in_run`` run is
+    trained before stage two, on the fast text, so it is the same at every recall threshold: recall 0 (every kept
+    page reaches stage two) is the one-stage selection with that classifier, the reference each threshold's math
+    pages selected (``score >= cut``, the run's iteration-1 scores) are counted against, prefilter off and on
+    (against recall 0 with the prefilter). Also printed: the share of kept pages that reached stage two, the wall
+    seconds of ingest and refine, and a one-stage run (its classifier trained on math-preserving text) against
+    ``in_run`` at recall 0."""
+    import pyarrow.parquet as pq
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from trl_dsm.mining.config import MiningConfig
+    from trl_dsm.mining.pipeline import MiningPipeline
+    from trl_dsm.mining.rundir import RunDir
+
+    pages = [
+        (f"https://{s}.example/{n}" if s == "extract_dev" else n, h, m, s)
+        for s, n, h, m in labelled_html(data, crawl_pages)
+    ]
+    for doc in docs:
+        body = "".join(f"<p>{html.escape(par)}</p>" for par in doc["text"].split("\n"))
+        page = f"<html><head><title>page</title></head><body>{body}</body></html>".encode()
+        pages.append((doc["url"], page, doc["category_hint"] == "math", "web_docs"))
+    label = {url: (subset, is_math) for url, _, is_math, subset in pages}
+    tmp = Path(tempfile.mkdtemp(prefix="two-stage-in-run-"))
+    with (tmp / "crawl.warc.gz").open("wb") as f:
+        writer = WARCWriter(f, gzip=True)
+        seen = set()
+        for url, body, _, _ in pages:
+            if url in seen:
+                continue
+            seen.add(url)
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            writer.write_record(
+                writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http)
+            )
+    with (tmp / "seeds.jsonl").open("w") as f:
+        f.writelines(json.dumps({"text": t}) + "\n" for t in positives)
+
+    def run(name: str, extraction: dict) -> tuple[dict[str, float], dict]:
+        config = MiningConfig.from_dict(
+            {
+                "output_dir": str(tmp / name),
+                "inputs": [{"type": "warc", "paths": [str(tmp / "crawl.warc.gz")]}],
+                "seeds": [{"type": "jsonl", "paths": [str(tmp / "seeds.jsonl")]}],
+                "num_shards": 4,
+                "iterations": 1,
+                "classifier": {"bucket": 200_000, "epoch": epochs, "n_positives": 2000, "n_negatives": 2000},
+                "selection": {"threshold": 0.5},
+                "extraction": extraction,
+                "executor": {"kind": "local", "workers": 1},
+            }
+        )
+        stats = MiningPipeline(config).run().stats
+        rd, scores = RunDir(config.output_dir), {}
+        for shard in range(config.num_shards):
+            urls = pq.read_table(rd.doc_shard(shard), columns=["url"]).column("url").to_pylist()
+            scores.update(zip(urls, np.load(rd.scores(1, shard)).tolist()))
+        return scores, stats
+
+    def math_selected(scores: dict[str, float], cut: float, subset: str) -> set[str]:
+        return {u for u, v in scores.items() if v >= cut and label[u] == (subset, True)}
+
+    subsets = ("extract_dev", "generated", "web_docs")
+
+    def compare(scores: dict[str, float], base: dict[str, float], cut: float) -> str:
+        parts, got, want = [], 0, 0
+        for subset in subsets:
+            a, b = math_selected(base, cut, subset), math_selected(scores, cut, subset)
+            got, want = got + len(a & b), want + len(a)
+            parts.append(f"{subset} {len(a & b)}/{len(a)}")
+        missed = sorted(
+            u
+            for subset in subsets
+            for u in math_selected(base, cut, subset) - set(u for u in math_selected(scores, cut, subset))
+        )
+        text = f"cut {cut}: {got}/{want} = {got / want if want else float('nan'):.3f} ({', '.join(parts)})"
+        return text + (f"; missed {', '.join(missed)}" if missed else "")
+
+    one, one_stats = run("one", {})
+    reference = {}
+    print(
+        f"\n== two-stage extraction in one run: {len(one)} pages in the WARC; math pages selected by each setting "
+        "among those its reference selects (recall 0: every kept page reaches stage two, same classifier)"
+    )
+    for prefilter in (False, True):
+        for recall in (0.0, 0.05, 0.1, 0.15, 0.25, 0.4) if not prefilter else (0.0, 0.1):
+            scores, stats = run(
+                f"r{recall}-p{int(prefilter)}", {"in_run": True, "recall_threshold": recall, "prefilter": prefilter}
+            )
+            if recall == 0.0:
+                reference[prefilter] = scores
+            summary, seconds = stats["two_stage_in_run"], stats["seconds"]
+            print(
+                f"recall {recall:.2f} prefilter {'on ' if prefilter else 'off'}: stage two on "
+                f"{summary['stage_two_share']:.3f} of {summary['kept']} kept pages; ingest {seconds['ingest']:.1f} s"
+                f" + refine {seconds['refine']:.1f} s"
+            )
+            for cut in (0.5, 0.8):
+                print("   " + compare(scores, reference[prefilter], cut))
+    print(
+        f"one stage (its classifier trained on math-preserving text; ingest {one_stats['seconds']['ingest']:.1f} s)"
+        " against in_run at recall 0 (trained on fast text):"
+    )
+    for cut in (0.5, 0.8):
+        print("   " + compare(reference[False], one, cut))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--copies", type=int, default=8, help="copies of the 523 pages to score")
-    parser.add_argument("--only", choices=["two_stage"], help="run one section only")
+    parser.add_argument("--only", choices=["two_stage", "two_stage_in_run"], help="run one section only")
     parser.add_argument("--crawl-pages", type=int, default=2000, help="generated-crawl pages in the two-stage test")
     args = parser.parse_args()
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     docs, positives = load(args.data)
-    if args.only == "two_stage":
-        bench_two_stage(args.data, docs, positives, args.repeat, args.crawl_pages)
+    if args.only:
+        if args.only == "two_stage":
+            bench_two_stage(args.data, docs, positives, args.repeat, args.crawl_pages)
+        else:
+            bench_two_stage_in_run(args.data, docs, positives, args.crawl_pages)
         print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
         return
     texts = [d["text"] for d in docs if d["text"].strip()] * args.copies
@@ -339,6 +468,7 @@ def main() -> None:
     bench_minhash(vocabulary, n_docs=4000, n_reference=200, repeat=args.repeat)
     bench_precision(docs, positives)
     bench_two_stage(args.data, docs, positives, args.repeat, args.crawl_pages)
+    bench_two_stage_in_run(args.data, docs, positives, args.crawl_pages)
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -124,8 +124,9 @@ class TwoStageMathExtractor(BaseFilter):
     every page) and the fast plain text (:func:`trl_dsm.mining.extraction.fast.fast_text`) scored by the fastText
     classifier (``metadata["fast_score"]``). Stage two, the math-preserving extraction
     (:func:`trl_dsm.mining.html_text.html_to_text`), only for pages whose fast-text score is at least
-    ``recall_threshold``; set it below the selection's cut and select after it (e.g. :class:`MathScoreFilter`,
-    which scores the math-preserving text). Other pages are dropped (to ``exclusion_writer`` if given)."""
+    ``recall_threshold``, or without fast text (a page of scripts); set the threshold below the selection's cut and
+    select after it (e.g. :class:`MathScoreFilter`, which scores the math-preserving text). Other pages are
+    dropped (to ``exclusion_writer`` if given)."""
 
     name = "trl-dsm two-stage math extraction"
 
@@ -166,7 +167,7 @@ class TwoStageMathExtractor(BaseFilter):
         for (i, fast), score in zip(candidates, scores):
             doc = batch[i]
             doc.metadata["fast_score"] = float(score)
-            if score < self.recall_threshold:
+            if score < self.recall_threshold and fast.strip():  # (no fast text to judge: stage two decides)
                 doc.text = fast
                 out[i] = (False, "below_recall")
                 continue
