@@ -76,7 +76,7 @@ def test_pages_read_again_by_record_offset(shared_data, tmp_path, compression):
     assert {rid: page["text"] for rid, page in again.items()} == {rid: html[rid] for rid in moved.values()}
 
     path.write_bytes(data[: starts[2]])  # truncated: the later records are gone
-    with pytest.raises(ValueError, match=rf"{path.name}: record .* is not in the file any more"):
+    with pytest.raises(ValueError, match=rf"{path.name}: record .* is missing from the file"):
         read_warc_pages(path, {d["warc_offset"]: d["id"] for d in docs[-2:]})
 
 

@@ -178,7 +178,7 @@ def read_warc_pages(path: str | Path, offsets: dict[int, str]) -> dict[str, dict
     (``{offset: WARC-Record-ID}``, as :func:`iter_warc` recorded them), keyed by record id: each read by seeking
     to its offset, as Common Crawl's index reads one record of a WARC file gzipped record by record (or not
     gzipped). A file whose record at an offset is not the one expected (rewritten since) is read through once
-    instead; a page that is not there any more is a ``ValueError`` naming the file and record."""
+    instead; a page missing from it is a ``ValueError`` naming the file and record."""
     from warcio.archiveiterator import ArchiveIterator
 
     pages: dict[str, dict] = {}
@@ -198,7 +198,7 @@ def read_warc_pages(path: str | Path, offsets: dict[int, str]) -> dict[str, dict
                 pages[page["id"]] = page
     missing = sorted(set(offsets.values()) - set(pages))
     if missing:
-        raise ValueError(f"{path}: record {missing[0]} is not in the file any more (changed since it was read?)")
+        raise ValueError(f"{path}: record {missing[0]} is missing from the file (was it changed after it was read?)")
     return pages
 
 
