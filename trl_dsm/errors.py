@@ -14,6 +14,8 @@ The API (standard library only at import; ``trl`` and ``huggingface_hub`` are im
 - :func:`run_recipe_main` — the ``__main__`` body of a recipe: parse its ``TrlParser`` (``--config`` YAML and
   command line; the errors are rewritten to name the file, key and value), run ``main`` and turn bad input into one
   line on rank 0 and exit status 2 (the launcher stops the other ranks). Any other exception keeps its traceback.
+  After ``main`` it calls :func:`release_process_group` (destroy torch's process group before the interpreter
+  exits; call it at the end of your own launched scripts too).
 - Checks that raise :class:`UsageError`: :func:`check_model_source` (a model folder or Hub id, before anything
   loads), :func:`check_data_files` (an empty local data file, before ``datasets`` reads it: its JSON builder fails
   on one with ``StopIteration``), :func:`check_not_empty` (a dataset or list with no rows, naming its source).

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from accelerate import PartialState
 
+from trl_dsm.errors import release_process_group
 from trl_dsm.grading import grade_batch
 from trl_dsm.grading.bounded import get_pool
 
@@ -63,3 +64,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    release_process_group()  # before exit: gloo threads left to exit-time destructors can abort a rank

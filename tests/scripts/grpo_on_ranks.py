@@ -12,6 +12,7 @@ from accelerate import PartialState
 from datasets import Dataset
 
 from trl_dsm import GRPOMathConfig, GRPOMathTrainer
+from trl_dsm.errors import release_process_group
 
 
 def main() -> None:
@@ -52,3 +53,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    release_process_group()  # before exit: gloo threads left to exit-time destructors can abort a rank

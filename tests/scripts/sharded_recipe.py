@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.scripts._cpu_sharding import enable_fsdp_on_cpu, set_zero3_param_persistence_threshold  # noqa: E402
+from trl_dsm.errors import release_process_group  # noqa: E402
 
 
 #: Token ids of the fixed input whose logits are compared with the saved model's (any ids below the vocab size).
@@ -108,3 +109,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    release_process_group()  # before exit: gloo threads left to exit-time destructors can abort a rank
