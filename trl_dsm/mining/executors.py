@@ -10,6 +10,7 @@ checks completion by looking at the outputs. This module knows nothing of the pi
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shlex
 import signal
@@ -138,11 +139,57 @@ _LOCAL_RANK = 0
 _WORKER_STAGE: tuple | None = None
 
 
-def _pool_worker_init(next_rank) -> None:
+#: ``set_num_threads`` entry points of the OpenBLAS builds numpy and scipy load (``scipy-openblas`` renames them).
+OPENBLAS_SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads")
+
+
+def limit_openblas_threads(threads: int) -> list[str]:
+    """Set every OpenBLAS library loaded in this process (``/proc/self/maps``) to ``threads`` threads; returns the
+    libraries set (none where there is no ``/proc``).
+
+    A pool worker is one of ``workers`` processes on the machine's cores: OpenBLAS's own threads (one per core by
+    default, started when numpy is imported) would run beside the other workers, and after each call they keep
+    spinning for a while. A single matrix-vector product per task (``lsh_params``) made them take half the other
+    worker's core: ``lsh_buckets`` with 2 workers took 0.65 s against 0.30 s with one thread each (100k pages, 2
+    cores, benchmarks/mining_scale.py)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {
+                line.split(None, 5)[5].strip() for line in f if "openblas" in line.lower() and line.count(" ") >= 5
+            }
+    except OSError:
+        return []
+    done = []
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+        except OSError:
+            continue
+        setter = next((getattr(lib, n) for n in OPENBLAS_SETTERS if hasattr(lib, n)), None)
+        if setter is not None:
+            setter(ctypes.c_int(threads))
+            done.append(path)
+    return done
+
+
+def limit_native_threads(threads: int) -> None:
+    """A pool worker's share of the cores for the native thread pools its tasks use: OpenBLAS
+    (:func:`limit_openblas_threads`) and Arrow's CPU pool (parquet decoding, compute kernels), which otherwise
+    start one thread per core in every worker."""
+    import pyarrow
+
+    limit_openblas_threads(threads)
+    pyarrow.set_cpu_count(threads)
+
+
+def _pool_worker_init(next_rank, threads: int) -> None:
     global _LOCAL_RANK
     with next_rank.get_lock():
         _LOCAL_RANK = next_rank.value
         next_rank.value += 1
+    limit_native_threads(threads)
 
 
 def _pool_run_rank(task: tuple[str, bytes, int]):
@@ -166,7 +213,13 @@ def _pool_run_rank(task: tuple[str, bytes, int]):
 def shared_pool(workers: int):
     """The run's process pool of ``workers`` workers, forked from this process at its first use (after the driver's
     imports and ``stages.preload``) and reused by every later stage: forking per stage costs a fork of the whole
-    driver and copy-on-write faults in every stage's fresh workers (benchmarks/mining_scale.py)."""
+    driver and copy-on-write faults in every stage's fresh workers (benchmarks/mining_scale.py).
+
+    The objects alive at the fork are frozen out of the cyclic garbage collector (``gc.freeze``) until the pool
+    closes: a full collection, in a worker or in the driver, writes to the header of every object it scans, which
+    copies every page of the driver's heap that the processes still share (the driver's import of ``jinja2`` for
+    the dataset card took 0.13 s beside the pool against 0.03 s, a 100k-page ingest stage 62k page faults in the
+    workers against 38k)."""
     import multiprocessing
 
     global _POOL
@@ -174,7 +227,10 @@ def shared_pool(workers: int):
         return _POOL[2]
     close_shared_pool()
     ctx = multiprocessing.get_context("fork")
-    _POOL = (os.getpid(), workers, ctx.Pool(workers, _pool_worker_init, (ctx.Value("i", 0),)))
+    gc.freeze()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // workers)  # each worker's share of the cores, for OpenBLAS and Arrow
+    _POOL = (os.getpid(), workers, ctx.Pool(workers, _pool_worker_init, (ctx.Value("i", 0), threads)))
     return _POOL[2]
 
 
@@ -184,6 +240,7 @@ def close_shared_pool() -> None:
     if _POOL is not None and _POOL[0] == os.getpid():
         _POOL[2].terminate()
         _POOL[2].join()
+        gc.unfreeze()
     _POOL = None
 
 

@@ -80,16 +80,37 @@ def atomic_npz(path: Path, **arrays) -> None:
     os.replace(tmp, path)
 
 
-def atomic_parquet(path: Path, dataset) -> None:
-    """Write a ``datasets.Dataset`` (or a ``pyarrow.Table``) as one parquet file."""
+def atomic_parquet(path: Path, dataset, row_group_size: int | None = None) -> None:
+    """Write a ``datasets.Dataset`` (or a ``pyarrow.Table``) as one parquet file (row groups of at most
+    ``row_group_size`` rows when given, so that :func:`read_rows` decodes only the groups of a row range)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     table = dataset if isinstance(dataset, pa.Table) else dataset.with_format("arrow")[:]  # one table, no bar
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, row_group_size=row_group_size)
     os.replace(tmp, path)
+
+
+def read_rows(path: Path, start: int, stop: int, columns: Sequence[str] | None = None):
+    """Rows ``[start, stop)`` of a parquet file as a ``pyarrow.Table``, decoding only the row groups that hold
+    them (the whole file when it is one row group)."""
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    groups, first, at = [], 0, 0
+    for group in range(file.metadata.num_row_groups):
+        rows = file.metadata.row_group(group).num_rows
+        if at < stop and at + rows > start:
+            first = first if groups else at
+            groups.append(group)
+        at += rows
+    columns = list(columns) if columns is not None else None
+    if not groups or stop <= start:
+        table = file.schema_arrow.empty_table()
+        return table.select(columns) if columns is not None else table
+    return file.read_row_groups(groups, columns=columns).slice(start - first, stop - start)
 
 
 def atomic_parquet_stream(path: Path, schema, tables: Iterable) -> None:

@@ -73,7 +73,6 @@ from trl_dsm.mining.classifier import SCORE_COLUMN
 from trl_dsm.mining.config import MiningConfig
 from trl_dsm.mining.documents import COLUMNS
 from trl_dsm.mining.export import decontaminate_shard
-from trl_dsm.mining.lsh import lsh_params
 from trl_dsm.mining.minhash import minhash_signatures
 from trl_dsm.mining.readers import OFFSET_COLUMN, load_documents
 from trl_dsm.mining.refine import docs_shard, iteration_classifier, refine_shard, shard_tokens, stage_one_scores
@@ -88,10 +87,12 @@ from trl_dsm.mining.rundir import (
     atomic_partitioned_parquet,
     iter_batches,
     read_partition,
+    read_rows,
     read_shard,
 )
 from trl_dsm.mining.select import BudgetCut, count_tokens, select_threshold
 from trl_dsm.mining.stages_dedup import (
+    band_layout,
     cluster_members_shard,
     cluster_report_part,
     clusters_task,
@@ -121,7 +122,8 @@ def ingest_unit(run: RunDir, config: MiningConfig, iteration: int, unit: int) ->
     atomic_json(run.raw(unit).with_suffix(".json"), {TIMEOUT_STAT: timeouts, "pages_read": counts["pages"]})
     if OFFSET_COLUMN in dataset.column_names:  # extraction.in_run: where refine reads each page again
         atomic_npy(run.raw_offsets(unit), np.asarray(dataset[OFFSET_COLUMN], dtype=np.int64))
-    atomic_parquet(run.raw(unit), dataset.select_columns(COLUMNS))
+    # row groups of batch_size pages: a reshard task decodes the groups that hold its shard's rows, not the part
+    atomic_parquet(run.raw(unit), dataset.select_columns(COLUMNS), row_group_size=config.batch_size)
     return {TIMEOUT_STAT: timeouts or 0}
 
 
@@ -134,9 +136,9 @@ def shard_bounds(total: int, shards: int, shard: int) -> tuple[int, int]:
 
 
 def reshard_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int) -> None:
-    """Shard ``shard``'s rows, read from the parts it overlaps (one part at a time)."""
+    """Shard ``shard``'s rows, read from the parts it overlaps (only the row groups that hold them,
+    :func:`~trl_dsm.mining.rundir.read_rows`)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     meta = run.meta()
     lo = meta["offsets"][shard]
@@ -145,8 +147,7 @@ def reshard_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int)
     pieces = []
     for unit, (a, b) in enumerate(zip(meta["part_offsets"][:-1], meta["part_offsets"][1:])):
         if b > lo and a < hi:
-            table = pq.read_table(run.raw(unit), columns=COLUMNS)
-            pieces.append(table.slice(max(lo, a) - a, min(hi, b) - max(lo, a)).cast(schema))
+            pieces.append(read_rows(run.raw(unit), max(lo, a) - a, min(hi, b) - a, COLUMNS).cast(schema))
     atomic_parquet(run.doc_shard(shard), pa.concat_tables(pieces) if pieces else schema.empty_table())
 
 
@@ -180,16 +181,30 @@ def prepare_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int)
 
 def preload(config: MiningConfig) -> None:
     """Import the tasks' modules and load their compiled kernels (numba's cache) in this process: the driver calls
-    it before the ``local`` executor forks its pool, so the workers inherit them instead of each loading them."""
-    import datasets  # noqa: F401
+    it before the ``local`` executor forks its pool, so the workers inherit them instead of each loading them. A
+    one-page input is read too: a process's first ``datasets`` builder imports what the library patches for
+    streaming (``scipy.io``, ``scipy.sparse``: ~0.1 s per pool worker, and again in the driver for the seeds)."""
+    import tempfile
+
+    import datasets
     import fasttext  # noqa: F401
 
     from trl_dsm.mining.classifier import normalize_text
 
     d = config.dedup
-    lsh_params(d.threshold, d.num_perm)
+    band_layout(d.threshold, d.num_perm)  # cached: the pool's workers inherit it
     minhash_signatures(["warm up the kernels"], num_perm=d.num_perm, seed=d.seed, ngram=d.ngram)
     normalize_text("warm up")
+    bars = not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        with tempfile.TemporaryDirectory(prefix="trl-dsm-preload-") as tmp:
+            page = Path(tmp) / "page.jsonl"
+            page.write_text(json.dumps({"text": "warm up", "url": "https://example.org/"}) + "\n")
+            load_documents({"type": "jsonl", "paths": [str(page)]}, cache_dir=Path(tmp) / "cache")
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
 
 
 def shard_keep(run: RunDir, shard: int) -> np.ndarray:

@@ -10,6 +10,7 @@ datatrove steps that run them are in :mod:`trl_dsm.mining.stages`.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -26,6 +27,18 @@ from trl_dsm.mining.rundir import (
     read_partition,
 )
 from trl_dsm.mining.urls import url_duplicates, url_duplicates_total
+
+
+@functools.cache
+def band_layout(threshold: float, num_perm: int) -> tuple[int, int]:
+    """``(bands, rows per band)`` of the LSH (:func:`trl_dsm.mining.lsh.lsh_params`), computed once per process:
+    :func:`trl_dsm.mining.stages.preload` computes it in the driver before the local executor's pool forks, so no
+    task repeats the quadrature (a matrix product that wakes OpenBLAS's threads in every task).
+
+    >>> band_layout(0.8, 128)
+    (9, 13)
+    """
+    return lsh.lsh_params(threshold, num_perm)
 
 
 def _sorted_rows_in(path: Path, lo: int, hi: int) -> np.ndarray:
@@ -57,7 +70,7 @@ def lsh_buckets_shard(run: RunDir, config: MiningConfig, iteration: int, shard: 
     keep = ~np.load(run.prepared(shard))["empty"].astype(bool)
     keep[_url_removed_in(run, config, shard)] = False
     local = np.flatnonzero(keep)
-    bands, rows_per_band = lsh.lsh_params(d.threshold, d.num_perm)
+    bands, rows_per_band = band_layout(d.threshold, d.num_perm)
     keys = lsh.band_hashes(np.load(run.signatures(shard))[local], bands, rows_per_band)
     rows = local.astype(np.int64) + lo
     blocks, counts = [], []
@@ -111,7 +124,7 @@ def lsh_merge_task(run: RunDir, config: MiningConfig, iteration: int, task: int)
 
 def lsh_tasks(config: MiningConfig) -> int:
     """The number of ``lsh_merge`` tasks: LSH bands x hash partitions."""
-    return lsh.lsh_params(config.dedup.threshold, config.dedup.num_perm)[0] * config.dedup.partitions
+    return band_layout(config.dedup.threshold, config.dedup.num_perm)[0] * config.dedup.partitions
 
 
 def _slice(path: Path, offsets: Path, partition: int) -> np.ndarray:
@@ -127,7 +140,7 @@ def component_inputs(run: RunDir, config: MiningConfig, round_: int, partition: 
     (``(pairs, offsets)``): ``dedup.partitions`` files, of which only the pairs keyed at the partition's rows."""
     d = config.dedup
     if round_ == 0:
-        return [(run.lsh_edges(band, partition), None) for band in range(lsh.lsh_params(d.threshold, d.num_perm)[0])]
+        return [(run.lsh_edges(band, partition), None) for band in range(band_layout(d.threshold, d.num_perm)[0])]
     return [(run.components(round_ - 1, p), run.component_offsets(round_ - 1, p)) for p in range(d.partitions)]
 
 
