@@ -353,13 +353,17 @@ class _RecordPid(RunStepBase):
 def test_local_executor_is_datatrove_local_forked_from_the_driver(tmp_path):
     """``executor: local`` runs each stage on datatrove's ``LocalPipelineExecutor``: in the driver's process with 1
     worker, in a pool forked from it with 2 (its workers inherit the driver's imports)."""
-    from trl_dsm.mining.executors import ExecutorConfig, run_stage
+    from trl_dsm.mining.executors import ExecutorConfig, close_shared_pool, run_stage
 
     for workers in (1, 2):
         step = _RecordPid(tmp_path / str(workers), 0, range(6))
         Path(step.run_dir).mkdir()
         missing = lambda s=step: [i for i in range(6) if not s.output(None, None, i).is_file()]  # noqa: E731
-        run_stage(ExecutorConfig(kind="local", workers=workers), [step], 6, missing, tmp_path / "logs", f"w{workers}")
+        try:
+            config = ExecutorConfig(kind="local", workers=workers)
+            run_stage(config, [step], 6, missing, tmp_path / "logs", f"w{workers}")
+        finally:
+            close_shared_pool()
         pids = {step.output(None, None, i).read_text() for i in range(6)}
         if workers == 1:
             assert pids == {str(os.getpid())}
@@ -380,3 +384,182 @@ def test_local_stage_is_bounded(tmp_path):
     with pytest.raises(TimeoutError, match="executor.timeout_s=2"):
         run_stage(config, [step], 2, lambda: [1], tmp_path / "logs", "stage")
     assert time.monotonic() - start < 30  # not the unit's 60 s
+
+
+def _openblas_threads() -> dict[str, int]:
+    """Threads of every OpenBLAS library loaded in this process (from ``/proc/self/maps``)."""
+    import ctypes
+
+    with open("/proc/self/maps") as f:
+        paths = {line.split(None, 5)[5].strip() for line in f if "openblas" in line.lower() and line.count(" ") >= 5}
+    out = {}
+    for path in sorted(paths):
+        lib = ctypes.CDLL(path)
+        getters = [n for n in ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_") if hasattr(lib, n)]
+        getters += [n for n in ("scipy_openblas_get_num_threads",) if hasattr(lib, n)]
+        if getters:
+            out[path] = getattr(lib, getters[0])()
+    return out
+
+
+class _RecordThreads(RunStepBase):
+    """A stage whose unit ``i`` writes what the process that ran it sees: its pid, OpenBLAS's threads per library,
+    Arrow's CPU pool size and the objects frozen out of the garbage collector."""
+
+    name = "record_threads"
+
+    def output(self, run, config, i):
+        return Path(self.run_dir) / f"{self.name}-{i}.json"
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        import gc
+
+        import pyarrow
+
+        for i in self.units[rank::world_size]:
+            seen = {"pid": os.getpid(), "openblas": _openblas_threads(), "arrow": pyarrow.cpu_count()}
+            seen["frozen"] = gc.get_freeze_count()
+            self.output(None, None, i).write_text(json.dumps(seen))
+        if data:
+            yield from data
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads the loaded libraries from /proc")
+def test_pool_workers_get_their_share_of_the_cores(tmp_path):
+    """2 workers on this machine's cores: each worker's OpenBLAS libraries (numpy's, scipy's when loaded) and Arrow's
+    CPU pool run ``cores // 2`` threads (at least 1), and the driver's objects at the fork are frozen out of the
+    garbage collector there; the driver keeps its own settings, and its objects are unfrozen when the pool closes.
+    With 1 worker the tasks run in the driver, which nothing changes."""
+    import ctypes
+    import gc
+
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS)
+    import pyarrow
+
+    from trl_dsm.mining.executors import (
+        OPENBLAS_SETTERS,
+        ExecutorConfig,
+        close_shared_pool,
+        limit_openblas_threads,
+        run_stage,
+    )
+
+    original_blas, original_arrow = _openblas_threads(), pyarrow.cpu_count()
+    assert original_blas, "numpy's OpenBLAS is not loaded"
+    cores = len(os.sched_getaffinity(0))
+    # the driver at more threads than any worker's share (OMP_NUM_THREADS=1 in the tests would hide the limit)
+    assert limit_openblas_threads(cores + 1) == sorted(original_blas)
+    pyarrow.set_cpu_count(cores + 1)
+    driver_blas, driver_arrow = _openblas_threads(), pyarrow.cpu_count()
+    assert set(driver_blas.values()) == {cores + 1} and driver_arrow == cores + 1
+    for workers in (1, 2):
+        step = _RecordThreads(tmp_path / str(workers), 0, range(4))
+        Path(step.run_dir).mkdir()
+        missing = lambda s=step: [i for i in range(4) if not s.output(None, None, i).is_file()]  # noqa: E731
+        try:
+            run_stage(ExecutorConfig(kind="local", workers=workers), [step], 4, missing, tmp_path / "logs", "t")
+            frozen_beside_pool = gc.get_freeze_count()
+        finally:
+            close_shared_pool()
+        seen = [json.loads(step.output(None, None, i).read_text()) for i in range(4)]
+        if workers == 1:
+            assert {s["pid"] for s in seen} == {os.getpid()}
+            assert all(s["openblas"] == driver_blas and s["arrow"] == driver_arrow for s in seen)
+            assert frozen_beside_pool == 0
+        else:
+            share = max(1, cores // 2)
+            assert len({s["pid"] for s in seen}) == 2 and os.getpid() not in {s["pid"] for s in seen}
+            assert all(set(s["openblas"]) >= set(driver_blas) for s in seen)
+            assert all(threads == share for s in seen for threads in s["openblas"].values())
+            assert all(s["arrow"] == share and s["frozen"] > 1000 for s in seen)
+            assert frozen_beside_pool > 1000
+        assert gc.get_freeze_count() == 0
+        assert _openblas_threads() == driver_blas and pyarrow.cpu_count() == driver_arrow
+    for path, threads in original_blas.items():  # as it was, for the tests after this one
+        lib = ctypes.CDLL(path)
+        next(getattr(lib, n) for n in OPENBLAS_SETTERS if hasattr(lib, n))(threads)
+    pyarrow.set_cpu_count(original_arrow)
+    assert _openblas_threads() == original_blas
+
+
+def test_read_rows_decodes_only_the_row_groups_of_the_range(tmp_path, monkeypatch):
+    """:func:`read_rows` gives exactly the rows of ``[start, stop)`` and asks parquet for the row groups that hold
+    them only; a file of one row group is read whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trl_dsm.mining.rundir import atomic_parquet, read_rows
+
+    table = pa.table({"id": [f"d{i}" for i in range(23)], "text": [f"page {i}" * (i % 4) for i in range(23)]})
+    grouped, whole = tmp_path / "grouped.parquet", tmp_path / "whole.parquet"
+    atomic_parquet(grouped, table, row_group_size=5)  # groups [0, 5) [5, 10) [10, 15) [15, 20) [20, 23)
+    atomic_parquet(whole, table)
+    assert pq.ParquetFile(grouped).metadata.num_row_groups == 5 and pq.ParquetFile(whole).metadata.num_row_groups == 1
+    asked: list[list[int]] = []
+    read_row_groups = pq.ParquetFile.read_row_groups
+
+    def record(self, groups, *args, **kwargs):
+        asked.append(list(groups))
+        return read_row_groups(self, groups, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", record)
+    cases = {(0, 23): [0, 1, 2, 3, 4], (0, 5): [0], (4, 6): [0, 1], (5, 10): [1], (7, 21): [1, 2, 3, 4], (22, 23): [4]}
+    for (start, stop), groups in cases.items():
+        asked.clear()
+        expected = table.select(["text", "id"]).slice(start, stop - start)
+        assert read_rows(grouped, start, stop, ["text", "id"]) == expected
+        assert asked == [groups]
+        asked.clear()
+        assert read_rows(whole, start, stop) == table.slice(start, stop - start)
+        assert asked == [[0]]
+    asked.clear()
+    empty = read_rows(grouped, 7, 7, ["id"])
+    assert empty.num_rows == 0 and empty.schema.names == ["id"] and asked == []
+
+
+def test_reshard_across_row_groups_and_parts(tmp_path):
+    """Shards cut across the parts' row groups and across parts get exactly their rows, in order."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trl_dsm.mining.documents import COLUMNS
+    from trl_dsm.mining.rundir import RunDir, atomic_json, atomic_parquet
+    from trl_dsm.mining.stages import reshard_shard, shard_bounds
+
+    run = RunDir(tmp_path / "run")
+    part_rows, shards = [11, 0, 7, 20], 6
+    rows = [{c: f"{c}-{u}-{r}" for c in COLUMNS} for u, n in enumerate(part_rows) for r in range(n)]
+    at = 0
+    for unit, n in enumerate(part_rows):
+        table = pa.table({c: pa.array([row[c] for row in rows[at : at + n]], pa.string()) for c in COLUMNS})
+        atomic_parquet(run.raw(unit), table, row_group_size=3)
+        at += n
+    total = sum(part_rows)
+    bounds = [shard_bounds(total, shards, s) for s in range(shards)]
+    offsets = [0, *np.cumsum(part_rows).tolist()]
+    meta = {"rows": [b - a for a, b in bounds], "offsets": [a for a, _ in bounds] + [total], "total": total}
+    atomic_json(run.shards_meta(), {**meta, "part_rows": part_rows, "part_offsets": offsets})
+    for shard in range(shards):
+        reshard_shard(run, None, 0, shard)
+    got = [r for s in range(shards) for r in pq.read_table(run.doc_shard(s)).to_pylist()]
+    assert got == rows
+    assert [pq.ParquetFile(run.doc_shard(s)).metadata.num_rows for s in range(shards)] == meta["rows"]
+
+
+def test_task_config_is_read_once_until_the_file_changes(tmp_path, monkeypatch):
+    """Tasks read ``config.json`` once per process; a rewritten file (a resumed run with another executor) is read
+    again."""
+    from trl_dsm.mining import stages
+    from trl_dsm.mining.config import MiningConfig
+    from trl_dsm.mining.rundir import RunDir, atomic_json
+
+    run = RunDir(tmp_path / "run")
+    atomic_json(run.config(), MiningConfig(output_dir=str(run.root), num_shards=3).to_dict())
+    reads = []
+    load = RunDir.load_config
+    monkeypatch.setattr(RunDir, "load_config", lambda self: reads.append(1) or load(self))
+    first = stages.task_config(run)
+    assert stages.task_config(RunDir(run.root)) is first and len(reads) == 1 and first.num_shards == 3
+    atomic_json(run.config(), MiningConfig(output_dir=str(run.root), num_shards=5).to_dict())
+    assert stages.task_config(run).num_shards == 5 and len(reads) == 2

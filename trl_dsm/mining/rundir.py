@@ -65,8 +65,7 @@ def atomic_npy_memmap(path: Path, shape: tuple[int, ...], dtype, enabled: bool =
     array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
     try:
         yield array
-        array.flush()
-        del array
+        del array  # a shared mapping: readers see its pages through the page cache, no msync (a disk write) needed
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -398,6 +398,21 @@ def prefix_pages_shard(run: RunDir, config: MiningConfig, k: int, shard: int) ->
     atomic_npy(run.prefix_pages(k, shard), np.union1d(added, np.array(hits, dtype=np.int64) + start).astype(np.int64))
 
 
+#: This process's reading of a run's ``config.json``, by path, inode, size and mtime (:func:`task_config`).
+_CONFIG: tuple | None = None
+
+
+def task_config(run: RunDir) -> MiningConfig:
+    """The run's configuration for a task: read once per process while ``config.json`` is unchanged (parsing it
+    costs ~1 ms, and a 100k-page run has ~400 tasks). Tasks only read it."""
+    global _CONFIG
+    stat = run.config().stat()
+    key = (str(run.config()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if _CONFIG is None or _CONFIG[0] != key:
+        _CONFIG = (key, run.load_config())
+    return _CONFIG[1]
+
+
 class RunStep(PipelineStep):
     """One stage of a mining run as a datatrove step: task ``rank`` runs the units ``units[rank::world_size]``
     (shards, partitions, input files) whose output is missing, reading its inputs from the run directory ``run_dir``
@@ -436,13 +451,13 @@ class RunStep(PipelineStep):
     def todo(self, units: Sequence[int]) -> list[int]:
         """The ``units`` whose output is missing (the driver's resume check)."""
         run = RunDir(self.run_dir)
-        config = run.load_config()
+        config = task_config(run)
         return [i for i in units if not self.output(run, config, i).is_file()]
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         """Run this task's units that are not done yet, then pass the documents on."""
         run = RunDir(self.run_dir)
-        config = run.load_config()
+        config = task_config(run)
         for i in self.units[rank::world_size]:
             if self.output(run, config, i).is_file():
                 self.stat_update("already_done")
