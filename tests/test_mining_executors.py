@@ -334,7 +334,8 @@ def test_slurm_stand_in_run_equals_local(shared_data, local_reference, tmp_path,
 
 
 class _RecordPid(RunStepBase):
-    """A stage whose unit ``i`` writes the id of the process that ran it (``sleep_unit`` sleeps 60 s first)."""
+    """A stage whose unit ``i`` writes the id of the process that ran it after 0.2 s (long enough for both workers
+    of a pool to take units; ``sleep_unit`` sleeps 60 s)."""
 
     name = "record_pid"
     sleep_unit = -1
@@ -344,7 +345,7 @@ class _RecordPid(RunStepBase):
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         for i in self.units[rank::world_size]:
-            time.sleep(60 if i == self.sleep_unit else 0)
+            time.sleep(60 if i == self.sleep_unit else 0.2)
             self.output(None, None, i).write_text(str(os.getpid()))
         if data:
             yield from data
@@ -416,9 +417,12 @@ class _RecordThreads(RunStepBase):
 
         import pyarrow
 
+        from trl_dsm.mining.rundir import parquet_threads
+
         for i in self.units[rank::world_size]:
+            time.sleep(0.2)  # both workers of a pool take units
             seen = {"pid": os.getpid(), "openblas": _openblas_threads(), "arrow": pyarrow.cpu_count()}
-            seen["frozen"] = gc.get_freeze_count()
+            seen["frozen"], seen["parquet_threads"] = gc.get_freeze_count(), parquet_threads()
             self.output(None, None, i).write_text(json.dumps(seen))
         if data:
             yield from data
@@ -427,8 +431,8 @@ class _RecordThreads(RunStepBase):
 @pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads the loaded libraries from /proc")
 def test_pool_workers_get_their_share_of_the_cores(tmp_path):
     """2 workers on this machine's cores: each worker's OpenBLAS libraries (numpy's, scipy's when loaded) and Arrow's
-    CPU pool run ``cores // 2`` threads (at least 1), and the driver's objects at the fork are frozen out of the
-    garbage collector there; the driver keeps its own settings, and its objects are unfrozen when the pool closes.
+    CPU pool run ``cores // 2`` threads (at least 1; with one, the run directory's parquet readers decode in the
+    task's thread), and the driver's objects at the fork are frozen out of the garbage collector there; the driver keeps its own settings, and its objects are unfrozen when the pool closes.
     With 1 worker the tasks run in the driver, which nothing changes."""
     import ctypes
     import gc
@@ -465,6 +469,7 @@ def test_pool_workers_get_their_share_of_the_cores(tmp_path):
         if workers == 1:
             assert {s["pid"] for s in seen} == {os.getpid()}
             assert all(s["openblas"] == driver_blas and s["arrow"] == driver_arrow for s in seen)
+            assert all(s["parquet_threads"] for s in seen)  # the driver's Arrow pool has more than one thread
             assert frozen_beside_pool == 0
         else:
             share = max(1, cores // 2)
@@ -472,6 +477,7 @@ def test_pool_workers_get_their_share_of_the_cores(tmp_path):
             assert all(set(s["openblas"]) >= set(driver_blas) for s in seen)
             assert all(threads == share for s in seen for threads in s["openblas"].values())
             assert all(s["arrow"] == share and s["frozen"] > 1000 for s in seen)
+            assert all(s["parquet_threads"] == (share > 1) for s in seen)  # decoding in the task's thread on one
             assert frozen_beside_pool > 1000
         assert gc.get_freeze_count() == 0
         assert _openblas_threads() == driver_blas and pyarrow.cpu_count() == driver_arrow
@@ -563,3 +569,41 @@ def test_task_config_is_read_once_until_the_file_changes(tmp_path, monkeypatch):
     assert stages.task_config(RunDir(run.root)) is first and len(reads) == 1 and first.num_shards == 3
     atomic_json(run.config(), MiningConfig(output_dir=str(run.root), num_shards=5).to_dict())
     assert stages.task_config(run).num_shards == 5 and len(reads) == 2
+
+
+class _ExclusiveUnit(RunStepBase):
+    """A stage whose unit ``i`` creates its file exclusively (a unit run twice fails) with the id of its process."""
+
+    name = "exclusive"
+
+    def output(self, run, config, i):
+        return Path(self.run_dir) / f"{self.name}-{i}"
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        for i in self.units[rank::world_size]:
+            time.sleep(0.01)
+            with open(self.output(None, None, i), "x") as f:
+                f.write(str(os.getpid()))
+            self.stat_update("unit")
+        if data:
+            yield from data
+
+
+def test_pool_workers_share_the_ranks_of_a_stage(tmp_path):
+    """2 workers take the 60 ranks of a stage from a shared counter: every rank runs once, both workers run some,
+    and the stage's merged stats count 60 units; a second stage on the same pool starts its counter again."""
+    from trl_dsm.mining.executors import ExecutorConfig, close_shared_pool, run_stage
+
+    try:
+        for stage in ("a", "b"):
+            step = _ExclusiveUnit(tmp_path / stage, 0, range(60))
+            Path(step.run_dir).mkdir()
+            missing = lambda s=step: [i for i in range(60) if not s.output(None, None, i).is_file()]  # noqa: E731
+            run_stage(ExecutorConfig(kind="local", workers=2), [step], 60, missing, tmp_path / "logs", stage)
+            pids = [step.output(None, None, i).read_text() for i in range(60)]
+            assert len(set(pids)) == 2 and str(os.getpid()) not in pids
+            (logs,) = (tmp_path / "logs").glob(f"{stage}-*")
+            merged = json.loads((logs / "stats.json").read_text())
+            assert sum(s["stats"].get("unit", 0) for s in merged) == 60
+    finally:
+        close_shared_pool()

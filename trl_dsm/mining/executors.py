@@ -137,6 +137,9 @@ _POOL: tuple | None = None
 _LOCAL_RANK = 0
 #: The executor of the stage this pool worker last ran a rank of: ``(stage key, executor)``.
 _WORKER_STAGE: tuple | None = None
+#: The index of the next rank of the pool's current stage, shared by the driver and its workers (shared memory
+#: made before the fork; the driver sets it to 0 before a stage).
+_NEXT_TASK = None
 
 
 #: ``set_num_threads`` entry points of the OpenBLAS builds numpy and scipy load (``scipy-openblas`` renames them).
@@ -192,22 +195,31 @@ def _pool_worker_init(next_rank, threads: int) -> None:
     limit_native_threads(threads)
 
 
-def _pool_run_rank(task: tuple[str, bytes, int]):
-    """Run one rank in a pool worker: the stage's executor is unpickled once per worker and stage (``dill``, as
-    datatrove's own pool), and each rank gets fresh steps, as in datatrove."""
+def _pool_run_ranks(task: tuple[str, bytes, list[int]]) -> list:
+    """A pool worker's part of a stage: the ranks it takes, one at a time, from the pool's shared counter until none
+    is left (as balanced as one message per rank, without the driver's threads waking for every rank and taking a
+    worker's core each time); returns their stats. The stage's executor is unpickled once per worker and stage
+    (``dill``, as datatrove's own pool), and each rank gets fresh steps, as in datatrove."""
     import dill
 
     global _WORKER_STAGE
-    key, payload, rank = task
+    key, payload, ranks = task
     if _WORKER_STAGE is None or _WORKER_STAGE[0] != key:
         _WORKER_STAGE = (key, dill.loads(payload))
     executor = _WORKER_STAGE[1]
-    pipeline = executor.pipeline
-    executor.pipeline = deepcopy(pipeline)
-    try:
-        return executor._run_for_rank(rank, _LOCAL_RANK)
-    finally:
-        executor.pipeline = pipeline
+    stats = []
+    while True:
+        with _NEXT_TASK.get_lock():
+            i = _NEXT_TASK.value
+            _NEXT_TASK.value = i + 1
+        if i >= len(ranks):
+            return stats
+        pipeline = executor.pipeline
+        executor.pipeline = deepcopy(pipeline)
+        try:
+            stats.append(executor._run_for_rank(ranks[i], _LOCAL_RANK))
+        finally:
+            executor.pipeline = pipeline
 
 
 def shared_pool(workers: int):
@@ -222,11 +234,12 @@ def shared_pool(workers: int):
     workers against 38k)."""
     import multiprocessing
 
-    global _POOL
+    global _POOL, _NEXT_TASK
     if _POOL is not None and _POOL[0] == os.getpid() and _POOL[1] == workers:
         return _POOL[2]
     close_shared_pool()
     ctx = multiprocessing.get_context("fork")
+    _NEXT_TASK = ctx.Value("q", 0)
     gc.freeze()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     threads = max(1, cores // workers)  # each worker's share of the cores, for OpenBLAS and Arrow
@@ -282,8 +295,11 @@ def _local_executor_class():
 
                 key, payload = f"{os.getpid()}-{time.time_ns()}", dill.dumps(self)
                 try:
-                    tasks = [(key, payload, rank) for rank in ranks]
-                    stats = list(shared_pool(self.workers).imap_unordered(_pool_run_rank, tasks))
+                    pool = shared_pool(self.workers)
+                    with _NEXT_TASK.get_lock():
+                        _NEXT_TASK.value = 0
+                    jobs = [(key, payload, list(ranks))] * min(self.workers, len(ranks))  # one per worker
+                    stats = [s for part in pool.imap_unordered(_pool_run_ranks, jobs) for s in part]
                 except BaseException:
                     close_shared_pool()  # a failed, stuck or interrupted rank: its worker goes with the pool
                     raise

@@ -92,6 +92,16 @@ def atomic_parquet(path: Path, dataset, row_group_size: int | None = None) -> No
     os.replace(tmp, path)
 
 
+def parquet_threads() -> bool:
+    """Whether the readers here decode a file's columns on Arrow's CPU pool: not when that pool has one thread (a
+    local executor's pool worker on its share of the cores, :func:`trl_dsm.mining.executors.limit_native_threads`),
+    where handing the decoding to it only adds thread switches (two per read, each a chance for another process to
+    take the core)."""
+    import pyarrow
+
+    return pyarrow.cpu_count() > 1
+
+
 def read_rows(path: Path, start: int, stop: int, columns: Sequence[str] | None = None):
     """Rows ``[start, stop)`` of a parquet file as a ``pyarrow.Table``, decoding only the row groups that hold
     them (the whole file when it is one row group)."""
@@ -109,7 +119,8 @@ def read_rows(path: Path, start: int, stop: int, columns: Sequence[str] | None =
     if not groups or stop <= start:
         table = file.schema_arrow.empty_table()
         return table.select(columns) if columns is not None else table
-    return file.read_row_groups(groups, columns=columns).slice(start - first, stop - start)
+    table = file.read_row_groups(groups, columns=columns, use_threads=parquet_threads())
+    return table.slice(start - first, stop - start)
 
 
 def atomic_parquet_stream(path: Path, schema, tables: Iterable) -> None:
@@ -146,7 +157,7 @@ def read_partition(path: Path, partition: int):
     """Row group ``partition`` of a file written by :func:`atomic_partitioned_parquet` (a ``pyarrow.Table``)."""
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(path).read_row_group(partition)
+    return pq.ParquetFile(path).read_row_group(partition, use_threads=parquet_threads())
 
 
 def read_shard(path: Path, columns: Sequence[str] | None = None):
@@ -154,14 +165,16 @@ def read_shard(path: Path, columns: Sequence[str] | None = None):
     import datasets
     import pyarrow.parquet as pq
 
-    return datasets.Dataset(pq.read_table(path, columns=list(columns) if columns else None))
+    columns = list(columns) if columns else None
+    return datasets.Dataset(pq.read_table(path, columns=columns, use_threads=parquet_threads()))
 
 
 def iter_batches(path: Path, columns: Sequence[str], batch_size: int):
     """The ``columns`` of a parquet file as dicts of lists, ``batch_size`` rows at a time, in row order."""
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=list(columns)):
+    file = pq.ParquetFile(path)
+    for batch in file.iter_batches(batch_size=batch_size, columns=list(columns), use_threads=parquet_threads()):
         yield batch.to_pydict()
 
 

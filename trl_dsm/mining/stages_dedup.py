@@ -24,6 +24,7 @@ from trl_dsm.mining.rundir import (
     atomic_jsonl,
     atomic_npy,
     atomic_partitioned_parquet,
+    parquet_threads,
     read_partition,
 )
 from trl_dsm.mining.urls import url_duplicates, url_duplicates_total
@@ -234,7 +235,7 @@ def cluster_members_shard(run: RunDir, config: MiningConfig, iteration: int, sha
         start, end = np.searchsorted(shown[0], [lo, hi])
         found.append(np.asarray(shown[:, start:end], dtype=np.int64))
     member, root, position = np.concatenate(found, axis=1) if found else np.zeros((3, 0), dtype=np.int64)
-    table = pq.read_table(run.doc_shard(shard), columns=["url", "id"]).take(member - lo)
+    table = pq.read_table(run.doc_shard(shard), columns=["url", "id"], use_threads=parquet_threads()).take(member - lo)
     part = np.searchsorted(report_bounds(meta["total"], d.partitions), root, side="right") - 1
     order = np.argsort(part, kind="stable")
     member, root, position, part = member[order], root[order], position[order], part[order]
