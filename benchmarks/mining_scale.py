@@ -7,7 +7,9 @@
 The crawl: the shared web pages, generated 150-word pages, MATH solutions as math pages (~5%), and planted
 near-duplicates (copies of generated pages with 0-3 words replaced, Jaccard of 5-shingles ~0.87-1.0) under their
 own URLs, plus 2% URL duplicates. Each size runs with 1 and 2 workers (``executor: local``, a process pool) in a
-fresh process and prints: docs/s, the wall seconds of each stage (``driver:*`` and ``train`` are the driver's own
+fresh process and prints: docs/s, the CPU seconds of the whole setting (its process, the pool workers and the
+fastText training process, user + system: at 2 workers, more CPU than at 1 is contention, less wall gain at the
+same CPU is serial or idle time), the wall seconds of each stage (``driver:*`` and ``train`` are the driver's own
 work) and the rest (``driver_other_s``), the driver's peak RSS (its ``VmHWM``; with 1 worker the tasks run in the
 driver's process), the largest child process's peak RSS (pool workers and the fastText training process), the
 1-minute load before and after, and the near-dedup's recall on planted pairs of Jaccard >= 0.9 and its clusters
@@ -26,6 +28,7 @@ import gzip
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -197,6 +200,7 @@ def main() -> None:
                     "executor": {"kind": "local", "workers": workers},
                 }
                 load_before = os.getloadavg()[0]
+                usage = resource.getrusage(resource.RUSAGE_CHILDREN)
                 proc = subprocess.run(
                     [sys.executable, "-c", RUNNER, json.dumps(config)],
                     capture_output=True,
@@ -208,6 +212,8 @@ def main() -> None:
                     else None,
                 )
                 load_after = os.getloadavg()[0]
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu_s = after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime
                 if proc.returncode:
                     raise SystemExit(proc.stderr[-3000:])
                 out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -220,6 +226,7 @@ def main() -> None:
                             "workers": workers,
                             "docs_per_s": round(n / out["seconds"], 1),
                             "seconds": round(out["seconds"], 1),
+                            "cpu_s": round(cpu_s, 1),
                             "driver_peak_rss_mb": round(out["driver_rss_mb"], 1),
                             "largest_task_peak_rss_mb": round(out["task_rss_mb"], 1) if workers > 1 else None,
                             "documents_out": out["documents_out"],
