@@ -147,10 +147,11 @@ def _in_run_config(shared_data: Path, tmp_path: Path, **extraction) -> dict:
 
 
 def test_in_run_two_stage_mining_run(shared_data, tmp_path):
-    """A whole run on the extract_dev and shared web pages as two WARC files: the pages whose fast text iteration 1's classifier
-    scores >= the recall threshold get exactly the one-stage text (and title), read again from their records; the
-    others keep their fast text; token counts follow the refined text; ``score`` reuses the fast-text scores of the
-    pages left alone and scores the refined ones on their new text; the selection's texts are the refined ones."""
+    """A whole run on the extract_dev and shared web pages as two WARC files: the pages whose fast text iteration
+    1's classifier scores >= the recall threshold get exactly the one-stage text (and title), read again from their
+    records; the others keep their fast text; token counts follow the refined text; ``score`` reuses the fast-text
+    scores of the pages left alone and scores the refined ones on their new text; the selection's texts are the
+    refined ones."""
     from trl_dsm.mining.classifier import FastTextClassifier
     from trl_dsm.mining.pipeline import MiningPipeline
     from trl_dsm.mining.rundir import RunDir

@@ -15,11 +15,11 @@ exists is complete; a killed run restarts where it stopped and redoes at most th
 5. iterations ``k = 1..K``: training samples drawn per shard (random kept pages, pages added by domain discovery),
    fastText trained on seeds + added pages vs the random pages (``iter_k/model.bin``); with ``extraction.in_run``,
    iteration 1 then gives the pages its classifier passes on their fast text the math-preserving extraction
-   (``refine``, per shard: :mod:`trl_dsm.mining.refine`), and the stages after read the refined shards; every kept page scored and
-   selected per shard (a threshold, or a token budget cut from per-shard partial histograms merged here); domain
-   discovery (per-shard domain counts merged per domain hash partition into the math domains, per-shard URL-prefix
-   counts of those merged into ``iter_k/annotations.jsonl``) and, once accepted (automatically or by a person), the
-   uncollected pages under accepted prefixes (found per shard) join the next iteration's seeds.
+   (``refine``, per shard: :mod:`trl_dsm.mining.refine`), and the stages after read the refined shards; every kept page
+   scored and selected per shard (a threshold, or a token budget cut from per-shard partial histograms merged here);
+   domain discovery (per-shard domain counts merged per domain hash partition into the math domains, per-shard
+   URL-prefix counts of those merged into ``iter_k/annotations.jsonl``) and, once accepted (automatically or by a
+   person), the uncollected pages under accepted prefixes (found per shard) join the next iteration's seeds.
 6. ``final`` (per shard): the last iteration's selection -> ``final/shard-*.parquet``.
 7. ``decontaminate`` (per shard, with ``decontamination.enabled``): 10-gram decontamination of each final shard
    -> its clean rows and report; the driver merges the reports.

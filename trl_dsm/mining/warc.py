@@ -96,13 +96,14 @@ def iter_warc(
     """HTML responses of a WARC file (gzipped or not) as documents, main text with math as TeX; non-HTML pages
     and pages with fewer than ``min_text_chars`` characters of text are skipped.
 
-    ``two_stage`` (the ``extraction`` section of a mining config): stage one for every page, the raw-HTML
-    prefilter (with ``prefilter`` on, pages it rejects are skipped) and the fast plain text. With ``model`` (a
-    fastText classifier), stage two, the math-preserving extraction, replaces the fast text of pages scoring >=
-    ``recall_threshold``; the other pages keep their fast text (they still count as pages of their domain and as
-    random pages for the classifier). A page whose fast text is shorter than ``min_text_chars`` (nothing to score)
-    gets the math-preserving extraction at once, as one stage would give it. With ``in_run`` every page keeps its fast text and its record's byte offset
-    in the file (``warc_offset``), for :func:`read_warc_pages` to read again the pages that reach stage two.
+    ``two_stage`` (the ``extraction`` section of a mining config): stage one for every page, the raw-HTML prefilter
+    (with ``prefilter`` on, pages it rejects are skipped) and the fast plain text. With ``model`` (a fastText
+    classifier), stage two, the math-preserving extraction, replaces the fast text of pages scoring >=
+    ``recall_threshold``; the other pages keep their fast text (they still count as pages of their domain and as random
+    pages for the classifier). A page whose fast text is shorter than ``min_text_chars`` (nothing to score) gets the
+    math-preserving extraction at once, as one stage would give it. With ``in_run`` every page keeps its fast text and
+    its record's byte offset in the file (``warc_offset``), for :func:`read_warc_pages` to read again the pages that
+    reach stage two.
 
     A page whose extraction passes its bound (:class:`~trl_dsm.mining.extraction.bound.ExtractionTimeout`: nesting
     too deep or over the CPU budget, at either stage) is skipped and the reading goes on; each such page is logged
