@@ -193,6 +193,13 @@ def bench_precision(docs: list[dict], positives: list[str]) -> None:
     print("non-math pages in the top 22:", [docs[i]["url"][:70] for i in order[:22] if not is_math[i]])
 
 
+def as_html(text: str, title: str = "page", article: bool = False) -> bytes:
+    """A text page as HTML: its lines as paragraphs (in an ``<article>`` when ``article``), UTF-8."""
+    body = "".join(f"<p>{html.escape(par)}</p>" for par in text.split("\n"))
+    body = f"<article>{body}</article>" if article else body
+    return f"<html><head><title>{title}</title></head><body>{body}</body></html>".encode()
+
+
 def labelled_html(data: Path, crawl_pages: int) -> list[tuple[str, str, bytes, bool | None]]:
     """``(set, name, HTML bytes, is_math)`` of the labelled pages: extract_dev's math and non-math pages, the HTML
     responses of the shared WARC files (Common Crawl pages, unlabelled: ``None``), and ``crawl_pages`` pages of
@@ -224,9 +231,8 @@ def labelled_html(data: Path, crawl_pages: int) -> list[tuple[str, str, bytes, b
                 with gzip.open(f, "rt") as lines:
                     rows += [json.loads(line) for line in lines]
         for i, row in enumerate(rows[crawl_pages // 10 :]):  # the generated pages (the first tenth: shared pages)
-            body = "".join(f"<p>{html.escape(par)}</p>" for par in row["text"].split("\n"))
-            page = f"<html><head><title>page {i}</title></head><body><article>{body}</article></body></html>"
-            pages.append(("generated", row["url"], page.encode(), row["url"].startswith("https://math")))
+            page = as_html(row["text"], f"page {i}", article=True)
+            pages.append(("generated", row["url"], page, row["url"].startswith("https://math")))
     return pages
 
 
@@ -314,8 +320,7 @@ def bench_two_stage(data: Path, docs: list[dict], positives: list[str], repeat: 
     # (category_hint "math") and on the others
     passed = {True: [], False: []}
     for doc in docs:
-        body = "".join(f"<p>{html.escape(par)}</p>" for par in doc["text"].split("\n"))
-        page = f"<html><head><title>page</title></head><body>{body}</body></html>".encode()
+        page = as_html(doc["text"])
         passed[doc["category_hint"] == "math"].append(looks_like_math(page))
     print(
         f"-- web_docs.jsonl as HTML paragraphs: prefilter passes {sum(passed[True])}/{len(passed[True])} math pages, "
@@ -351,8 +356,7 @@ def bench_two_stage_in_run(
         for s, n, h, m in labelled_html(data, crawl_pages)
     ]
     for doc in docs:
-        body = "".join(f"<p>{html.escape(par)}</p>" for par in doc["text"].split("\n"))
-        page = f"<html><head><title>page</title></head><body>{body}</body></html>".encode()
+        page = as_html(doc["text"])
         pages.append((doc["url"], page, doc["category_hint"] == "math", "web_docs"))
     label = {url: (subset, is_math) for url, _, is_math, subset in pages}
     tmp = Path(tempfile.mkdtemp(prefix="two-stage-in-run-"))

@@ -383,7 +383,6 @@ def test_thread_tuner_keeps_the_faster_count_and_measures_again():
     assert ThreadTuner(1, set_threads=calls.append).threads_for(1) == 1  # one candidate: nothing to probe
     # a choice that holds doubles the gap to the next probe (8, 16, 32, 32: max_period), a change resets it
     steady = ThreadTuner(2, period=8, probe=2, warmup=1, max_period=32, set_threads=calls.append)
-    probes = []
     for unit in range(120):
         threads = steady.threads_for(unit)
         steady._record(unit, threads, 0.1 if threads == 2 else 0.3)

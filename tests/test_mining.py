@@ -169,6 +169,23 @@ def test_select_threshold_and_top_tokens():
         SelectionConfig(method="top_tokens")
 
 
+def test_token_counts_by_a_saved_tokenizer_load_it_once(tmp_path):
+    """A ``selection.tokenizer`` path counts the tokenizer's ids (no special tokens), and the mining tasks, which
+    count batch after batch, load it once per process."""
+    from tests.conftest import build_tiny_tokenizer
+    from trl_dsm.mining.select import counting_tokenizer
+
+    texts = ["the sum of x and y is z", "integrals of sin x", ""]
+    tokenizer = build_tiny_tokenizer(texts * 20)
+    tokenizer.save_pretrained(tmp_path / "tok")
+    want = [len(tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
+    counting_tokenizer.cache_clear()
+    for _ in range(3):
+        assert count_tokens(texts, str(tmp_path / "tok")).tolist() == want
+    assert want[0] > 0 and want[2] == 0
+    assert (counting_tokenizer.cache_info().misses, counting_tokenizer.cache_info().hits) == (1, 2)
+
+
 # ----------------------------------------------------------------------------------------------- domains
 
 

@@ -449,7 +449,8 @@ def test_pool_workers_get_their_share_of_the_cores(tmp_path):
     )
 
     original_blas, original_arrow = _openblas_threads(), pyarrow.cpu_count()
-    assert original_blas, "numpy's OpenBLAS is not loaded"
+    if not original_blas:
+        pytest.skip("numpy here is not built on OpenBLAS (PyPI's wheels are)")
     cores = len(os.sched_getaffinity(0))
     # the driver at more threads than any worker's share (OMP_NUM_THREADS=1 in the tests would hide the limit)
     assert limit_openblas_threads(cores + 1) == sorted(original_blas)

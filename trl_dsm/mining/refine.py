@@ -24,6 +24,7 @@ import numpy as np
 from trl_dsm.mining.classifier import FastTextClassifier, cached_classifier
 from trl_dsm.mining.config import MiningConfig
 from trl_dsm.mining.documents import COLUMNS
+from trl_dsm.mining.readers import SourceSpec
 from trl_dsm.mining.rundir import RunDir, atomic_json, atomic_npz, atomic_parquet_stream, iter_batches
 from trl_dsm.mining.select import count_tokens
 
@@ -81,7 +82,7 @@ class _Locations:
             spec = entry["spec"]
             if spec.get("type") == "warc" and run.raw_offsets(unit).is_file():
                 self.paths[unit] = spec["paths"][0]
-                self.min_chars[unit] = int(spec.get("min_text_chars") or 1)
+                self.min_chars[unit] = SourceSpec.from_dict(spec).min_text_chars
                 self.offsets[unit] = np.load(run.raw_offsets(unit), mmap_mode="r")
 
     def locate(self, rows: np.ndarray) -> list[tuple[int, int]]:
@@ -112,11 +113,6 @@ def refine_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> dict[
     stage_two = np.zeros(len(keep), dtype=bool)
     counts = {"stage_two": 0, TIMEOUT_STAT: 0, "stage_two_too_short": 0}
     classifier = iteration_classifier(run, config, k)
-    tokenizer = config.selection.tokenizer
-    if tokenizer != "whitespace":
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
     locations = _Locations(run)
     first_row = run.meta()["offsets"][shard]
     schema = pa.schema([(c, pa.string()) for c in COLUMNS])
@@ -153,7 +149,7 @@ def refine_shard(run: RunDir, config: MiningConfig, k: int, shard: int) -> dict[
                     changed.append(r)
             if changed:
                 changed.sort()
-                counted = count_tokens([batch["text"][r] for r in changed], tokenizer)
+                counted = count_tokens([batch["text"][r] for r in changed], config.selection.tokenizer)
                 tokens[start + np.asarray(changed)] = counted
             counts["stage_two"] += len(changed)
             start += n

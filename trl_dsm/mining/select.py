@@ -5,6 +5,7 @@ budget ("we use the top 40B tokens" in the first iteration)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,14 +31,22 @@ class SelectionConfig:
             raise ValueError("selection.method 'top_tokens' needs a positive selection.token_budget")
 
 
+@functools.lru_cache(maxsize=4)
+def counting_tokenizer(name: str):
+    """The tokenizer ``name`` (``AutoTokenizer.from_pretrained``), loaded once per process: the mining tasks count
+    tokens batch by batch, shard after shard, in a persistent worker pool."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(name)
+
+
 def count_tokens(texts: Sequence[str], tokenizer=None) -> np.ndarray:
-    """Tokens per text: whitespace-separated words, or ``len(tokenizer(text).input_ids)``."""
+    """Tokens per text: whitespace-separated words, or ``len(tokenizer(text).input_ids)`` (a name or path is loaded
+    by :func:`counting_tokenizer`)."""
     if tokenizer is None or tokenizer == "whitespace":
         return np.fromiter((len((t or "").split()) for t in texts), dtype=np.int64, count=len(texts))
     if isinstance(tokenizer, str):
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+        tokenizer = counting_tokenizer(tokenizer)
     ids = tokenizer([t or "" for t in texts], add_special_tokens=False)["input_ids"]
     return np.array([len(i) for i in ids], dtype=np.int64)
 

@@ -156,11 +156,6 @@ def prepare_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int)
     read ``batch_size`` pages at a time (memory: one batch of text; the signatures go to a memory-mapped file)."""
     d = config.dedup
     rows = run.meta()["rows"][shard]
-    tokenizer = config.selection.tokenizer
-    if tokenizer != "whitespace":
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
     keys: list[str] = []
     tokens, empty = np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool)
     with atomic_npy_memmap(run.signatures(shard), (rows, d.num_perm), np.uint32, enabled=d.minhash) as sigs:
@@ -171,7 +166,7 @@ def prepare_shard(run: RunDir, config: MiningConfig, iteration: int, shard: int)
                 sigs[start:end] = minhash_signatures(texts, num_perm=d.num_perm, seed=d.seed, ngram=d.ngram)
             if d.url:
                 keys += [normalize_url(u) for u in batch["url"]]
-            tokens[start:end] = count_tokens(texts, tokenizer)
+            tokens[start:end] = count_tokens(texts, config.selection.tokenizer)
             empty[start:end] = [not (t or "").strip() for t in texts]
             start = end
     if d.url:
